@@ -1,0 +1,118 @@
+using System.Numerics;
+using FastLstm.Engine;
+
+namespace FastLstm;
+
+/// <summary>
+/// Runs a model forward. Every buffer is allocated here, once, for up to <see cref="MaxBatch"/> sequences of
+/// <see cref="MaxSteps"/> steps; <see cref="Forward"/> and <see cref="Step"/> allocate nothing. The weights are
+/// copied into the engine's packed layout at construction; call <see cref="ReloadWeights"/> after changing the
+/// model's parameters. One thread at a time per session; a model may serve many sessions.
+/// </summary>
+/// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+public sealed class InferenceSession<T> : IDisposable
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    private Engine<T>? _engine;
+
+    /// <param name="model">The network to run.</param>
+    /// <param name="maxBatch">Largest batch any call will pass.</param>
+    /// <param name="maxSteps">Longest sequence any call will pass.</param>
+    /// <param name="threads">Cores the session may use.</param>
+    public InferenceSession(RnnModel<T> model, int maxBatch, int maxSteps, int threads = 1)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        Guard.Range(maxBatch, 1, 1 << 20, nameof(maxBatch), "sequences per call");
+        Guard.Range(maxSteps, 1, 1 << 24, nameof(maxSteps), "steps per call");
+        Guard.Range(threads, 1, 1024, nameof(threads), "cores");
+        Model = model;
+        MaxBatch = maxBatch;
+        MaxSteps = maxSteps;
+        Threads = threads;
+        _engine = new Engine<T>(model, maxBatch, maxSteps, training: false);
+    }
+
+    /// <summary>The model this session runs.</summary>
+    public RnnModel<T> Model { get; }
+
+    /// <summary>Largest batch a call may pass.</summary>
+    public int MaxBatch { get; }
+
+    /// <summary>Longest sequence a call may pass.</summary>
+    public int MaxSteps { get; }
+
+    /// <summary>Cores the session may use.</summary>
+    public int Threads { get; }
+
+    /// <summary>Copies the model's current parameters into the session (after they were changed).</summary>
+    public void ReloadWeights() => Engine.LoadWeights();
+
+    /// <summary>
+    /// Runs every layer over <paramref name="steps"/> steps of <paramref name="batch"/> sequences.
+    /// </summary>
+    /// <param name="input">[batch, steps, inputSize], batch-first.</param>
+    /// <param name="batch">Sequences, 1..<see cref="MaxBatch"/>.</param>
+    /// <param name="steps">Timesteps, 1..<see cref="MaxSteps"/>.</param>
+    /// <param name="output">[batch, steps, directions·hidden], the last layer's h at every step (forward half first); empty if not wanted.</param>
+    /// <param name="h0">Initial h [layers·directions, batch, hidden]; empty means zeros.</param>
+    /// <param name="c0">Initial c, same shape (LSTM and SeedLstm only); empty means zeros.</param>
+    /// <param name="hN">Receives the final h, same shape; empty if not wanted. May be the same memory as h0.</param>
+    /// <param name="cN">Receives the final c; empty if not wanted. May be the same memory as c0.</param>
+    /// <param name="lengths">[batch] valid steps per sequence (1..steps), PyTorch packed-sequence semantics; empty means all full.</param>
+    public void Forward(ReadOnlySpan<T> input, int batch, int steps, Span<T> output,
+        ReadOnlySpan<T> h0 = default, ReadOnlySpan<T> c0 = default, Span<T> hN = default, Span<T> cN = default,
+        ReadOnlySpan<int> lengths = default)
+    {
+        var engine = Engine;
+        Guard.Forward(Model.Spec, MaxBatch, MaxSteps, input, batch, steps, output, h0, c0, hN, cN, lengths);
+        engine.Forward(input, batch, steps, output, h0, c0, hN, cN, lengths);
+    }
+
+    /// <summary>
+    /// Streaming: one timestep for <paramref name="batch"/> sequences, carrying the state in place.
+    /// Equal to <see cref="Forward"/> run one step at a time. Unidirectional models only.
+    /// </summary>
+    /// <param name="x">[batch, inputSize].</param>
+    /// <param name="batch">Sequences, 1..<see cref="MaxBatch"/>.</param>
+    /// <param name="output">[batch, hidden]: the last layer's new h; empty if not wanted.</param>
+    /// <param name="h">[layers, batch, hidden]: read, then overwritten with the new state.</param>
+    /// <param name="c">[layers, batch, hidden] for LSTM and SeedLstm, else empty.</param>
+    public void Step(ReadOnlySpan<T> x, int batch, Span<T> output, Span<T> h, Span<T> c = default)
+    {
+        var engine = Engine;
+        var spec = Model.Spec;
+        if (spec.Bidirectional)
+        {
+            throw new InvalidOperationException("Step: a bidirectional model needs the whole sequence; use Forward.");
+        }
+
+        Guard.Range(batch, 1, MaxBatch, nameof(batch), "maxBatch");
+        Guard.Length(x.Length, (long)batch * spec.InputSize, nameof(x), $"[batch, inputSize] = [{batch}, {spec.InputSize}]");
+        Guard.OptionalLength(output.Length, (long)batch * spec.HiddenSize, nameof(output), $"[batch, hidden] = [{batch}, {spec.HiddenSize}]");
+        long state = (long)spec.Layers * batch * spec.HiddenSize;
+        string shape = $"[layers, batch, hidden] = [{spec.Layers}, {batch}, {spec.HiddenSize}]";
+        Guard.Length(h.Length, state, nameof(h), shape);
+        if (spec.HasCellState)
+        {
+            Guard.Length(c.Length, state, nameof(c), shape);
+        }
+        else
+        {
+            Guard.NoCellState(c.Length, spec, nameof(c));
+        }
+
+        engine.Forward(x, batch, 1, output, h, c, h, c, default);
+    }
+
+    /// <summary>Releases the session's buffers; later calls throw <see cref="ObjectDisposedException"/>.</summary>
+    public void Dispose() => _engine = null;
+
+    private Engine<T> Engine
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_engine is null, this);
+            return _engine;
+        }
+    }
+}

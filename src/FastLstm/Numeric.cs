@@ -1,0 +1,17 @@
+using System.Numerics;
+
+namespace FastLstm;
+
+internal static class Numeric
+{
+    public static void EnsureSupported<T>()
+    {
+        if (typeof(T) != typeof(float) && typeof(T) != typeof(double))
+        {
+            throw new NotSupportedException($"T: expected float or double, got {typeof(T).Name}.");
+        }
+    }
+
+    public static T Of<T>(double value)
+        where T : IBinaryFloatingPointIeee754<T> => T.CreateTruncating(value);
+}

@@ -1,0 +1,110 @@
+using System.Numerics;
+using FastLstm.Engine;
+
+namespace FastLstm;
+
+/// <summary>
+/// Forward that keeps what backpropagation through time needs, Backward that adds parameter gradients
+/// (like PyTorch's <c>.grad</c>) and writes input and initial-state gradients. Each Forward re-reads the
+/// model's parameters, so an optimizer may update them between steps. Buffers are allocated once, here.
+/// </summary>
+/// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+public sealed class TrainingSession<T> : IDisposable
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    private readonly T[] _grads;
+    private Engine<T>? _engine;
+    private bool _forwardDone;
+
+    /// <param name="model">The network to train.</param>
+    /// <param name="maxBatch">Largest batch any call will pass.</param>
+    /// <param name="maxSteps">Longest sequence any call will pass.</param>
+    /// <param name="threads">Cores the session may use.</param>
+    public TrainingSession(RnnModel<T> model, int maxBatch, int maxSteps, int threads = 1)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        Guard.Range(maxBatch, 1, 1 << 20, nameof(maxBatch), "sequences per call");
+        Guard.Range(maxSteps, 1, 1 << 24, nameof(maxSteps), "steps per call");
+        Guard.Range(threads, 1, 1024, nameof(threads), "cores");
+        Model = model;
+        MaxBatch = maxBatch;
+        MaxSteps = maxSteps;
+        Threads = threads;
+        _engine = new Engine<T>(model, maxBatch, maxSteps, training: true);
+        _grads = GC.AllocateArray<T>(model.Layout.Count, pinned: true);
+    }
+
+    /// <summary>The model being trained.</summary>
+    public RnnModel<T> Model { get; }
+
+    /// <summary>Largest batch a call may pass.</summary>
+    public int MaxBatch { get; }
+
+    /// <summary>Longest sequence a call may pass.</summary>
+    public int MaxSteps { get; }
+
+    /// <summary>Cores the session may use.</summary>
+    public int Threads { get; }
+
+    /// <summary>All gradients, in the layout of <see cref="RnnModel{T}.Parameters"/> (a view).</summary>
+    public Span<T> Gradients => _grads;
+
+    /// <summary>Same contract as <see cref="InferenceSession{T}.Forward"/>; also keeps what <see cref="Backward"/> needs.</summary>
+    public void Forward(ReadOnlySpan<T> input, int batch, int steps, Span<T> output,
+        ReadOnlySpan<T> h0 = default, ReadOnlySpan<T> c0 = default, Span<T> hN = default, Span<T> cN = default,
+        ReadOnlySpan<int> lengths = default)
+    {
+        var engine = Engine;
+        Guard.Forward(Model.Spec, MaxBatch, MaxSteps, input, batch, steps, output, h0, c0, hN, cN, lengths);
+        _forwardDone = false;
+        engine.LoadWeights();
+        engine.Forward(input, batch, steps, output, h0, c0, hN, cN, lengths);
+        _forwardDone = true;
+    }
+
+    /// <summary>
+    /// Backpropagates through the last <see cref="Forward"/>: adds into the parameter gradients, and writes
+    /// (not adds) ∂L/∂input, ∂L/∂h0, ∂L/∂c0. May be called more than once per Forward.
+    /// </summary>
+    /// <param name="dOutput">∂L/∂output, [batch, steps, directions·hidden].</param>
+    /// <param name="dInput">Receives ∂L/∂input [batch, steps, inputSize]; empty if not wanted.</param>
+    /// <param name="dhN">∂L/∂hN [layers·directions, batch, hidden]; empty means zero.</param>
+    /// <param name="dcN">∂L/∂cN (LSTM and SeedLstm); empty means zero.</param>
+    /// <param name="dh0">Receives ∂L/∂h0; empty if not wanted.</param>
+    /// <param name="dc0">Receives ∂L/∂c0; empty if not wanted.</param>
+    public void Backward(ReadOnlySpan<T> dOutput, Span<T> dInput = default,
+        ReadOnlySpan<T> dhN = default, ReadOnlySpan<T> dcN = default, Span<T> dh0 = default, Span<T> dc0 = default)
+    {
+        var engine = Engine;
+        if (!_forwardDone)
+        {
+            throw new InvalidOperationException("Backward: no Forward to backpropagate; call Forward first.");
+        }
+
+        Guard.Backward(Model.Spec, engine.Batch, engine.Steps, dOutput, dInput, dhN, dcN, dh0, dc0);
+        engine.Backward(dOutput, dInput, dhN, dcN, dh0, dc0, _grads);
+    }
+
+    /// <summary>The gradient of one parameter (same name and shape as <see cref="RnnModel{T}.Parameter"/>); a view.</summary>
+    /// <exception cref="KeyNotFoundException">The name is not a parameter of the model.</exception>
+    public Span<T> Gradient(string name)
+    {
+        var t = Model.Layout[name];
+        return _grads.AsSpan(t.Offset, t.Length);
+    }
+
+    /// <summary>Sets every gradient to zero.</summary>
+    public void ZeroGradients() => Array.Clear(_grads);
+
+    /// <summary>Releases the session's buffers; later calls throw <see cref="ObjectDisposedException"/>.</summary>
+    public void Dispose() => _engine = null;
+
+    private Engine<T> Engine
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_engine is null, this);
+            return _engine;
+        }
+    }
+}
