@@ -14,7 +14,7 @@ internal static class Guard
     }
 
     /// <summary>A span that must have exactly <paramref name="expected"/> elements.</summary>
-    public static void Length(int actual, long expected, string name, string shape)
+    public static void Length(int actual, long expected, string name, Shape shape)
     {
         if (actual != expected)
         {
@@ -23,7 +23,7 @@ internal static class Guard
     }
 
     /// <summary>A span that is either empty or exactly <paramref name="expected"/> long.</summary>
-    public static void OptionalLength(int actual, long expected, string name, string shape)
+    public static void OptionalLength(int actual, long expected, string name, Shape shape)
     {
         if (actual != 0 && actual != expected)
         {
@@ -48,12 +48,12 @@ internal static class Guard
             return;
         }
 
-        Length(lengths.Length, batch, "lengths", "[batch]");
+        Length(lengths.Length, batch, "lengths", new Shape("[batch]", batch));
         for (int b = 0; b < lengths.Length; b++)
         {
             if (lengths[b] < 1 || lengths[b] > steps)
             {
-                Throw(new ArgumentOutOfRangeException("lengths", lengths[b], $"lengths[{b}]: expected 1..steps ({steps}), got {lengths[b]}."));
+                Throw(new ArgumentOutOfRangeException("lengths", lengths[b], $"lengths[{b}]: expected 1..{steps} (steps), got {lengths[b]}."));
             }
         }
     }
@@ -64,8 +64,8 @@ internal static class Guard
     {
         Range(batch, 1, maxBatch, nameof(batch), "maxBatch");
         Range(steps, 1, maxSteps, nameof(steps), "maxSteps");
-        Length(input.Length, (long)batch * steps * spec.InputSize, nameof(input), $"[batch, steps, inputSize] = [{batch}, {steps}, {spec.InputSize}]");
-        OptionalLength(output.Length, (long)batch * steps * spec.OutputSize, nameof(output), $"[batch, steps, directions·hidden] = [{batch}, {steps}, {spec.OutputSize}]");
+        Length(input.Length, (long)batch * steps * spec.InputSize, nameof(input), new Shape("[batch, steps, inputSize]", batch, steps, spec.InputSize));
+        OptionalLength(output.Length, (long)batch * steps * spec.OutputSize, nameof(output), new Shape("[batch, steps, directions·hidden]", batch, steps, spec.OutputSize));
         States(spec, batch, h0.Length, c0.Length, nameof(h0), nameof(c0));
         States(spec, batch, hN.Length, cN.Length, nameof(hN), nameof(cN));
         Lengths(lengths, batch, steps);
@@ -75,8 +75,8 @@ internal static class Guard
     public static void Backward<T>(RnnSpec spec, int batch, int steps, ReadOnlySpan<T> dOutput, Span<T> dInput,
         ReadOnlySpan<T> dhN, ReadOnlySpan<T> dcN, Span<T> dh0, Span<T> dc0)
     {
-        Length(dOutput.Length, (long)batch * steps * spec.OutputSize, nameof(dOutput), $"[batch, steps, directions·hidden] = [{batch}, {steps}, {spec.OutputSize}] of the last Forward");
-        OptionalLength(dInput.Length, (long)batch * steps * spec.InputSize, nameof(dInput), $"[batch, steps, inputSize] = [{batch}, {steps}, {spec.InputSize}] of the last Forward");
+        Length(dOutput.Length, (long)batch * steps * spec.OutputSize, nameof(dOutput), new Shape("[batch, steps, directions·hidden] of the last Forward", batch, steps, spec.OutputSize));
+        OptionalLength(dInput.Length, (long)batch * steps * spec.InputSize, nameof(dInput), new Shape("[batch, steps, inputSize] of the last Forward", batch, steps, spec.InputSize));
         States(spec, batch, dhN.Length, dcN.Length, nameof(dhN), nameof(dcN));
         States(spec, batch, dh0.Length, dc0.Length, nameof(dh0), nameof(dc0));
     }
@@ -85,7 +85,7 @@ internal static class Guard
     public static void States(RnnSpec spec, int batch, int h, int c, string hName, string cName)
     {
         long n = (long)spec.Layers * spec.Directions * batch * spec.HiddenSize;
-        string shape = $"[layers·directions, batch, hidden] = [{spec.Layers * spec.Directions}, {batch}, {spec.HiddenSize}]";
+        var shape = new Shape("[layers·directions, batch, hidden]", spec.Layers * spec.Directions, batch, spec.HiddenSize);
         OptionalLength(h, n, hName, shape);
         if (spec.HasCellState)
         {
@@ -102,9 +102,16 @@ internal static class Guard
         throw new ArgumentOutOfRangeException(name, value, $"{name}: expected {min}..{max} ({what}), got {value}.");
 
     [DoesNotReturn]
-    private static void ThrowLength(int actual, long expected, string name, string shape, bool optional) =>
+    private static void ThrowLength(int actual, long expected, string name, Shape shape, bool optional) =>
         throw new ArgumentException($"{name}: expected {(optional ? "an empty span or " : "")}{expected} elements ({shape}), got {actual}.", name);
 
     [DoesNotReturn]
     private static void Throw(Exception e) => throw e;
+
+    /// <summary>A shape for error messages, formatted only when an exception is thrown (checks must not allocate).</summary>
+    public readonly struct Shape(string names, int d0, int d1 = -1, int d2 = -1)
+    {
+        public override string ToString() =>
+            $"{names} = [{d0}{(d1 >= 0 ? $", {d1}" : "")}{(d2 >= 0 ? $", {d2}" : "")}]";
+    }
 }

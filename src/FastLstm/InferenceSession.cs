@@ -87,10 +87,10 @@ public sealed class InferenceSession<T> : IDisposable
         }
 
         Guard.Range(batch, 1, MaxBatch, nameof(batch), "maxBatch");
-        Guard.Length(x.Length, (long)batch * spec.InputSize, nameof(x), $"[batch, inputSize] = [{batch}, {spec.InputSize}]");
-        Guard.OptionalLength(output.Length, (long)batch * spec.HiddenSize, nameof(output), $"[batch, hidden] = [{batch}, {spec.HiddenSize}]");
+        Guard.Length(x.Length, (long)batch * spec.InputSize, nameof(x), new Guard.Shape("[batch, inputSize]", batch, spec.InputSize));
+        Guard.OptionalLength(output.Length, (long)batch * spec.HiddenSize, nameof(output), new Guard.Shape("[batch, hidden]", batch, spec.HiddenSize));
         long state = (long)spec.Layers * batch * spec.HiddenSize;
-        string shape = $"[layers, batch, hidden] = [{spec.Layers}, {batch}, {spec.HiddenSize}]";
+        var shape = new Guard.Shape("[layers, batch, hidden]", spec.Layers, batch, spec.HiddenSize);
         Guard.Length(h.Length, state, nameof(h), shape);
         if (spec.HasCellState)
         {

@@ -112,6 +112,12 @@ internal abstract unsafe class Cell<T>
     /// <summary>Scalars per step a naive forward keeps for its backward.</summary>
     public abstract int NaiveCacheLength(int hidden);
 
+    /// <summary>
+    /// How close a naive step came to a point where the cell is not differentiable (ReLU at 0), from its cache;
+    /// finite differences across such a point are meaningless. Smooth cells: +∞.
+    /// </summary>
+    public virtual double NaiveKinkDistance(ReadOnlySpan<T> cache) => double.PositiveInfinity;
+
     /// <summary>Writes the bias the fused kernels read, from the PyTorch tensors, padded to Hp per block.</summary>
     public abstract void PrepareBias(ReadOnlySpan<T> bih, ReadOnlySpan<T> bhh, ReadOnlySpan<T> bu, int h, int hp, Span<T> dst);
 

@@ -22,7 +22,23 @@ internal sealed unsafe class RnnCell<T> : Cell<T>
 
     public override int AuxBlocks => 0;
 
-    public override int NaiveCacheLength(int hidden) => hidden;
+    public override int NaiveCacheLength(int hidden) => 2 * hidden;
+
+    public override double NaiveKinkDistance(ReadOnlySpan<T> cache)
+    {
+        if (!_relu)
+        {
+            return double.PositiveInfinity;
+        }
+
+        double min = double.PositiveInfinity;
+        foreach (var z in cache[(cache.Length / 2)..])
+        {
+            min = Math.Min(min, Math.Abs(double.CreateTruncating(z)));
+        }
+
+        return min;
+    }
 
     public override void PrepareBias(ReadOnlySpan<T> bih, ReadOnlySpan<T> bhh, ReadOnlySpan<T> bu, int h, int hp, Span<T> dst)
     {
@@ -77,6 +93,7 @@ internal sealed unsafe class RnnCell<T> : Cell<T>
             T pre = w.Bih[j] + Dot(w.Wih, j, x) + w.Bhh[j] + Dot(w.Whh, j, h);
             hOut[j] = _relu ? Relu(pre) : Tanh(pre);
             cache[j] = hOut[j];
+            cache[w.HiddenSize + j] = pre;
         }
     }
 

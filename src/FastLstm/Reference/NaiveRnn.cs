@@ -160,6 +160,22 @@ public sealed class NaiveRnn<T>
         }
     }
 
+    /// <summary>The smallest distance of any step of the last Forward to a non-differentiable point of the cell.</summary>
+    internal double KinkDistance()
+    {
+        var saved = _saved ?? throw new InvalidOperationException("KinkDistance: call Forward first.");
+        double min = double.PositiveInfinity;
+        foreach (var step in saved.AllSteps)
+        {
+            if (step.Cache.Length > 0)
+            {
+                min = Math.Min(min, _cell.NaiveKinkDistance(step.Cache));
+            }
+        }
+
+        return min;
+    }
+
     /// <summary>The gradient of one parameter, same name and shape as <see cref="RnnModel{T}.Parameter"/>.</summary>
     public Span<T> Gradient(string name)
     {
@@ -236,6 +252,8 @@ public sealed class NaiveRnn<T>
         public int[] Lengths { get; }
 
         public T[][] LayerInputs { get; }
+
+        public IEnumerable<StepState> AllSteps => _steps;
 
         public StepState At(int l, int d, int b, int t) => _steps[(((((l * _dirs) + d) * Batch) + b) * Steps) + t];
     }

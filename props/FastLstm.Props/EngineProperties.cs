@@ -1,0 +1,363 @@
+using System.Numerics;
+using FastLstm.Reference;
+using FastLstm.Verification;
+using FsCheck;
+using FsCheck.Fluent;
+
+namespace FastLstm.Props;
+
+/// <summary>
+/// The fused engine against its naive twin and against finite differences, for every cell × {uni, bi} ×
+/// {1, 2 layers} × {full, ragged}: each combination is one test case in which FsCheck draws the shapes,
+/// weights, states and data.
+/// </summary>
+public class EngineProperties
+{
+    public static TheoryData<CellType, bool, int, bool> Combinations()
+    {
+        var data = new TheoryData<CellType, bool, int, bool>();
+        foreach (var cell in Enum.GetValues<CellType>())
+        {
+            foreach (bool bi in new[] { false, true })
+            {
+                foreach (int layers in new[] { 1, 2 })
+                {
+                    foreach (bool ragged in new[] { false, true })
+                    {
+                        data.Add(cell, bi, layers, ragged);
+                    }
+                }
+            }
+        }
+
+        return data;
+    }
+
+    public static TheoryData<CellType, int, bool> Unidirectional()
+    {
+        var data = new TheoryData<CellType, int, bool>();
+        foreach (var cell in Enum.GetValues<CellType>())
+        {
+            foreach (int layers in new[] { 1, 2 })
+            {
+                data.Add(cell, layers, false);
+                data.Add(cell, layers, true);
+            }
+        }
+
+        return data;
+    }
+
+    /// <summary>(a) fused forward == naive forward: outputs and final states.</summary>
+    [Theory]
+    [MemberData(nameof(Combinations))]
+    public void ForwardMatchesNaive(CellType cell, bool bi, int layers, bool ragged) =>
+        ForAll(ragged, 40, s =>
+        {
+            ForwardAgainstNaive(s.Spec(cell, bi, layers), s, 1e-12);
+            FloatForwardAgainstTruth(s.Spec(cell, bi, layers), s);
+        });
+
+    /// <summary>(b) fused gradients == naive gradients: every parameter, the input and the initial states.</summary>
+    [Theory]
+    [MemberData(nameof(Combinations))]
+    public void GradientsMatchNaive(CellType cell, bool bi, int layers, bool ragged) =>
+        ForAll(ragged, 30, s =>
+        {
+            GradientsAgainstNaive(s.Spec(cell, bi, layers), s, 1e-11);
+            FloatGradientsAgainstTruth(s.Spec(cell, bi, layers), s);
+        });
+
+    /// <summary>(c) fused gradients == central finite differences in double, max relative error &lt; 1e-6 per tensor.</summary>
+    [Theory]
+    [MemberData(nameof(Combinations))]
+    public void GradientsMatchFiniteDifferences(CellType cell, bool bi, int layers, bool ragged) =>
+        ForAll(ragged, 6, s =>
+        {
+            var report = GradientCheck.Run(s.Spec(cell, bi, layers), s.Batch, s.Steps, s.Seed, 1e-6, s.Lengths);
+            Assert.True(report.Passed(1e-6), report.ToString());
+        });
+
+    /// <summary>(d) Step run T times == Forward over T steps (unidirectional), with ragged batches stepping only live rows.</summary>
+    [Theory]
+    [MemberData(nameof(Unidirectional))]
+    public void StepMatchesForward(CellType cell, int layers, bool ragged) =>
+        ForAll(ragged, 40, s =>
+        {
+            StepAgainstForward<double>(s.Spec(cell, false, layers), s, 1e-12);
+            StepAgainstForward<float>(s.Spec(cell, false, layers), s, 1e-5);
+        });
+
+    private static void ForAll(bool ragged, int count, Action<Shape> property) =>
+        Check.One(Config.QuickThrowOnFailure.WithMaxTest(count).WithQuietOnSuccess(true), Prop.ForAll(Shape.Arbitrary(ragged), property));
+
+    private static void ForwardAgainstNaive(RnnSpec spec, Shape s, double tolerance)
+    {
+        var fused = FusedForward<double>(spec, s, RnnModel<double>.CreateRandom(spec, s.Seed));
+        var naive = NaiveForward<double>(spec, s, RnnModel<double>.CreateRandom(spec, s.Seed));
+        double floor = Floor(naive, DoubleFloor);
+        foreach (var (name, f) in fused)
+        {
+            Close(name, f, naive[name], tolerance, floor);
+        }
+    }
+
+    /// <summary>
+    /// Float forward, against the exact answer for the float inputs: the naive twin run in double on the same
+    /// float-rounded weights and data. Tolerance 1e-5 (largest seen over 10,000 random cases: 1.3e-6).
+    /// </summary>
+    private static void FloatForwardAgainstTruth(RnnSpec spec, Shape s)
+    {
+        var model = RnnModel<float>.CreateRandom(spec, s.Seed);
+        var fused = FusedForward<float>(spec, s, model);
+        var naive = NaiveForward<float>(spec, s, model);
+        var truth = NaiveForward<double>(spec, s, Widen(model), fromFloat: true);
+        double floor = Floor(truth, FloatFloor);
+        foreach (var (name, f) in fused)
+        {
+            FloatClose(name, f, naive[name], truth[name], 1e-5, floor);
+        }
+    }
+
+    /// <summary>
+    /// Within <paramref name="tolerance"/> of the truth, or, where float itself cannot get there (a saturated tanh
+    /// whose 1 − h² cancels), no worse than 4× the naive float twin's own error.
+    /// </summary>
+    private static void FloatClose(string name, float[] fused, float[] naive, double[] truth, double tolerance, double floor)
+    {
+        double naiveError = RelativeError(naive.Select(v => (double)v).ToArray(), truth, floor, out _);
+        double fusedError = RelativeError(fused.Select(v => (double)v).ToArray(), truth, floor, out int worst);
+        if (!(fusedError <= Math.Max(tolerance, 4 * naiveError)))
+        {
+            Assert.Fail($"Single {name}: relative error {fusedError:E2} > {tolerance:E0} against double (naive float: {naiveError:E2}); worst [{worst}]: {fused[worst]} vs {truth[worst]}");
+        }
+    }
+
+    private static Dictionary<string, T[]> FusedForward<T>(RnnSpec spec, Shape s, RnnModel<T> model)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        var d = s.Draw<T>(spec);
+        var o = new Outputs<T>(spec, s);
+        using var session = new InferenceSession<T>(model, s.Batch, s.Steps);
+        session.Forward(d.Input, s.Batch, s.Steps, o.Y, d.H0, d.C0, o.H, o.C, s.Lengths);
+        return new() { ["output"] = o.Y, ["hN"] = o.H, ["cN"] = o.C };
+    }
+
+    private static Dictionary<string, T[]> NaiveForward<T>(RnnSpec spec, Shape s, RnnModel<T> model, bool fromFloat = false)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        var d = fromFloat ? Widen<T>(s.Draw<float>(spec)) : s.Draw<T>(spec);
+        var o = new Outputs<T>(spec, s);
+        new NaiveRnn<T>(model).Forward(d.Input, s.Batch, s.Steps, o.Y, d.H0, d.C0, o.H, o.C, s.Lengths);
+        return new() { ["output"] = o.Y, ["hN"] = o.H, ["cN"] = o.C };
+    }
+
+    private static RnnModel<double> Widen(RnnModel<float> model)
+    {
+        var wide = new RnnModel<double>(model.Spec);
+        for (int i = 0; i < model.Parameters.Length; i++)
+        {
+            wide.Parameters[i] = model.Parameters[i];
+        }
+
+        return wide;
+    }
+
+    private static void GradientsAgainstNaive(RnnSpec spec, Shape s, double tolerance)
+    {
+        var fused = FusedGradients<double>(spec, s, RnnModel<double>.CreateRandom(spec, s.Seed));
+        var naive = NaiveGradients<double>(spec, s, RnnModel<double>.CreateRandom(spec, s.Seed));
+        double floor = Floor(naive, DoubleFloor);
+        foreach (var (name, f) in fused)
+        {
+            Close(name, f, naive[name], tolerance, floor);
+        }
+    }
+
+    /// <summary>
+    /// Float gradients against the naive twin run in double on the same float-rounded weights and data: tolerance 1e-4
+    /// (over 10,000 random cases only saturated, ill-conditioned ones exceed 1e-5, and the naive float twin by as much).
+    /// </summary>
+    private static void FloatGradientsAgainstTruth(RnnSpec spec, Shape s)
+    {
+        var model = RnnModel<float>.CreateRandom(spec, s.Seed);
+        var fused = FusedGradients<float>(spec, s, model);
+        var naive = NaiveGradients<float>(spec, s, model);
+        var truth = NaiveGradients<double>(spec, s, Widen(model), fromFloat: true);
+        double floor = Floor(truth, FloatFloor);
+        foreach (var (name, f) in fused)
+        {
+            FloatClose(name, f, naive[name], truth[name], 1e-4, floor);
+        }
+    }
+
+    private static Dictionary<string, T[]> FusedGradients<T>(RnnSpec spec, Shape s, RnnModel<T> model)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        var d = s.Draw<T>(spec);
+        var g = new Gradients<T>(spec, s);
+        using var session = new TrainingSession<T>(model, s.Batch, s.Steps);
+        session.Forward(d.Input, s.Batch, s.Steps, new T[d.DOutput.Length], d.H0, d.C0, default, default, s.Lengths);
+        session.Backward(d.DOutput, g.Input, d.DhN, d.DcN, g.H0, g.C0);
+        return Collect(model, name => session.Gradient(name).ToArray(), g);
+    }
+
+    private static Dictionary<string, T[]> NaiveGradients<T>(RnnSpec spec, Shape s, RnnModel<T> model, bool fromFloat = false)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        var d = fromFloat ? Widen<T>(s.Draw<float>(spec)) : s.Draw<T>(spec);
+        var g = new Gradients<T>(spec, s);
+        var twin = new NaiveRnn<T>(model);
+        twin.Forward(d.Input, s.Batch, s.Steps, new T[d.DOutput.Length], d.H0, d.C0, default, default, s.Lengths);
+        twin.Backward(d.DOutput, g.Input, d.DhN, d.DcN, g.H0, g.C0);
+        return Collect(model, name => twin.Gradient(name).ToArray(), g);
+    }
+
+    private static Tensors<T> Widen<T>(Tensors<float> f)
+        where T : IBinaryFloatingPointIeee754<T>
+    {
+        static T[] W(float[] v) => v.Select(T.CreateTruncating).ToArray();
+        return new Tensors<T>(W(f.Input), W(f.H0), W(f.C0), W(f.DOutput), W(f.DhN), W(f.DcN));
+    }
+
+    private static Dictionary<string, T[]> Collect<T>(RnnModel<T> model, Func<string, T[]> gradient, Gradients<T> g)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        var all = model.ParameterNames.ToDictionary(n => n, gradient);
+        all["dInput"] = g.Input;
+        all["dh0"] = g.H0;
+        all["dc0"] = g.C0;
+        return all;
+    }
+
+    private static void StepAgainstForward<T>(RnnSpec spec, Shape s, double tolerance)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        var model = RnnModel<T>.CreateRandom(spec, s.Seed);
+        var d = s.Draw<T>(spec);
+        var whole = new Outputs<T>(spec, s);
+        using var session = new InferenceSession<T>(model, s.Batch, s.Steps);
+        session.Forward(d.Input, s.Batch, s.Steps, whole.Y, d.H0, d.C0, whole.H, whole.C, s.Lengths);
+
+        // One sequence at a time, so a ragged batch steps each sequence only over its own length.
+        int h = spec.HiddenSize, i = spec.InputSize, layers = spec.Layers;
+        var stepped = new Outputs<T>(spec, s);
+        for (int b = 0; b < s.Batch; b++)
+        {
+            var hs = new T[layers * h];
+            var cs = new T[spec.HasCellState ? layers * h : 0];
+            for (int l = 0; l < layers; l++)
+            {
+                d.H0.AsSpan(((l * s.Batch) + b) * h, h).CopyTo(hs.AsSpan(l * h));
+                if (spec.HasCellState)
+                {
+                    d.C0.AsSpan(((l * s.Batch) + b) * h, h).CopyTo(cs.AsSpan(l * h));
+                }
+            }
+
+            int len = s.Lengths.Length == 0 ? s.Steps : s.Lengths[b];
+            for (int t = 0; t < len; t++)
+            {
+                session.Step(d.Input.AsSpan(((b * s.Steps) + t) * i, i), 1, stepped.Y.AsSpan(((b * s.Steps) + t) * h, h), hs, cs);
+            }
+
+            for (int l = 0; l < layers; l++)
+            {
+                hs.AsSpan(l * h, h).CopyTo(stepped.H.AsSpan(((l * s.Batch) + b) * h));
+                if (spec.HasCellState)
+                {
+                    cs.AsSpan(l * h, h).CopyTo(stepped.C.AsSpan(((l * s.Batch) + b) * h));
+                }
+            }
+        }
+
+        Close("output", stepped.Y, whole.Y, tolerance);
+        Close("hN", stepped.H, whole.H, tolerance);
+        Close("cN", stepped.C, whole.C, tolerance);
+    }
+
+    /// <summary>
+    /// The scale no tensor is judged below, as a fraction of the largest magnitude among all the tensors compared. A
+    /// tensor that nearly vanishes (a small difference of larger terms, a short small input) carries rounding at the
+    /// scale of those terms, not of itself; a real bug in it still shows far above these tolerances. Float rounds at
+    /// about 1e-7 of the terms, so its floor is higher.
+    /// </summary>
+    private const double DoubleFloor = 1e-4;
+
+    private const double FloatFloor = 1e-2;
+
+    private static double Floor<T>(Dictionary<string, T[]> tensors, double fraction)
+        where T : IBinaryFloatingPointIeee754<T>
+    {
+        double max = 0;
+        foreach (var t in tensors.Values)
+        {
+            foreach (var v in t)
+            {
+                max = Math.Max(max, Math.Abs(double.CreateTruncating(v)));
+            }
+        }
+
+        return fraction * max;
+    }
+
+    /// <summary>Normwise: max |a − e| / max(max |e|, floor) over the tensor, so rounding in near-zero elements is judged against the tensor's scale.</summary>
+    private static void Close<TA, TE>(string name, ReadOnlySpan<TA> actual, ReadOnlySpan<TE> expected, double tolerance, double floor = 0)
+        where TA : IBinaryFloatingPointIeee754<TA>
+        where TE : IBinaryFloatingPointIeee754<TE>
+    {
+        double[] a = new double[actual.Length], e = new double[expected.Length];
+        for (int k = 0; k < a.Length; k++)
+        {
+            a[k] = double.CreateTruncating(actual[k]);
+        }
+
+        for (int k = 0; k < e.Length; k++)
+        {
+            e[k] = double.CreateTruncating(expected[k]);
+        }
+
+        double rel = RelativeError(a, e, floor, out int worst);
+        if (!(rel <= tolerance))
+        {
+            Assert.Fail($"{typeof(TA).Name} {name}: relative error {rel:E2} > {tolerance:E0} at [{worst}]: {a[worst]} vs {e[worst]}");
+        }
+    }
+
+    private static double RelativeError(double[] actual, double[] expected, double floor, out int worst)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        double diff = 0, scale = 0;
+        worst = 0;
+        for (int k = 0; k < actual.Length; k++)
+        {
+            double dk = double.IsNaN(actual[k]) || double.IsNaN(expected[k]) ? double.PositiveInfinity : Math.Abs(actual[k] - expected[k]);
+            if (dk > diff)
+            {
+                (diff, worst) = (dk, k);
+            }
+
+            scale = Math.Max(scale, Math.Abs(expected[k]));
+        }
+
+        return diff == 0 ? 0 : diff / Math.Max(Math.Max(scale, floor), double.Epsilon);
+    }
+
+    private sealed class Outputs<T>(RnnSpec spec, Shape s)
+    {
+        public T[] Y { get; } = new T[s.Batch * s.Steps * spec.OutputSize];
+
+        public T[] H { get; } = new T[spec.Layers * spec.Directions * s.Batch * spec.HiddenSize];
+
+        public T[] C { get; } = new T[spec.HasCellState ? spec.Layers * spec.Directions * s.Batch * spec.HiddenSize : 0];
+    }
+
+    private sealed class Gradients<T>(RnnSpec spec, Shape s)
+    {
+        public T[] Input { get; } = new T[s.Batch * s.Steps * spec.InputSize];
+
+        public T[] H0 { get; } = new T[spec.Layers * spec.Directions * s.Batch * spec.HiddenSize];
+
+        public T[] C0 { get; } = new T[spec.HasCellState ? spec.Layers * spec.Directions * s.Batch * spec.HiddenSize : 0];
+    }
+}
