@@ -1,0 +1,74 @@
+using System.CommandLine;
+using System.Globalization;
+
+namespace FastLstm.Cli;
+
+/// <summary>Option factories with range checks that fail parsing with one clear message.</summary>
+internal static class Options
+{
+    private static readonly Dictionary<string, CellType> Cells = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["lstm"] = CellType.Lstm,
+        ["gru"] = CellType.Gru,
+        ["gru-reset-before"] = CellType.GruResetBefore,
+        ["rnn-tanh"] = CellType.RnnTanh,
+        ["rnn-relu"] = CellType.RnnRelu,
+        ["seed-lstm"] = CellType.SeedLstm,
+    };
+
+    public static string CellName(CellType cell) => Cells.First(p => p.Value == cell).Key;
+
+    public static Option<int> Int(string name, int defaultValue, int min, int max, string description) =>
+        Number(name, defaultValue, min, max, description, (string text, out int v) => int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out v), "an integer");
+
+    public static Option<double> Double(string name, double defaultValue, double min, double max, string description) =>
+        Number(name, defaultValue, min, max, description, (string text, out double v) => double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out v), "a number");
+
+    private delegate bool TryParse<T>(string text, out T value);
+
+    private static Option<T> Number<T>(string name, T defaultValue, T min, T max, string description, TryParse<T> parse, string what)
+        where T : struct, IComparable<T>
+    {
+        return new Option<T>(name)
+        {
+            Description = $"{description} Default {defaultValue}.",
+            DefaultValueFactory = _ => defaultValue,
+            CustomParser = r =>
+            {
+                string text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
+                if (!parse(text, out T v))
+                {
+                    r.AddError($"{name}: expected {what}, got '{text}'.");
+                }
+                else if (v.CompareTo(min) < 0 || v.CompareTo(max) > 0)
+                {
+                    r.AddError($"{name}: expected {min}..{max}, got {text}.");
+                }
+
+                return v;
+            },
+        };
+    }
+
+    public static Option<CellType> Cell(CellType defaultValue = CellType.Lstm)
+    {
+        var option = new Option<CellType>("--cell")
+        {
+            Description = $"Cell: {string.Join(", ", Cells.Keys)}.",
+            DefaultValueFactory = _ => defaultValue,
+            CustomParser = r =>
+            {
+                string text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
+                if (Cells.TryGetValue(text, out var cell))
+                {
+                    return cell;
+                }
+
+                r.AddError($"--cell: expected one of {string.Join(", ", Cells.Keys)}, got '{text}'.");
+                return default;
+            },
+        };
+        option.CompletionSources.Add(Cells.Keys.ToArray());
+        return option;
+    }
+}

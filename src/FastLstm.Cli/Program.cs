@@ -1,0 +1,47 @@
+using System.CommandLine;
+
+namespace FastLstm.Cli;
+
+/// <summary>The <c>fastlstm</c> tool: see <c>cli.md</c> for the verbs.</summary>
+public static class Program
+{
+    public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
+
+    /// <summary>Parses and runs one command line; every error is one line on <paramref name="error"/> and a non-zero exit.</summary>
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        var root = new RootCommand("FastLstm: fast LSTM, GRU and RNN on the CPU — verification, speed, forecasting and text.");
+        root.Subcommands.Add(GradCheckCommand.Create(output));
+        root.Subcommands.Add(BenchCommand.Create(output));
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            error.WriteLine($"fastlstm: {string.Join(" ", parsed.Errors.Select(e => e.Message))}");
+            return ExitCodes.Usage;
+        }
+
+        try
+        {
+            return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+        }
+        catch (Exception e) when (e is CliException or IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException or FormatException)
+        {
+            error.WriteLine($"fastlstm: {e.Message}");
+            return e is CliException cli ? cli.ExitCode : ExitCodes.Failure;
+        }
+    }
+}
+
+/// <summary>Exit codes: 0 success, 1 the work failed (bad data, a failed check), 2 the command line was wrong.</summary>
+public static class ExitCodes
+{
+    public const int Success = 0;
+    public const int Failure = 1;
+    public const int Usage = 2;
+}
+
+/// <summary>A user-facing error: its message is the one line printed.</summary>
+public sealed class CliException(string message, int exitCode = ExitCodes.Failure) : Exception(message)
+{
+    public int ExitCode { get; } = exitCode;
+}
