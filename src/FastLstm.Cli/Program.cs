@@ -11,6 +11,9 @@ public static class Program
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
         var root = new RootCommand("FastLstm: fast LSTM, GRU and RNN on the CPU — verification, speed, forecasting and text.");
+        root.Subcommands.Add(TrainCommand.Create(output));
+        root.Subcommands.Add(ForecastCommand.Create(output));
+        root.Subcommands.Add(TextCommand.Create(output));
         root.Subcommands.Add(GradCheckCommand.Create(output));
         root.Subcommands.Add(BenchCommand.Create(output));
         var parsed = root.Parse(args);
@@ -26,9 +29,16 @@ public static class Program
         }
         catch (Exception e) when (e is CliException or IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException or FormatException)
         {
-            error.WriteLine($"fastlstm: {e.Message}");
+            error.WriteLine($"fastlstm: {OneLine(e)}");
             return e is CliException cli ? cli.ExitCode : ExitCodes.Failure;
         }
+    }
+
+    /// <summary>The first line of a message, without the " (Parameter 'x')" suffix .NET adds to argument exceptions.</summary>
+    private static string OneLine(Exception e)
+    {
+        string message = e.Message.Split('\n')[0].TrimEnd();
+        return e is ArgumentException { ParamName: string name } ? message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : message;
     }
 }
 

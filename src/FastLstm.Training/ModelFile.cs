@@ -1,0 +1,392 @@
+using System.Buffers.Binary;
+using System.IO.Hashing;
+using System.Numerics;
+using System.Text;
+
+namespace FastLstm.Training;
+
+/// <summary>A network with its output head and named metadata (scaling, vocabulary, window…), as one file holds them.</summary>
+/// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+public sealed class SavedModel<T>(RnnModel<T> network, DenseHead<T>? head, IReadOnlyDictionary<string, double[]> metadata)
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    /// <summary>The recurrent layers.</summary>
+    public RnnModel<T> Network { get; } = network ?? throw new ArgumentNullException(nameof(network));
+
+    /// <summary>The dense output layer, if any.</summary>
+    public DenseHead<T>? Head { get; } = head;
+
+    /// <summary>Named numeric arrays the application needs to use the model (e.g. scaling statistics).</summary>
+    public IReadOnlyDictionary<string, double[]> Metadata { get; } = metadata ?? throw new ArgumentNullException(nameof(metadata));
+}
+
+/// <summary>
+/// The FastLstm model file, version 1. Little-endian:
+/// <code>
+///  0  8  magic "FASTLSTM"
+///  8  4  u32 version (1)
+/// 12  1  u8  element size: 4 (float) or 8 (double)
+/// 13  1  u8  cell (CellType)
+/// 14  1  u8  bidirectional: 0 or 1
+/// 15  1  u8  head activation (Activation), or 255 for no head
+/// 16  4  i32 input size          (1 .. 2^20)
+/// 20  4  i32 hidden size         (1 .. 2^16)
+/// 24  4  i32 layers              (1 .. 2^10)
+/// 28  4  i32 head inputs         (directions·hidden, or 0 without a head)
+/// 32  4  i32 head outputs        (1 .. 2^20, or 0 without a head)
+/// 36  4  i32 metadata entries    (0 .. 256)
+/// 40  8  i64 network parameters  (must equal what the spec implies)
+/// 48  8  i64 head parameters     (must equal outputs·inputs + outputs)
+/// 56     metadata entries: u8 name length (1..64), UTF-8 name, i32 count (0 .. 2^24), count × f64
+///        network parameters (element size each, PyTorch order), then head parameters (weight, then bias)
+/// end−4  u32 CRC-32 (IEEE) of every byte before it
+/// </code>
+/// Loading reads the file (its real size bounds every allocation), checks the checksum, then every field, and
+/// requires the sizes the header declares to account for the file's length exactly before building anything.
+/// Saving writes a temporary file beside the target and renames it over the target, so a failed save leaves the
+/// previous file untouched.
+/// </summary>
+public static class ModelFile
+{
+    /// <summary>The format version this code writes and reads.</summary>
+    public const uint Version = 1;
+
+    /// <summary>Files above this size are refused without being read.</summary>
+    public const long MaxFileBytes = 1L << 31;
+
+    private const int HeaderBytes = 56;
+    private const byte NoHead = 255;
+    private static readonly byte[] Magic = "FASTLSTM"u8.ToArray();
+
+    /// <summary>Writes <paramref name="model"/> to <paramref name="path"/> atomically.</summary>
+    public static void Save<T>(string path, SavedModel<T> model)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        byte[] bytes = Serialize(model);
+        Save(path, stream => stream.Write(bytes));
+    }
+
+    /// <summary>Reads a model file, converting its elements to <typeparamref name="T"/> if it was saved in the other precision.</summary>
+    /// <exception cref="InvalidDataException">The file is not a valid FastLstm model file (truncated, corrupt, absurd sizes).</exception>
+    public static SavedModel<T> Load<T>(string path)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        if (stream.Length > MaxFileBytes)
+        {
+            throw new InvalidDataException($"{path}: {stream.Length} bytes is more than a model file may hold ({MaxFileBytes}).");
+        }
+
+        var bytes = new byte[stream.Length];
+        stream.ReadExactly(bytes);
+        try
+        {
+            return Deserialize<T>(bytes);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"{path}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Writes through a temporary file and a rename; on any failure the temporary file is removed and the target kept.</summary>
+    internal static void Save(string path, Action<Stream> write)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        string full = Path.GetFullPath(path);
+        string temp = Path.Combine(Path.GetDirectoryName(full) ?? ".", $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+                write(stream);
+                stream.Flush(flushToDisk: true);
+            }
+
+            File.Move(temp, full, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temp);
+            throw;
+        }
+    }
+
+    internal static byte[] Serialize<T>(SavedModel<T> model)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        var spec = model.Network.Spec;
+        var head = model.Head;
+        var ms = new MemoryStream();
+        var w = new BinaryWriter(ms);
+        w.Write(Magic);
+        w.Write(Version);
+        w.Write((byte)ElementSize<T>());
+        w.Write((byte)spec.Cell);
+        w.Write((byte)(spec.Bidirectional ? 1 : 0));
+        w.Write(head is null ? NoHead : (byte)head.Activation);
+        w.Write(spec.InputSize);
+        w.Write(spec.HiddenSize);
+        w.Write(spec.Layers);
+        w.Write(head?.Inputs ?? 0);
+        w.Write(head?.Outputs ?? 0);
+        w.Write(model.Metadata.Count);
+        w.Write((long)model.Network.Parameters.Length);
+        w.Write((long)(head?.Parameters.Length ?? 0));
+        foreach (var (name, values) in model.Metadata.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            byte[] utf8 = Encoding.UTF8.GetBytes(name);
+            if (utf8.Length is < 1 or > 64)
+            {
+                throw new ArgumentException($"metadata: name '{name}' must be 1..64 UTF-8 bytes.", nameof(model));
+            }
+
+            w.Write((byte)utf8.Length);
+            w.Write(utf8);
+            w.Write(values.Length);
+            foreach (double v in values)
+            {
+                w.Write(v);
+            }
+        }
+
+        WriteElements(w, model.Network.Parameters);
+        if (head is not null)
+        {
+            WriteElements(w, head.Parameters);
+        }
+
+        w.Flush();
+        w.Write(Crc32.HashToUInt32(ms.GetBuffer().AsSpan(0, (int)ms.Length)));
+        return ms.ToArray();
+    }
+
+    internal static SavedModel<T> Deserialize<T>(ReadOnlySpan<byte> file)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        if (file.Length < HeaderBytes + 4)
+        {
+            throw Invalid($"{file.Length} bytes is shorter than the {HeaderBytes + 4}-byte header and checksum (truncated?).");
+        }
+
+        if (!file[..8].SequenceEqual(Magic))
+        {
+            throw Invalid("not a FastLstm model file (bad magic).");
+        }
+
+        uint stored = BinaryPrimitives.ReadUInt32LittleEndian(file[^4..]);
+        var body = file[..^4];
+        if (Crc32.HashToUInt32(body) != stored)
+        {
+            throw Invalid("checksum mismatch: the file is corrupt or truncated.");
+        }
+
+        var r = new Reader(body, 8);
+        uint version = r.U32();
+        if (version != Version)
+        {
+            throw Invalid($"version {version} is not supported (this build reads version {Version}).");
+        }
+
+        int elementSize = r.U8();
+        if (elementSize is not (4 or 8))
+        {
+            throw Invalid($"element size {elementSize}: expected 4 (float) or 8 (double).");
+        }
+
+        int cell = r.U8(), bidirectional = r.U8(), activation = r.U8();
+        if (!Enum.IsDefined((CellType)cell))
+        {
+            throw Invalid($"cell {cell} is not a known cell type.");
+        }
+
+        if (bidirectional > 1)
+        {
+            throw Invalid($"bidirectional flag {bidirectional}: expected 0 or 1.");
+        }
+
+        if (activation != NoHead && !Enum.IsDefined((Activation)activation))
+        {
+            throw Invalid($"head activation {activation} is not known.");
+        }
+
+        int input = r.I32(), hidden = r.I32(), layers = r.I32(), headInputs = r.I32(), headOutputs = r.I32(), entries = r.I32();
+        long networkCount = r.I64(), headCount = r.I64();
+        var spec = new RnnSpec((CellType)cell, input, hidden, layers, bidirectional == 1);
+        try
+        {
+            spec.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw Invalid($"network shape: {e.Message}");
+        }
+
+        long expectedNetwork = new ParameterCounter(spec).Count;
+        if (networkCount != expectedNetwork)
+        {
+            throw Invalid($"network parameters: the header says {networkCount}, the shape implies {expectedNetwork}.");
+        }
+
+        bool hasHead = activation != NoHead;
+        if (hasHead ? headInputs != spec.OutputSize || headOutputs is < 1 or > (1 << 20) : headInputs != 0 || headOutputs != 0)
+        {
+            throw Invalid($"head shape [{headOutputs}, {headInputs}] does not fit a network with {spec.OutputSize} outputs.");
+        }
+
+        long expectedHead = hasHead ? ((long)headOutputs * headInputs) + headOutputs : 0;
+        if (headCount != expectedHead)
+        {
+            throw Invalid($"head parameters: the header says {headCount}, the shape implies {expectedHead}.");
+        }
+
+        if (entries is < 0 or > 256)
+        {
+            throw Invalid($"metadata entries {entries}: expected 0..256.");
+        }
+
+        var metadata = new Dictionary<string, double[]>(StringComparer.Ordinal);
+        for (int e = 0; e < entries; e++)
+        {
+            int nameLength = r.U8();
+            if (nameLength is < 1 or > 64)
+            {
+                throw Invalid($"metadata entry {e}: name length {nameLength}, expected 1..64.");
+            }
+
+            string name;
+            try
+            {
+                name = new UTF8Encoding(false, true).GetString(r.Bytes(nameLength));
+            }
+            catch (DecoderFallbackException)
+            {
+                throw Invalid($"metadata entry {e}: the name is not valid UTF-8.");
+            }
+
+            int count = r.I32();
+            if (count < 0 || count > (1 << 24) || (long)count * 8 > r.Remaining)
+            {
+                throw Invalid($"metadata '{name}': {count} values do not fit in the {r.Remaining} bytes left.");
+            }
+
+            var values = new double[count];
+            for (int i = 0; i < count; i++)
+            {
+                values[i] = r.F64();
+            }
+
+            if (!metadata.TryAdd(name, values))
+            {
+                throw Invalid($"metadata '{name}' appears twice.");
+            }
+        }
+
+        long expectedRest = (networkCount + headCount) * elementSize;
+        if (r.Remaining != expectedRest)
+        {
+            throw Invalid($"the parameters need {expectedRest} bytes, the file has {r.Remaining} (truncated or padded).");
+        }
+
+        var network = new RnnModel<T>(spec);
+        ReadElements(ref r, elementSize, network.Parameters);
+        DenseHead<T>? head = null;
+        if (hasHead)
+        {
+            head = new DenseHead<T>(headInputs, headOutputs, (Activation)activation);
+            ReadElements(ref r, elementSize, head.Parameters);
+        }
+
+        return new SavedModel<T>(network, head, metadata);
+    }
+
+    private static int ElementSize<T>() => typeof(T) == typeof(float) ? 4 : 8;
+
+    private static void WriteElements<T>(BinaryWriter w, ReadOnlySpan<T> values)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        foreach (var v in values)
+        {
+            if (typeof(T) == typeof(float))
+            {
+                w.Write(float.CreateTruncating(v));
+            }
+            else
+            {
+                w.Write(double.CreateTruncating(v));
+            }
+        }
+    }
+
+    private static void ReadElements<T>(ref Reader r, int elementSize, Span<T> values)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < values.Length; i++)
+        {
+            values[i] = elementSize == 4 ? T.CreateTruncating(r.F32()) : T.CreateTruncating(r.F64());
+        }
+    }
+
+    private static InvalidDataException Invalid(string message) => new($"invalid model file: {message}");
+
+    /// <summary>Sequential little-endian reads that throw <see cref="InvalidDataException"/> past the end.</summary>
+    private ref struct Reader(ReadOnlySpan<byte> data, int position)
+    {
+        private readonly ReadOnlySpan<byte> _data = data;
+        private int _position = position;
+
+        public readonly long Remaining => _data.Length - _position;
+
+        public byte U8() => Take(1)[0];
+
+        public uint U32() => BinaryPrimitives.ReadUInt32LittleEndian(Take(4));
+
+        public int I32() => BinaryPrimitives.ReadInt32LittleEndian(Take(4));
+
+        public long I64() => BinaryPrimitives.ReadInt64LittleEndian(Take(8));
+
+        public float F32() => BinaryPrimitives.ReadSingleLittleEndian(Take(4));
+
+        public double F64() => BinaryPrimitives.ReadDoubleLittleEndian(Take(8));
+
+        public ReadOnlySpan<byte> Bytes(int n) => Take(n);
+
+        private ReadOnlySpan<byte> Take(int n)
+        {
+            if (n > Remaining)
+            {
+                throw Invalid($"unexpected end of data at byte {_position} (truncated?).");
+            }
+
+            var s = _data.Slice(_position, n);
+            _position += n;
+            return s;
+        }
+    }
+
+    /// <summary>The parameter count a spec implies, computed without allocating anything.</summary>
+    private readonly struct ParameterCounter(RnnSpec spec)
+    {
+        public long Count
+        {
+            get
+            {
+                long g = spec.GateCount, h = spec.HiddenSize, total = 0;
+                for (int l = 0; l < spec.Layers; l++)
+                {
+                    long perDirection = (g * h * spec.LayerInputSize(l)) + (g * h * h) + (2 * g * h);
+                    if (spec.Cell == CellType.SeedLstm)
+                    {
+                        perDirection += (h * h) + h;
+                    }
+
+                    total += perDirection * spec.Directions;
+                }
+
+                return total;
+            }
+        }
+    }
+}

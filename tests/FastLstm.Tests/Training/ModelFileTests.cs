@@ -1,0 +1,116 @@
+using System.Buffers.Binary;
+using System.IO.Hashing;
+using FastLstm.Training;
+
+namespace FastLstm.Tests.Training;
+
+public class ModelFileTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("fastlstm-model-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    public static TheoryData<CellType, bool> Cells()
+    {
+        var data = new TheoryData<CellType, bool>();
+        foreach (var cell in Enum.GetValues<CellType>())
+        {
+            data.Add(cell, cell is CellType.Gru or CellType.SeedLstm);
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cells))]
+    public void RoundTripsAreBitExact(CellType cell, bool bidirectional)
+    {
+        var spec = new RnnSpec(cell, 3, 5, 2, bidirectional);
+        var model = Sample<double>(spec);
+        string path = Path.Combine(_dir, "m.bin");
+        ModelFile.Save(path, model);
+        var back = ModelFile.Load<double>(path);
+        Assert.Equal(spec, back.Network.Spec);
+        Assert.True(model.Network.Parameters.SequenceEqual(back.Network.Parameters));
+        Assert.True(model.Head!.Parameters.SequenceEqual(back.Head!.Parameters));
+        Assert.Equal(model.Head.Activation, back.Head.Activation);
+        Assert.Equal(model.Metadata.Keys.Order(), back.Metadata.Keys.Order());
+        Assert.Equal(model.Metadata["scale"], back.Metadata["scale"]);
+
+        var asFloat = ModelFile.Load<float>(path);
+        Assert.Equal((float)model.Network.Parameters[7], asFloat.Network.Parameters[7]);
+        ModelFile.Save(path, asFloat);
+        Assert.True(asFloat.Network.Parameters.SequenceEqual(ModelFile.Load<float>(path).Network.Parameters));
+    }
+
+    [Fact]
+    public void WithoutHeadOrMetadata()
+    {
+        var saved = new SavedModel<float>(RnnModel<float>.CreateRandom(new RnnSpec(CellType.Lstm, 2, 3), 1), null, new Dictionary<string, double[]>());
+        string path = Path.Combine(_dir, "bare.bin");
+        ModelFile.Save(path, saved);
+        var back = ModelFile.Load<float>(path);
+        Assert.Null(back.Head);
+        Assert.Empty(back.Metadata);
+    }
+
+    [Fact]
+    public void AFailedSaveKeepsThePreviousFile()
+    {
+        string path = Path.Combine(_dir, "keep.bin");
+        var first = Sample<float>(new RnnSpec(CellType.Lstm, 2, 3));
+        ModelFile.Save(path, first);
+        byte[] before = File.ReadAllBytes(path);
+
+        Assert.Throws<IOException>(() => ModelFile.Save(path, stream =>
+        {
+            stream.Write(new byte[100]);
+            throw new IOException("disk full (simulated)");
+        }));
+
+        Assert.Equal(before, File.ReadAllBytes(path));
+        Assert.Equal(["keep.bin"], Directory.GetFiles(_dir).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void AbsurdSizesWithAValidChecksumAreRejectedBeforeAllocating()
+    {
+        byte[] bytes = ModelFile.Serialize(Sample<float>(new RnnSpec(CellType.Lstm, 2, 3)));
+        BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(40), 1L << 40); // network parameters: 2^40
+        Reseal(bytes);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<InvalidDataException>(() => ModelFile.Deserialize<float>(bytes));
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 64 * 1024, "rejected without allocating from the claimed size");
+        Assert.Contains("1099511627776", e.Message, StringComparison.Ordinal);
+
+        bytes = ModelFile.Serialize(Sample<float>(new RnnSpec(CellType.Lstm, 2, 3)));
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(20), 60000); // hidden size: plausible alone, not for this file
+        Reseal(bytes);
+        Assert.Throws<InvalidDataException>(() => ModelFile.Deserialize<float>(bytes));
+    }
+
+    [Fact]
+    public void TruncatedCorruptAndForeignFilesAreRejected()
+    {
+        byte[] bytes = ModelFile.Serialize(Sample<float>(new RnnSpec(CellType.Gru, 2, 3)));
+        Assert.Contains("truncated", Assert.Throws<InvalidDataException>(() => ModelFile.Deserialize<float>(bytes.AsSpan(0, 30))).Message, StringComparison.Ordinal);
+        Assert.Contains("checksum", Assert.Throws<InvalidDataException>(() => ModelFile.Deserialize<float>(bytes.AsSpan(0, bytes.Length - 9))).Message, StringComparison.Ordinal);
+        var flipped = (byte[])bytes.Clone();
+        flipped[100] ^= 0x10;
+        Assert.Contains("checksum", Assert.Throws<InvalidDataException>(() => ModelFile.Deserialize<float>(flipped)).Message, StringComparison.Ordinal);
+        Assert.Contains("magic", Assert.Throws<InvalidDataException>(() => ModelFile.Deserialize<float>("not a model at all, just some text here, long enough for a header and more"u8)).Message, StringComparison.Ordinal);
+
+        string path = Path.Combine(_dir, "bad.bin");
+        File.WriteAllBytes(path, bytes.AsSpan(0, 70).ToArray());
+        var e = Assert.Throws<InvalidDataException>(() => ModelFile.Load<float>(path));
+        Assert.StartsWith(path, e.Message, StringComparison.Ordinal);
+    }
+
+    internal static SavedModel<T> Sample<T>(RnnSpec spec)
+        where T : unmanaged, System.Numerics.IBinaryFloatingPointIeee754<T>
+        => new(RnnModel<T>.CreateRandom(spec, 1), DenseHead<T>.CreateRandom(spec.OutputSize, 4, Activation.Softmax, 2),
+            new Dictionary<string, double[]> { ["scale"] = [1.5, -2], ["vocabulary"] = [65, 66, 67], ["empty"] = [] });
+
+    internal static void Reseal(byte[] bytes) =>
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(bytes.Length - 4), Crc32.HashToUInt32(bytes.AsSpan(0, bytes.Length - 4)));
+}
