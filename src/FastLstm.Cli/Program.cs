@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text.RegularExpressions;
 
 namespace FastLstm.Cli;
 
@@ -19,7 +20,7 @@ public static class Program
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
-            error.WriteLine($"fastlstm: {string.Join(" ", parsed.Errors.Select(e => e.Message))}");
+            error.WriteLine($"fastlstm: {Regex.Replace(string.Join(" ", parsed.Errors.Select(e => e.Message)), @"\s*\n\s*", " ")}");
             return ExitCodes.Usage;
         }
 

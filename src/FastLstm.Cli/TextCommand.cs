@@ -27,8 +27,8 @@ internal static class TextCommand
         var seq = Options.Int("--seq", 100, 2, 10_000, "Characters per truncated-BPTT chunk.");
         var epochs = Options.Int("--epochs", 10, 1, 100_000, "Passes over the text.");
         var seed = Options.Int("--seed", 1, 0, int.MaxValue, "Seed of the weights.");
-        var batch = Options.Int("--batch", 32, 1, 4096, "Parallel streams through the text.");
-        var lr = Options.Double("--lr", 2e-3, 1e-7, 10, "Adam learning rate.");
+        var batch = Options.Int("--batch", 16, 1, 4096, "Parallel streams through the text.");
+        var lr = Options.Double("--lr", 4e-3, 1e-7, 10, "Adam learning rate.");
         var clip = Options.Double("--clip", 5, 0, 1e6, "Gradient clipping by global norm (0: off).");
         var command = new Command("train", "Train a character-level model; reports bits per character on the held-out last 10%.")
         {

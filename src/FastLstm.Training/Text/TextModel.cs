@@ -18,7 +18,7 @@ public sealed record TextModelOptions
     public int SequenceLength { get; init; } = 100;
 
     /// <summary>Parallel streams through the text (the batch).</summary>
-    public int Streams { get; init; } = 32;
+    public int Streams { get; init; } = 16;
 
     /// <summary>The final fraction of the text, held out to measure bits per character.</summary>
     public double HeldOutFraction { get; init; } = 0.1;
