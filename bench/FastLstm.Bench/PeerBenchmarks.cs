@@ -1,0 +1,126 @@
+using BenchmarkDotNet.Attributes;
+
+namespace FastLstm.Bench;
+
+/// <summary>
+/// FastLstm against ONNX Runtime's own operators on the same weights, sizes and thread counts (H = I), outputs checked
+/// equal in setup before anything is timed. ONNX Runtime is the baseline of each pair. libtorch runs from
+/// bench/torch_peer.py in the same session (bench/peers.sh).
+/// </summary>
+public class PeerBenchmarks
+{
+    private Workload _w = null!;
+    private InferenceSession<float> _session = null!;
+    private OnnxRunner _onnx = null!;
+
+    public enum PeerCell
+    {
+        Lstm,
+        Gru,
+        RnnTanh,
+    }
+
+    [ParamsAllValues]
+    public PeerCell Cell { get; set; }
+
+    [ParamsSource(nameof(Cases))]
+    public Size Size { get; set; } = null!;
+
+    [Params(1, 2)]
+    public int Threads { get; set; }
+
+    public static IEnumerable<Size> Cases() =>
+        [new(1, 1, 64), new(1, 1, 128), new(1, 1, 256), new(1, 1, 512), new(1, 100, 256), new(16, 50, 512), new(64, 25, 1024)];
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var cell = Cell switch { PeerCell.Lstm => CellType.Lstm, PeerCell.Gru => CellType.Gru, _ => CellType.RnnTanh };
+        _w = new Workload(cell, Size.Batch, Size.Steps, Size.Hidden, Size.Hidden);
+        _session = new InferenceSession<float>(_w.Model, Size.Batch, Size.Steps, Threads);
+        _onnx = new OnnxRunner(_w.Model, Size.Batch, Size.Steps, Threads, _w.Input, _w.H, _w.C);
+        Verify(_w, _session, _onnx);
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _session.Dispose();
+        _onnx.Dispose();
+    }
+
+    [Benchmark(Baseline = true)]
+    public void OnnxRuntime() => _onnx.Run();
+
+    [Benchmark]
+    public void FastLstm()
+    {
+        if (Size.Steps == 1)
+        {
+            // Streaming: one step with the state carried (h, c read and written in place).
+            _w.H.CopyTo(_h, 0);
+            _w.C.CopyTo(_c, 0);
+            _session.Step(_w.Input, Size.Batch, _w.Output, _h, _c);
+        }
+        else
+        {
+            _session.Forward(_w.Input, Size.Batch, Size.Steps, _w.Output, _w.H, _w.C, _hN, _cN);
+        }
+    }
+
+    private float[] _h = [], _c = [], _hN = [], _cN = [];
+
+    /// <summary>Both engines on the same input and initial state: outputs and final states must agree to float rounding.</summary>
+    public static void Verify(Workload w, InferenceSession<float> session, OnnxRunner onnx)
+    {
+        int state = w.Batch * w.Spec.HiddenSize;
+        var hN = new float[state];
+        var cN = new float[w.Spec.HasCellState ? state : 0];
+        session.Forward(w.Input, w.Batch, w.Steps, w.Output, w.H, w.C, hN, cN);
+        onnx.Run();
+        int h = w.Spec.HiddenSize;
+        var theirs = new float[onnx.Output.Length];
+        for (int t = 0; t < w.Steps; t++)
+        {
+            for (int b = 0; b < w.Batch; b++)
+            {
+                onnx.Output.AsSpan(((t * w.Batch) + b) * h, h).CopyTo(theirs.AsSpan(((b * w.Steps) + t) * h));
+            }
+        }
+
+        Check("output", w.Output, theirs);
+        Check("hN", hN, onnx.HN);
+        if (w.Spec.HasCellState)
+        {
+            Check("cN", cN, onnx.CN);
+        }
+
+        void Check(string name, float[] ours, float[] theirs)
+        {
+            double diff = 0, scale = 0;
+            for (int i = 0; i < ours.Length; i++)
+            {
+                diff = Math.Max(diff, Math.Abs(ours[i] - theirs[i]));
+                scale = Math.Max(scale, Math.Abs(theirs[i]));
+            }
+
+            if (!(diff <= 1e-4 * Math.Max(scale, 1e-3)))
+            {
+                throw new InvalidOperationException($"{w.Spec.Cell} {name}: FastLstm and ONNX Runtime differ by {diff:E2} (scale {scale:E2}).");
+            }
+        }
+    }
+
+    [IterationSetup]
+    public void Buffers()
+    {
+        int state = Size.Batch * Size.Hidden;
+        if (_h.Length != state)
+        {
+            _h = new float[state];
+            _c = new float[_w.C.Length];
+            _hN = new float[state];
+            _cN = new float[_w.C.Length];
+        }
+    }
+}
