@@ -88,6 +88,42 @@ public class EngineProperties
             StepAgainstForward<float>(s.Spec(cell, false, layers), s, 1e-5);
         });
 
+    /// <summary>(e) Results do not depend on the thread count: forward, final states and every gradient, threads 1 vs 2 and 3.</summary>
+    [Theory]
+    [MemberData(nameof(Combinations))]
+    public void ThreadsDoNotChangeResults(CellType cell, bool bi, int layers, bool ragged) =>
+        ForAll(ragged, 15, s =>
+        {
+            var spec = s.Spec(cell, bi, layers);
+            var one = Threaded(spec, s, 1);
+            double floor = Floor(one, DoubleFloor);
+            foreach (int threads in new[] { 2, 3 })
+            {
+                foreach (var (name, values) in Threaded(spec, s, threads))
+                {
+                    Close($"{name} (threads {threads})", values, one[name], 1e-12, floor);
+                }
+            }
+        });
+
+    private static Dictionary<string, double[]> Threaded(RnnSpec spec, Shape s, int threads)
+    {
+        var model = RnnModel<double>.CreateRandom(spec, s.Seed);
+        var d = s.Draw<double>(spec);
+        var o = new Outputs<double>(spec, s);
+        var g = new Gradients<double>(spec, s);
+        using var session = new TrainingSession<double>(model, s.Batch, s.Steps, threads);
+        session.Forward(d.Input, s.Batch, s.Steps, o.Y, d.H0, d.C0, o.H, o.C, s.Lengths);
+        session.Backward(d.DOutput, g.Input, d.DhN, d.DcN, g.H0, g.C0);
+        var all = g.Named(model, name => session.Gradient(name).ToArray());
+        foreach (var (name, values) in o.Named())
+        {
+            all[name] = values;
+        }
+
+        return all;
+    }
+
     private static void ForAll(bool ragged, int count, Action<Shape> property) =>
         Check.One(Config.QuickThrowOnFailure.WithMaxTest(count).WithQuietOnSuccess(true), Prop.ForAll(Shape.Arbitrary(ragged), property));
 

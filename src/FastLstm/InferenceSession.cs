@@ -29,7 +29,7 @@ public sealed class InferenceSession<T> : IDisposable
         MaxBatch = maxBatch;
         MaxSteps = maxSteps;
         Threads = threads;
-        _engine = new Engine<T>(model, maxBatch, maxSteps, training: false);
+        _engine = new Engine<T>(model, maxBatch, maxSteps, training: false, threads);
     }
 
     /// <summary>The model this session runs.</summary>
@@ -41,7 +41,11 @@ public sealed class InferenceSession<T> : IDisposable
     /// <summary>Longest sequence a call may pass.</summary>
     public int MaxSteps { get; }
 
-    /// <summary>Cores the session may use.</summary>
+    /// <summary>
+    /// Cores the session uses: its own worker threads, started once. Batches are split into blocks of sequences that
+    /// run through time independently; large GEMMs are split by rows or columns. Results do not depend on it beyond
+    /// float rounding.
+    /// </summary>
     public int Threads { get; }
 
     /// <summary>Copies the model's current parameters into the session (after they were changed).</summary>
@@ -105,7 +109,11 @@ public sealed class InferenceSession<T> : IDisposable
     }
 
     /// <summary>Releases the session's buffers; later calls throw <see cref="ObjectDisposedException"/>.</summary>
-    public void Dispose() => _engine = null;
+    public void Dispose()
+    {
+        _engine?.Dispose();
+        _engine = null;
+    }
 
     private Engine<T> Engine
     {

@@ -30,7 +30,7 @@ public sealed class TrainingSession<T> : IDisposable
         MaxBatch = maxBatch;
         MaxSteps = maxSteps;
         Threads = threads;
-        _engine = new Engine<T>(model, maxBatch, maxSteps, training: true);
+        _engine = new Engine<T>(model, maxBatch, maxSteps, training: true, threads);
         _grads = GC.AllocateArray<T>(model.Layout.Count, pinned: true);
     }
 
@@ -43,7 +43,11 @@ public sealed class TrainingSession<T> : IDisposable
     /// <summary>Longest sequence a call may pass.</summary>
     public int MaxSteps { get; }
 
-    /// <summary>Cores the session may use.</summary>
+    /// <summary>
+    /// Cores the session uses: its own worker threads, started once. Batches are split into blocks of sequences that
+    /// run through time independently; large GEMMs are split by rows or columns. Results do not depend on it beyond
+    /// float rounding.
+    /// </summary>
     public int Threads { get; }
 
     /// <summary>All gradients, in the layout of <see cref="RnnModel{T}.Parameters"/> (a view).</summary>
@@ -97,7 +101,11 @@ public sealed class TrainingSession<T> : IDisposable
     public void ZeroGradients() => Array.Clear(_grads);
 
     /// <summary>Releases the session's buffers; later calls throw <see cref="ObjectDisposedException"/>.</summary>
-    public void Dispose() => _engine = null;
+    public void Dispose()
+    {
+        _engine?.Dispose();
+        _engine = null;
+    }
 
     private Engine<T> Engine
     {

@@ -18,7 +18,7 @@ namespace FastLstm.Engine;
 /// <c>dh_{t-1} = dGh·W_hh</c>; weight gradients and ∂input are big GEMMs over all steps after the loop.</para>
 /// Buffers are carved once from <see cref="Workspace{T}"/>; nothing here allocates after construction.
 /// </summary>
-internal sealed unsafe class Engine<T>
+internal sealed unsafe class Engine<T> : IDisposable
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
     private static readonly int[] SingleColumn = [0];
@@ -36,12 +36,19 @@ internal sealed unsafe class Engine<T>
     private readonly Slot[] _slots;
     private readonly Grad[] _grads;
     private readonly nint[] _y;
-    private readonly T* _xtm, _gh, _g2, _dm, _dy0, _dy1, _dxtm, _dw, _db;
-    private readonly GemmScratch<T> _scratch;
+    private readonly T* _xtm, _gh, _g2, _dm, _dy0, _dy1, _dxtm, _dw, _db, _h0, _c0, _dh0, _dc0;
+    private readonly GemmScratch<T>[] _scratch;
     private readonly int[] _order, _len, _active;
+    private readonly WorkerPool _pool;
+    private readonly RowsJob _forwardRows, _backwardRows;
+    private readonly GemmJob _gemm;
     private int _batch, _steps;
 
-    public Engine(RnnModel<T> model, int maxBatch, int maxSteps, bool training)
+    // The layer and direction the row jobs work on, and the buffers they read.
+    private int _layer, _dir;
+    private T* _dy;
+
+    public Engine(RnnModel<T> model, int maxBatch, int maxSteps, bool training, int threads)
     {
         _model = model;
         var spec = model.Spec;
@@ -87,14 +94,22 @@ internal sealed unsafe class Engine<T>
         _order = new int[maxBatch];
         _len = new int[maxBatch];
         _active = new int[maxSteps + 1];
+        _scratch = new GemmScratch<T>[Math.Max(1, threads)];
 
         var measure = new Workspace<T>.Carver(null);
-        Carve(ref measure, out _, out _, out _, out _, out _, out _, out _, out _, out _, out _);
+        Carve(ref measure, out _, out _, out _, out _, out _, out _, out _, out _, out _, out _, out _, out _, out _);
         _ws = new Workspace<T>(measure.Used);
         var carver = new Workspace<T>.Carver(_ws.Base);
-        Carve(ref carver, out _xtm, out _gh, out _g2, out _dm, out _dy0, out _dy1, out _dxtm, out _dw, out _db, out _scratch);
+        Carve(ref carver, out _xtm, out _gh, out _g2, out _dm, out _dy0, out _dy1, out _dxtm, out _dw, out _db, out _h0, out _c0, out _dh0, out _dc0);
+        _pool = new WorkerPool(threads);
+        _forwardRows = new RowsJob(this, backward: false);
+        _backwardRows = new RowsJob(this, backward: true);
+        _gemm = new GemmJob(this);
         LoadWeights();
     }
+
+    /// <summary>Stops the worker threads.</summary>
+    public void Dispose() => _pool.Dispose();
 
     public int Batch => _batch;
 
@@ -195,59 +210,84 @@ internal sealed unsafe class Engine<T>
     {
         ref readonly var w = ref _w[(l * _dirs) + d];
         ref readonly var sl = ref SlotOf(l, d);
-        int b = _batch, steps = _steps, hp = _hp, stride = _dirs * hp;
+        Multiply(_steps * _batch, _gw, k, new MatA<T>(x, k), MatB<T>.FromPacked(w.WihT), sl.Gx, _gw, false);
+        LoadState(h0, c0, l, d, 0, _batch, _h0, _c0);
+        if (d == 0)
+        {
+            Copy(_h0, sl.S, _batch * _hp);
+            if (_cell.HasCellState)
+            {
+                Copy(_c0, sl.C, _batch * _hp);
+            }
+        }
+
+        (_layer, _dir) = (l, d);
+        RunRows(_forwardRows);
+        StoreState(hN, cN, l, d, sl);
+    }
+
+    /// <summary>
+    /// The forward time loop over batch rows [r0, r1): rows are independent through time, so each thread runs its own
+    /// block of rows over the whole sequence without synchronising with the others.
+    /// </summary>
+    private void ForwardRows(int r0, int r1, in GemmScratch<T> scratch)
+    {
+        int l = _layer, d = _dir, b = _batch, steps = _steps, hp = _hp, stride = _dirs * hp, rows = r1 - r0;
+        ref readonly var w = ref _w[(l * _dirs) + d];
+        ref readonly var sl = ref SlotOf(l, d);
         bool rev = d == 1;
         long block = (long)b * hp;
         T* y = Y(l) + (d * hp);
-        Gemm<T>.Multiply(steps * b, _gw, k, new MatA<T>(x, k), MatB<T>.FromPacked(w.WihT), sl.Gx, _gw, false, _scratch);
-        if (!rev)
-        {
-            LoadState(h0, c0, l, d, 0, b, sl.S, sl.C);
-        }
-
         for (int s = 0; s < steps; s++)
         {
             int t = rev ? steps - 1 - s : s;
-            int nb = _active[t];
+            int nb = Live(t, r0, rows);
             int prev = rev ? t + 1 : t, cur = rev ? t : t + 1;
-            if (rev && nb > _active[t + 1])
+            if (rev)
             {
-                LoadState(h0, c0, l, d, _active[t + 1], nb, sl.S + (prev * block), sl.C + (prev * block));
+                // Sequences whose last step is t start here, from their initial state.
+                int from = Live(t + 1, r0, rows);
+                Copy(_h0 + ((long)(r0 + from) * hp), sl.S + (prev * block) + ((long)(r0 + from) * hp), (nb - from) * hp);
+                if (_cell.HasCellState)
+                {
+                    Copy(_c0 + ((long)(r0 + from) * hp), sl.C + (prev * block) + ((long)(r0 + from) * hp), (nb - from) * hp);
+                }
             }
 
-            var a = StepAt(sl, w, t, prev, cur);
-            Gemm<T>.Multiply(nb, _g1w, hp, new MatA<T>(a.HPrev, hp), MatB<T>.FromPacked(w.WhhT), _gh, _g1w, false, _scratch);
-            _cell.Forward1(a);
-            if (_two is not null)
+            var a = StepAt(sl, w, t, prev, cur, r0, nb);
+            T* yt = y + ((((long)t * b) + r0) * stride);
+            if (nb > 0)
             {
-                Gemm<T>.Multiply(nb, hp, hp, new MatA<T>(a.Aux, _auxW), MatB<T>.FromPacked(w.W2T), _g2, hp, false, _scratch);
-                _two.Forward2(a);
+                Gemm<T>.Multiply(nb, _g1w, hp, new MatA<T>(a.HPrev, hp), MatB<T>.FromPacked(w.WhhT), a.Gh, _g1w, false, scratch);
+                _cell.Forward1(a);
+                if (_two is not null)
+                {
+                    Gemm<T>.Multiply(nb, hp, hp, new MatA<T>(a.Aux, _auxW), MatB<T>.FromPacked(w.W2T), a.G2, hp, false, scratch);
+                    _two.Forward2(a);
+                }
+
+                for (int p = 0; p < nb; p++)
+                {
+                    Copy(a.H + ((long)p * hp), yt + ((long)p * stride), hp);
+                }
             }
 
-            T* yt = y + ((long)t * b * stride);
-            for (int p = 0; p < nb; p++)
-            {
-                new ReadOnlySpan<T>(a.H + ((long)p * hp), hp).CopyTo(new Span<T>(yt + ((long)p * stride), hp));
-            }
-
-            if (nb < b)
+            if (nb < rows)
             {
                 // Finished sequences: their outputs are zero, and zeroed state rows keep stale values out of
                 // the weight-gradient GEMMs that run over every row.
-                for (int p = nb; p < b; p++)
+                for (int p = nb; p < rows; p++)
                 {
                     new Span<T>(yt + ((long)p * stride), hp).Clear();
                 }
 
-                new Span<T>(a.H + ((long)nb * hp), (b - nb) * hp).Clear();
+                new Span<T>(a.H + ((long)nb * hp), (rows - nb) * hp).Clear();
                 if (_training && _auxW > 0)
                 {
-                    new Span<T>(a.Aux + ((long)nb * _auxW), (b - nb) * _auxW).Clear();
+                    new Span<T>(a.Aux + ((long)nb * _auxW), (rows - nb) * _auxW).Clear();
                 }
             }
         }
-
-        StoreState(hN, cN, l, d, sl);
     }
 
     private void BackwardDirection(int l, int d, T* dy, T* x, int k, T* dx, ReadOnlySpan<T> dhN, ReadOnlySpan<T> dcN,
@@ -256,103 +296,164 @@ internal sealed unsafe class Engine<T>
         ref readonly var w = ref _w[(l * _dirs) + d];
         ref readonly var sl = ref SlotOf(l, d);
         ref readonly var g = ref _grads[d];
-        int b = _batch, steps = _steps, hp = _hp, stride = _dirs * hp, m = steps * b;
+        int b = _batch, hp = _hp, m = _steps * b;
         int ldgh = _cell.SeparateRecurrentGradient ? _g1w : _gw;
-        bool rev = d == 1;
         LoadState(dhN, dcN, l, d, 0, b, g.DH, g.DC);
-        for (int s = 0; s < steps; s++)
-        {
-            int t = rev ? s : steps - 1 - s;
-            int nb = _active[t];
-            T* dyt = dy + ((long)t * b * stride) + (d * hp);
-            for (int p = 0; p < nb; p++)
-            {
-                Add(dyt + ((long)p * stride), g.DH + ((long)p * hp), hp);
-            }
-
-            var a = StepAt(sl, w, t, rev ? t + 1 : t, rev ? t : t + 1);
-            a.DH = g.DH;
-            a.DC = g.DC;
-            a.DGx = g.DGx + ((long)t * b * _gw);
-            a.DGh = _cell.SeparateRecurrentGradient ? g.DGh + ((long)t * b * _g1w) : a.DGx;
-            a.DG2 = g.DG2 + ((long)t * b * hp);
-            a.DM = _dm;
-            if (_two is not null)
-            {
-                _two.Backward2(a);
-                Gemm<T>.Multiply(nb, hp, hp, new MatA<T>(a.DG2, hp), MatB<T>.FromPacked(w.W2), _dm, hp, false, _scratch);
-            }
-
-            _cell.Backward1(a);
-            Gemm<T>.Multiply(nb, hp, _g1w, new MatA<T>(a.DGh, ldgh), MatB<T>.FromPacked(w.Whh), g.DH, hp, _cell.HasDirectHiddenGradient, _scratch);
-            if (nb < b)
-            {
-                new Span<T>(a.DGx + ((long)nb * _gw), (b - nb) * _gw).Clear();
-                if (_cell.SeparateRecurrentGradient)
-                {
-                    new Span<T>(a.DGh + ((long)nb * _g1w), (b - nb) * _g1w).Clear();
-                }
-
-                if (_two is not null)
-                {
-                    new Span<T>(a.DG2 + ((long)nb * hp), (b - nb) * hp).Clear();
-                }
-            }
-
-            if (rev && nb > _active[t + 1])
-            {
-                StoreRows(dh0, dc0, l, d, _active[t + 1], nb, g.DH, g.DC);
-            }
-        }
-
-        if (!rev)
-        {
-            StoreRows(dh0, dc0, l, d, 0, b, g.DH, g.DC);
-        }
+        (_layer, _dir) = (l, d);
+        _dy = dy;
+        RunRows(_backwardRows);
+        StoreRows(dh0, dc0, l, d, 0, b, _dh0, _dc0);
 
         var names = _t[(l * _dirs) + d];
         int inSize = _model.Spec.LayerInputSize(l);
-        Gemm<T>.Multiply(_gw, k, m, new MatA<T>(g.DGx, _gw, transposed: true), MatB<T>.RowMajor(x, k), _dw, k, false, _scratch);
+        Multiply(_gw, k, m, new MatA<T>(g.DGx, _gw, transposed: true), MatB<T>.RowMajor(x, k), _dw, k, false);
         ScatterAdd(_dw, k, _gateMap, _inputMap[l], grads, names.Wih, inSize);
         ColumnSums(g.DGx, m, _gw, _gw);
         ScatterAdd(_db, 1, _gateMap, SingleColumn, grads, names.Bih, 1);
 
         T* dgh = _cell.SeparateRecurrentGradient ? g.DGh : g.DGx;
-        T* hPrev = sl.S + (rev ? (long)b * hp : 0);
-        Gemm<T>.Multiply(_g1w, hp, m, new MatA<T>(dgh, ldgh, transposed: true), MatB<T>.RowMajor(hPrev, hp), _dw, hp, false, _scratch);
+        T* hPrev = sl.S + (d == 1 ? (long)b * hp : 0);
+        Multiply(_g1w, hp, m, new MatA<T>(dgh, ldgh, transposed: true), MatB<T>.RowMajor(hPrev, hp), _dw, hp, false);
         ScatterAdd(_dw, hp, _gateMap1, _hiddenMap, grads, names.Whh, _h);
         ColumnSums(dgh, m, ldgh, _g1w);
         ScatterAdd(_db, 1, _gateMap1, SingleColumn, grads, names.Bhh, 1);
 
         if (names.W2 is not null && names.B2 is not null)
         {
-            Gemm<T>.Multiply(hp, hp, m, new MatA<T>(g.DG2, hp, transposed: true), MatB<T>.RowMajor(sl.Aux, _auxW), _dw, hp, false, _scratch);
+            Multiply(hp, hp, m, new MatA<T>(g.DG2, hp, transposed: true), MatB<T>.RowMajor(sl.Aux, _auxW), _dw, hp, false);
             ScatterAdd(_dw, hp, _phase2Map, _hiddenMap, grads, names.W2, _h);
             ColumnSums(g.DG2, m, hp, hp);
             ScatterAdd(_db, 1, _phase2Map, SingleColumn, grads, names.B2, 1);
         }
 
-        Gemm<T>.Multiply(m, k, _gw, new MatA<T>(g.DGx, _gw), MatB<T>.FromPacked(w.Wih), dx, k, d > 0, _scratch);
+        Multiply(m, k, _gw, new MatA<T>(g.DGx, _gw), MatB<T>.FromPacked(w.Wih), dx, k, d > 0);
     }
 
-    private StepArgs<T> StepAt(in Slot sl, in Weights w, int t, int prev, int cur)
+    /// <summary>The backward time loop over batch rows [r0, r1), independent of the other rows like the forward.</summary>
+    private void BackwardRows(int r0, int r1, in GemmScratch<T> scratch)
     {
-        long block = (long)_batch * _hp;
+        int l = _layer, d = _dir, b = _batch, steps = _steps, hp = _hp, stride = _dirs * hp, rows = r1 - r0;
+        ref readonly var w = ref _w[(l * _dirs) + d];
+        ref readonly var sl = ref SlotOf(l, d);
+        ref readonly var g = ref _grads[d];
+        int ldgh = _cell.SeparateRecurrentGradient ? _g1w : _gw;
+        bool rev = d == 1;
+        T* dh = g.DH + ((long)r0 * hp), dc = g.DC + ((long)r0 * hp);
+        for (int s = 0; s < steps; s++)
+        {
+            int t = rev ? s : steps - 1 - s;
+            int nb = Live(t, r0, rows);
+            T* dyt = _dy + ((((long)t * b) + r0) * stride) + (d * hp);
+            for (int p = 0; p < nb; p++)
+            {
+                Add(dyt + ((long)p * stride), dh + ((long)p * hp), hp);
+            }
+
+            var a = StepAt(sl, w, t, rev ? t + 1 : t, rev ? t : t + 1, r0, nb);
+            long row = ((long)t * b) + r0;
+            a.DH = dh;
+            a.DC = dc;
+            a.DGx = g.DGx + (row * _gw);
+            a.DGh = _cell.SeparateRecurrentGradient ? g.DGh + (row * _g1w) : a.DGx;
+            a.DG2 = g.DG2 + (row * hp);
+            a.DM = _dm + ((long)r0 * hp);
+            if (nb > 0)
+            {
+                if (_two is not null)
+                {
+                    _two.Backward2(a);
+                    Gemm<T>.Multiply(nb, hp, hp, new MatA<T>(a.DG2, hp), MatB<T>.FromPacked(w.W2), a.DM, hp, false, scratch);
+                }
+
+                _cell.Backward1(a);
+                Gemm<T>.Multiply(nb, hp, _g1w, new MatA<T>(a.DGh, ldgh), MatB<T>.FromPacked(w.Whh), dh, hp, _cell.HasDirectHiddenGradient, scratch);
+            }
+
+            if (nb < rows)
+            {
+                new Span<T>(a.DGx + ((long)nb * _gw), (rows - nb) * _gw).Clear();
+                if (_cell.SeparateRecurrentGradient)
+                {
+                    new Span<T>(a.DGh + ((long)nb * _g1w), (rows - nb) * _g1w).Clear();
+                }
+
+                if (_two is not null)
+                {
+                    new Span<T>(a.DG2 + ((long)nb * hp), (rows - nb) * hp).Clear();
+                }
+            }
+
+            if (rev)
+            {
+                // Sequences whose last step is t end here: what flows into their initial state is final.
+                int from = Live(t + 1, r0, rows);
+                Copy(dh + ((long)from * hp), _dh0 + ((long)(r0 + from) * hp), (nb - from) * hp);
+                Copy(dc + ((long)from * hp), _dc0 + ((long)(r0 + from) * hp), (nb - from) * hp);
+            }
+        }
+
+        if (!rev)
+        {
+            Copy(dh, _dh0 + ((long)r0 * hp), rows * hp);
+            Copy(dc, _dc0 + ((long)r0 * hp), rows * hp);
+        }
+    }
+
+    /// <summary>Rows of [r0, r0 + rows) still inside their sequence at step t (a prefix: the batch is sorted by length).</summary>
+    private int Live(int t, int r0, int rows) => Math.Clamp(_active[t] - r0, 0, rows);
+
+    /// <summary>Splits the batch rows into one contiguous block per thread.</summary>
+    private void RunRows(RowsJob job)
+    {
+        if (_pool.Count == 1 || _batch < 2)
+        {
+            job.Execute(0, 1);
+        }
+        else
+        {
+            _pool.Run(job);
+        }
+    }
+
+    /// <summary>A GEMM over the session's threads: each takes a block of rows or columns (whichever is larger).</summary>
+    private void Multiply(int m, int n, int k, in MatA<T> a, in MatB<T> b, T* c, int ldc, bool accumulate)
+    {
+        if (_pool.Count == 1 || (long)m * n * k < 1 << 18)
+        {
+            Gemm<T>.Multiply(m, n, k, a, b, c, ldc, accumulate, _scratch[0]);
+            return;
+        }
+
+        _gemm.Set(m, n, k, a, b, c, ldc, accumulate);
+        _pool.Run(_gemm);
+    }
+
+    private static void Copy(T* src, T* dst, long n)
+    {
+        if (n > 0)
+        {
+            new ReadOnlySpan<T>(src, (int)n).CopyTo(new Span<T>(dst, (int)n));
+        }
+    }
+
+    private StepArgs<T> StepAt(in Slot sl, in Weights w, int t, int prev, int cur, int r0, int rows)
+    {
+        long block = (long)_batch * _hp, r = r0, row = ((long)t * _batch) + r0;
         return new StepArgs<T>
         {
-            Rows = _active[t],
+            Rows = rows,
             Hp = _hp,
-            Gx = sl.Gx + ((long)t * _batch * _gw),
+            Gx = sl.Gx + (row * _gw),
             LdGx = _gw,
-            Gh = _gh,
+            Gh = _gh + (r * _g1w),
             LdGh = _g1w,
-            G2 = _g2,
+            G2 = _g2 + (r * _hp),
             Bias = w.Bias,
-            HPrev = sl.S + (prev * block),
-            H = sl.S + (cur * block),
-            CPrev = sl.C + (prev * block),
-            C = sl.C + (cur * block),
-            Aux = _training ? sl.Aux + ((long)t * _batch * _auxW) : sl.Aux,
+            HPrev = sl.S + (prev * block) + (r * _hp),
+            H = sl.S + (cur * block) + (r * _hp),
+            CPrev = sl.C + (prev * block) + (r * _hp),
+            C = sl.C + (cur * block) + (r * _hp),
+            Aux = _training ? sl.Aux + (row * _auxW) : sl.Aux + (r * _auxW),
             LdAux = _auxW,
         };
     }
@@ -583,7 +684,7 @@ internal sealed unsafe class Engine<T>
     private static int RoundUp(int n, int m) => (n + m - 1) / m * m;
 
     private void Carve(ref Workspace<T>.Carver c, out T* xtm, out T* gh, out T* g2, out T* dm, out T* dy0, out T* dy1,
-        out T* dxtm, out T* dw, out T* db, out GemmScratch<T> scratch)
+        out T* dxtm, out T* dw, out T* db, out T* h0, out T* c0, out T* dh0, out T* dc0)
     {
         long b = _maxB, steps = _maxT, hp = _hp, m = steps * b;
         int inSize = _model.Spec.InputSize, yWidth = _dirs * _hp;
@@ -638,10 +739,79 @@ internal sealed unsafe class Engine<T>
         dxtm = _training ? c.Take(m * inSize) : null;
         dw = _training ? c.Take(Math.Max((long)_gw * maxK, (long)Math.Max(_g1w, _hp) * _hp)) : null;
         db = _training ? c.Take(_gw) : null;
-        scratch = new GemmScratch<T>(
-            c.Take(Gemm<T>.ScratchALength),
-            _training ? c.Take(Gemm<T>.ScratchBLength(Math.Max(maxK, _hp))) : null,
-            c.Take(Gemm<T>.EdgeLength));
+        h0 = c.Take(b * hp);
+        c0 = c.Take(b * hp);
+        dh0 = _training ? c.Take(b * hp) : null;
+        dc0 = _training ? c.Take(b * hp) : null;
+        for (int i = 0; i < _scratch.Length; i++)
+        {
+            _scratch[i] = new GemmScratch<T>(
+                c.Take(Gemm<T>.ScratchALength),
+                _training ? c.Take(Gemm<T>.ScratchBLength(Math.Max(maxK, _hp))) : null,
+                c.Take(Gemm<T>.EdgeLength));
+        }
+    }
+
+    /// <summary>The forward or backward time loop, one contiguous block of batch rows per thread.</summary>
+    private sealed class RowsJob(Engine<T> engine, bool backward) : IParallelJob
+    {
+        public void Execute(int thread, int threads)
+        {
+            int b = engine._batch, r0 = b * thread / threads, r1 = b * (thread + 1) / threads;
+            if (r1 > r0)
+            {
+                if (backward)
+                {
+                    engine.BackwardRows(r0, r1, engine._scratch[thread]);
+                }
+                else
+                {
+                    engine.ForwardRows(r0, r1, engine._scratch[thread]);
+                }
+            }
+        }
+    }
+
+    /// <summary>One GEMM split over the threads by blocks of rows (whole micro-panels) or of columns (whole B panels).</summary>
+    private sealed class GemmJob(Engine<T> engine) : IParallelJob
+    {
+        private int _m, _n, _k, _ldc;
+        private MatA<T> _a;
+        private MatB<T> _b;
+        private T* _c;
+        private bool _accumulate;
+
+        public void Set(int m, int n, int k, in MatA<T> a, in MatB<T> b, T* c, int ldc, bool accumulate)
+        {
+            (_m, _n, _k, _ldc, _accumulate) = (m, n, k, ldc, accumulate);
+            (_a, _b) = (a, b);
+            _c = c;
+        }
+
+        public void Execute(int thread, int threads)
+        {
+            if (_m >= _n)
+            {
+                int units = (_m + Gemm<T>.MR - 1) / Gemm<T>.MR;
+                int i0 = units * thread / threads * Gemm<T>.MR, i1 = Math.Min(_m, units * (thread + 1) / threads * Gemm<T>.MR);
+                if (i1 > i0)
+                {
+                    var a = _a.Transposed ? new MatA<T>(_a.Ptr + i0, _a.Ld, true) : new MatA<T>(_a.Ptr + ((long)i0 * _a.Ld), _a.Ld);
+                    Gemm<T>.Multiply(i1 - i0, _n, _k, a, _b, _c + ((long)i0 * _ldc), _ldc, _accumulate, engine._scratch[thread]);
+                }
+            }
+            else
+            {
+                int nr = Gemm<T>.NR, units = Gemm<T>.Panels(_n);
+                int p0 = units * thread / threads, p1 = units * (thread + 1) / threads;
+                int j0 = p0 * nr, j1 = Math.Min(_n, p1 * nr);
+                if (j1 > j0)
+                {
+                    var b = _b.Packed ? MatB<T>.FromPacked(_b.Ptr + ((long)p0 * _k * nr)) : MatB<T>.RowMajor(_b.Ptr + j0, _b.Ld);
+                    Gemm<T>.Multiply(_m, j1 - j0, _k, _a, b, _c + j0, _ldc, _accumulate, engine._scratch[thread]);
+                }
+            }
+        }
     }
 
     /// <summary>Packed GEMM operands and prepared bias of one layer and direction.</summary>
