@@ -5,7 +5,7 @@ namespace FastLstm.Bench;
 /// <summary>
 /// Runs the benchmarks: <c>dotnet run -c Release --project bench/FastLstm.Bench -- --filter '*'</c>.
 /// <c>--verify-peers</c> only checks that ONNX Runtime and FastLstm agree on every peer case;
-/// <c>--export-peer-cases DIR</c> writes the cases the libtorch runner (torch_peer.py) reads.
+/// <c>--export-peer-cases DIR</c> writes the cases the libtorch runner (torch_peer.py) reads; <c>--gemm-probe</c> times the GEMM alone.
 /// </summary>
 public static class Program
 {
@@ -24,6 +24,12 @@ public static class Program
                 }
             }
 
+            return;
+        }
+
+        if (args is ["--gemm-probe"])
+        {
+            GemmProbe.Run();
             return;
         }
 

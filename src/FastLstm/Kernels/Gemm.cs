@@ -51,8 +51,8 @@ internal readonly unsafe struct GemmScratch<T>(T* a, T* b, T* edge)
 /// <c>j·K·NR</c>, the last one zero-padded. A is packed per (MC × KC) block into micro-panels of
 /// <see cref="MR"/> rows: element (i, k) of a micro-panel at <c>k·MR + i</c>, missing rows zero.</para>
 /// <para>The register tile is MR × NR (6 × 16 floats, 6 × 8 doubles): 12 accumulators, two B loads and
-/// six broadcasts per k. Exactly M × N elements of C are written; tiles on the edge are computed into a
-/// scratch tile and copied out, so the hot loop has no edge branches. M = 1 takes a GEMV path that runs
+/// six broadcasts per k. Exactly M × N elements of C are written: bottom-edge tiles run a kernel compiled for their
+/// row count, right-edge tiles go through a scratch tile, so the hot loop has no edge branches. M = 1 takes a GEMV path that runs
 /// four B panels at once, since one row gives a single panel only two independent accumulators.</para>
 /// </summary>
 internal static unsafe class Gemm<T>
@@ -169,14 +169,22 @@ internal static unsafe class Gemm<T>
                 int mv = Math.Min(MR, mc - ir);
                 T* ap = aPacked + ((long)ir * kc);
                 T* ct = c + ((long)ir * ldc) + jr;
-                if (mv == MR && nv == nr)
+                if (nv < nr)
                 {
-                    Micro(kc, ap, bp, ct, ldc, acc);
-                }
-                else
-                {
-                    Micro(kc, ap, bp, edge, nr, false);
+                    Micro<Rows6>(kc, ap, bp, edge, nr, false);
                     CopyOut(edge, nr, ct, ldc, mv, nv, acc);
+                    continue;
+                }
+
+                // Bottom-edge tiles run a kernel with exactly their rows, straight into C.
+                switch (mv)
+                {
+                    case 6: Micro<Rows6>(kc, ap, bp, ct, ldc, acc); break;
+                    case 5: Micro<Rows5>(kc, ap, bp, ct, ldc, acc); break;
+                    case 4: Micro<Rows4>(kc, ap, bp, ct, ldc, acc); break;
+                    case 3: Micro<Rows3>(kc, ap, bp, ct, ldc, acc); break;
+                    case 2: Micro<Rows2>(kc, ap, bp, ct, ldc, acc); break;
+                    default: Micro<Rows1>(kc, ap, bp, ct, ldc, acc); break;
                 }
             }
         }
@@ -195,11 +203,14 @@ internal static unsafe class Gemm<T>
         }
     }
 
-    // The MR × NR register tile: 12 accumulators stay in ymm registers for the whole k loop. No calls in
-    // the loop: on Linux every vector register is caller-saved and a call would spill them.
-    private static void Micro(int kc, T* a, T* b, T* c, int ldc, bool acc)
+    // The R × NR register tile (R ≤ MR): up to 12 accumulators stay in ymm registers for the whole k loop. R is a type
+    // argument, so each instantiation is compiled with its row count as a constant and the unused rows vanish. No calls
+    // in the loop: on Linux every vector register is caller-saved and a call would spill them. A panels are always MR
+    // wide (missing rows zero), so a is advanced by MR whatever R is.
+    private static void Micro<TRows>(int kc, T* a, T* b, T* c, int ldc, bool acc)
+        where TRows : struct, IRowCount
     {
-        int w = Vector256<T>.Count;
+        int w = Vector256<T>.Count, rows = TRows.Count;
         Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         for (int p = 0; p < kc; p++)
@@ -209,31 +220,70 @@ internal static unsafe class Gemm<T>
             var a0 = Vector256.Create(a[0]);
             c00 = Simd.Fma(a0, b0, c00);
             c01 = Simd.Fma(a0, b1, c01);
-            var a1 = Vector256.Create(a[1]);
-            c10 = Simd.Fma(a1, b0, c10);
-            c11 = Simd.Fma(a1, b1, c11);
-            var a2 = Vector256.Create(a[2]);
-            c20 = Simd.Fma(a2, b0, c20);
-            c21 = Simd.Fma(a2, b1, c21);
-            var a3 = Vector256.Create(a[3]);
-            c30 = Simd.Fma(a3, b0, c30);
-            c31 = Simd.Fma(a3, b1, c31);
-            var a4 = Vector256.Create(a[4]);
-            c40 = Simd.Fma(a4, b0, c40);
-            c41 = Simd.Fma(a4, b1, c41);
-            var a5 = Vector256.Create(a[5]);
-            c50 = Simd.Fma(a5, b0, c50);
-            c51 = Simd.Fma(a5, b1, c51);
+            if (rows > 1)
+            {
+                var a1 = Vector256.Create(a[1]);
+                c10 = Simd.Fma(a1, b0, c10);
+                c11 = Simd.Fma(a1, b1, c11);
+            }
+
+            if (rows > 2)
+            {
+                var a2 = Vector256.Create(a[2]);
+                c20 = Simd.Fma(a2, b0, c20);
+                c21 = Simd.Fma(a2, b1, c21);
+            }
+
+            if (rows > 3)
+            {
+                var a3 = Vector256.Create(a[3]);
+                c30 = Simd.Fma(a3, b0, c30);
+                c31 = Simd.Fma(a3, b1, c31);
+            }
+
+            if (rows > 4)
+            {
+                var a4 = Vector256.Create(a[4]);
+                c40 = Simd.Fma(a4, b0, c40);
+                c41 = Simd.Fma(a4, b1, c41);
+            }
+
+            if (rows > 5)
+            {
+                var a5 = Vector256.Create(a[5]);
+                c50 = Simd.Fma(a5, b0, c50);
+                c51 = Simd.Fma(a5, b1, c51);
+            }
+
             a += MR;
             b += 2 * w;
         }
 
         Store(c, w, c00, c01, acc);
-        Store(c + ldc, w, c10, c11, acc);
-        Store(c + (2 * ldc), w, c20, c21, acc);
-        Store(c + (3 * ldc), w, c30, c31, acc);
-        Store(c + (4 * ldc), w, c40, c41, acc);
-        Store(c + (5 * ldc), w, c50, c51, acc);
+        if (rows > 1)
+        {
+            Store(c + ldc, w, c10, c11, acc);
+        }
+
+        if (rows > 2)
+        {
+            Store(c + (2 * ldc), w, c20, c21, acc);
+        }
+
+        if (rows > 3)
+        {
+            Store(c + (3 * ldc), w, c30, c31, acc);
+        }
+
+        if (rows > 4)
+        {
+            Store(c + (4 * ldc), w, c40, c41, acc);
+        }
+
+        if (rows > 5)
+        {
+            Store(c + (5 * ldc), w, c50, c51, acc);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -389,6 +439,42 @@ internal static unsafe class Gemm<T>
             }
         }
     }
+}
+
+/// <summary>A compile-time row count for the micro-kernel (a struct type argument, so each count gets its own code).</summary>
+internal interface IRowCount
+{
+    static abstract int Count { get; }
+}
+
+internal struct Rows1 : IRowCount
+{
+    public static int Count => 1;
+}
+
+internal struct Rows2 : IRowCount
+{
+    public static int Count => 2;
+}
+
+internal struct Rows3 : IRowCount
+{
+    public static int Count => 3;
+}
+
+internal struct Rows4 : IRowCount
+{
+    public static int Count => 4;
+}
+
+internal struct Rows5 : IRowCount
+{
+    public static int Count => 5;
+}
+
+internal struct Rows6 : IRowCount
+{
+    public static int Count => 6;
 }
 
 /// <summary>The naive twin of <see cref="Gemm{T}.Multiply"/>: the triple loop, same operand conventions.</summary>

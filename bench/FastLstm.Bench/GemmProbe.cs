@@ -1,0 +1,70 @@
+using System.Diagnostics;
+using FastLstm.Kernels;
+
+namespace FastLstm.Bench;
+
+/// <summary>
+/// <c>--gemm-probe</c>: GFLOP/s of the packed GEMM alone on the shapes the engine runs (input projection, per-step
+/// recurrent product, batch-1 GEMV, weight gradient), for tuning the micro-kernel. Stopwatch medians, one thread.
+/// </summary>
+public static unsafe class GemmProbe
+{
+    public static void Run()
+    {
+        (string Name, int M, int N, int K, bool Transposed)[] shapes =
+        [
+            ("input projection B16 T50 H512", 800, 2048, 512, false),
+            ("recurrent step B16 H512", 16, 2048, 512, false),
+            ("recurrent step B8 H512", 8, 2048, 512, false),
+            ("recurrent step B1 H256", 1, 1024, 256, false),
+            ("weight gradient B16 T50 H512", 2048, 512, 800, true),
+        ];
+        foreach (var (name, m, n, k, transposed) in shapes)
+        {
+            // 64-byte aligned like the engine's workspace: a misaligned panel splits every other load across cache lines.
+            float* pa = Aligned(m * k), pb = Aligned(k * n), pc = Aligned(m * n), pp = Aligned(Gemm<float>.PackedLength(k, n));
+            float* psa = Aligned(Gemm<float>.ScratchALength), psb = Aligned(Gemm<float>.ScratchBLength(n)), pse = Aligned(Gemm<float>.EdgeLength);
+            new Span<float>(pa, m * k).Fill(0.5f);
+            var b = new float[k * n];
+            Array.Fill(b, 0.25f);
+            b.CopyTo(new Span<float>(pb, k * n));
+            {
+                Gemm<float>.PackB(pp, b, n, Enumerable.Range(0, k).ToArray(), Enumerable.Range(0, n).ToArray(), transposed: false);
+                var scratch = new GemmScratch<float>(psa, psb, pse);
+                var opA = transposed ? new MatA<float>(pa, m, transposed: true) : new MatA<float>(pa, k);
+                var opB = transposed ? MatB<float>.RowMajor(pb, n) : MatB<float>.FromPacked(pp);
+                double seconds = Median(m, n, k, opA, opB, pc, scratch);
+                Console.WriteLine($"{name,-32} M {m,5} N {n,5} K {k,5}: {2.0 * m * n * k / seconds / 1e9,6:F1} GFLOP/s");
+            }
+        }
+    }
+
+    private static float* Aligned(long count) => (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)(count * sizeof(float)), 64);
+
+    private static double Median(int m, int n, int k, MatA<float> a, MatB<float> b, float* c, GemmScratch<float> scratch)
+    {
+        void call() => Gemm<float>.Multiply(m, n, k, a, b, c, n, false, scratch);
+        for (int i = 0; i < 3; i++)
+        {
+            call();
+        }
+
+        var rounds = new List<double>();
+        var total = Stopwatch.StartNew();
+        while (rounds.Count < 7 || (total.Elapsed.TotalSeconds < 1 && rounds.Count < 500))
+        {
+            int calls = 0;
+            var sw = Stopwatch.StartNew();
+            do
+            {
+                call();
+                calls++;
+            }
+            while (sw.Elapsed.TotalMilliseconds < 5);
+            rounds.Add(sw.Elapsed.TotalSeconds / calls);
+        }
+
+        rounds.Sort();
+        return rounds[rounds.Count / 2];
+    }
+}
