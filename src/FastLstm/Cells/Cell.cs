@@ -11,7 +11,13 @@ internal unsafe struct StepArgs<T>
     where T : unmanaged
 {
     public int Rows;
+
+    /// <summary>Row stride of every hidden-sized array and stride between gate blocks.</summary>
     public int Hp;
+
+    /// <summary>Hidden units to process from each pointer (≤ Hp, a multiple of the vector width): all of them, or one
+    /// thread's share when a batch-1 step is split over cores.</summary>
+    public int Width;
 
     /// <summary>[Rows, G·Hp], row stride <see cref="LdGx"/>: input projections in; gate activations out.</summary>
     public T* Gx;

@@ -51,7 +51,7 @@ internal sealed unsafe class GruCell<T> : Cell<T>
             T* hpv = s.HPrev + ((long)r * hp);
             T* h = s.H + ((long)r * hp);
             T* aux = s.Aux + ((long)r * s.LdAux);
-            for (int j = 0; j < hp; j += w)
+            for (int j = 0; j < s.Width; j += w)
             {
                 var rg = Sigmoid(Vector256.Load(gx + j) + Vector256.Load(gh + j) + Vector256.Load(b + j));
                 var z = Sigmoid(Vector256.Load(gx + hp + j) + Vector256.Load(gh + hp + j) + Vector256.Load(b + hp + j));
@@ -78,7 +78,7 @@ internal sealed unsafe class GruCell<T> : Cell<T>
             T* dhp = s.DH + ((long)r * hp);
             T* dgx = s.DGx + ((long)r * s.LdGx);
             T* dgh = s.DGh + ((long)r * s.LdGh);
-            for (int j = 0; j < hp; j += w)
+            for (int j = 0; j < s.Width; j += w)
             {
                 var rg = Vector256.Load(a + j);
                 var z = Vector256.Load(a + hp + j);

@@ -48,7 +48,7 @@ internal sealed unsafe class GruResetBeforeCell<T> : TwoPhaseCell<T>
             T* gh = s.Gh + ((long)r * s.LdGh);
             T* hpv = s.HPrev + ((long)r * hp);
             T* m = s.Aux + ((long)r * s.LdAux);
-            for (int j = 0; j < hp; j += w)
+            for (int j = 0; j < s.Width; j += w)
             {
                 var rg = Sigmoid(Vector256.Load(gx + j) + Vector256.Load(gh + j) + Vector256.Load(b + j));
                 var z = Sigmoid(Vector256.Load(gx + hp + j) + Vector256.Load(gh + hp + j) + Vector256.Load(b + hp + j));
@@ -69,7 +69,7 @@ internal sealed unsafe class GruResetBeforeCell<T> : TwoPhaseCell<T>
             T* g2 = s.G2 + ((long)r * hp);
             T* hpv = s.HPrev + ((long)r * hp);
             T* h = s.H + ((long)r * hp);
-            for (int j = 0; j < hp; j += w)
+            for (int j = 0; j < s.Width; j += w)
             {
                 var z = Vector256.Load(gx + hp + j);
                 var n = Tanh(Vector256.Load(gx + (2 * hp) + j) + Vector256.Load(g2 + j) + Vector256.Load(b + j));
@@ -91,7 +91,7 @@ internal sealed unsafe class GruResetBeforeCell<T> : TwoPhaseCell<T>
             T* dgx = s.DGx + ((long)r * s.LdGx);
             T* dgh = s.DGh + ((long)r * s.LdGh);
             T* dg2 = s.DG2 + ((long)r * hp);
-            for (int j = 0; j < hp; j += w)
+            for (int j = 0; j < s.Width; j += w)
             {
                 var z = Vector256.Load(a + hp + j);
                 var n = Vector256.Load(a + (2 * hp) + j);
@@ -119,7 +119,7 @@ internal sealed unsafe class GruResetBeforeCell<T> : TwoPhaseCell<T>
             T* dhp = s.DH + ((long)r * hp);
             T* dgx = s.DGx + ((long)r * s.LdGx);
             T* dgh = s.DGh + ((long)r * s.LdGh);
-            for (int j = 0; j < hp; j += w)
+            for (int j = 0; j < s.Width; j += w)
             {
                 var rg = Vector256.Load(a + j);
                 var dmv = Vector256.Load(dm + j);

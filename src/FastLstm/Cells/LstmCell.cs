@@ -43,7 +43,7 @@ internal sealed unsafe class LstmCell<T> : Cell<T>
             T* c = s.C + ((long)r * hp);
             T* h = s.H + ((long)r * hp);
             T* tc = s.Aux + ((long)r * s.LdAux);
-            for (int j = 0; j < hp; j += w)
+            for (int j = 0; j < s.Width; j += w)
             {
                 var i = Sigmoid(Vector256.Load(gx + j) + Vector256.Load(gh + j) + Vector256.Load(b + j));
                 var f = Sigmoid(Vector256.Load(gx + hp + j) + Vector256.Load(gh + hp + j) + Vector256.Load(b + hp + j));
@@ -74,7 +74,7 @@ internal sealed unsafe class LstmCell<T> : Cell<T>
             T* dhp = s.DH + ((long)r * hp);
             T* dcp = s.DC + ((long)r * hp);
             T* dg = s.DGx + ((long)r * s.LdGx);
-            for (int j = 0; j < hp; j += w)
+            for (int j = 0; j < s.Width; j += w)
             {
                 var i = Vector256.Load(a + j);
                 var f = Vector256.Load(a + hp + j);

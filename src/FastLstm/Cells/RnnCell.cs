@@ -58,7 +58,7 @@ internal sealed unsafe class RnnCell<T> : Cell<T>
             T* gx = s.Gx + ((long)r * s.LdGx);
             T* gh = s.Gh + ((long)r * s.LdGh);
             T* h = s.H + ((long)r * hp);
-            for (int j = 0; j < hp; j += w)
+            for (int j = 0; j < s.Width; j += w)
             {
                 var pre = Vector256.Load(gx + j) + Vector256.Load(gh + j) + Vector256.Load(b + j);
                 (_relu ? Relu(pre) : Tanh(pre)).Store(h + j);
@@ -75,7 +75,7 @@ internal sealed unsafe class RnnCell<T> : Cell<T>
             T* h = s.H + ((long)r * hp);
             T* dh = s.DH + ((long)r * hp);
             T* dg = s.DGx + ((long)r * s.LdGx);
-            for (int j = 0; j < hp; j += w)
+            for (int j = 0; j < s.Width; j += w)
             {
                 var hv = Vector256.Load(h + j);
                 var d = _relu

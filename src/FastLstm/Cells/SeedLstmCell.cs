@@ -51,7 +51,7 @@ internal sealed unsafe class SeedLstmCell<T> : TwoPhaseCell<T>
             T* cp = s.CPrev + ((long)r * hp);
             T* c = s.C + ((long)r * hp);
             T* m = s.Aux + ((long)r * s.LdAux);
-            for (int j = 0; j < hp; j += w)
+            for (int j = 0; j < s.Width; j += w)
             {
                 var i = Sigmoid(Vector256.Load(gx + j) + Vector256.Load(gh + j) + Vector256.Load(b + j));
                 var f = Sigmoid(Vector256.Load(gx + hp + j) + Vector256.Load(gh + hp + j) + Vector256.Load(b + hp + j));
@@ -78,7 +78,7 @@ internal sealed unsafe class SeedLstmCell<T> : TwoPhaseCell<T>
             T* g2 = s.G2 + ((long)r * hp);
             T* u = s.Aux + ((long)r * s.LdAux) + hp;
             T* h = s.H + ((long)r * hp);
-            for (int j = 0; j < hp; j += w)
+            for (int j = 0; j < s.Width; j += w)
             {
                 var uv = Tanh(Vector256.Load(g2 + j) + Vector256.Load(b + j));
                 uv.Store(u + j);
@@ -98,7 +98,7 @@ internal sealed unsafe class SeedLstmCell<T> : TwoPhaseCell<T>
             T* dhp = s.DH + ((long)r * hp);
             T* dgx = s.DGx + ((long)r * s.LdGx);
             T* dg2 = s.DG2 + ((long)r * hp);
-            for (int j = 0; j < hp; j += w)
+            for (int j = 0; j < s.Width; j += w)
             {
                 var v = Vector256.Load(a + (3 * hp) + j);
                 var uv = Vector256.Load(u + j);
@@ -120,7 +120,7 @@ internal sealed unsafe class SeedLstmCell<T> : TwoPhaseCell<T>
             T* dm = s.DM + ((long)r * hp);
             T* dcp = s.DC + ((long)r * hp);
             T* dg = s.DGx + ((long)r * s.LdGx);
-            for (int j = 0; j < hp; j += w)
+            for (int j = 0; j < s.Width; j += w)
             {
                 var i = Vector256.Load(a + j);
                 var f = Vector256.Load(a + hp + j);

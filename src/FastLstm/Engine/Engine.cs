@@ -41,6 +41,8 @@ internal sealed unsafe class Engine<T> : IDisposable
     private readonly int[] _order, _len, _active;
     private readonly WorkerPool _pool;
     private readonly RowsJob _forwardRows, _backwardRows;
+    private readonly UnitsJob _forwardUnits;
+    private readonly SpinBarrier _barrier;
     private readonly GemmJob _gemm;
     private int _batch, _steps;
 
@@ -105,6 +107,8 @@ internal sealed unsafe class Engine<T> : IDisposable
         _forwardRows = new RowsJob(this, backward: false);
         _backwardRows = new RowsJob(this, backward: true);
         _gemm = new GemmJob(this);
+        _forwardUnits = new UnitsJob(this);
+        _barrier = new SpinBarrier(_pool.Count);
         LoadWeights();
     }
 
@@ -212,18 +216,94 @@ internal sealed unsafe class Engine<T> : IDisposable
         ref readonly var sl = ref SlotOf(l, d);
         Multiply(_steps * _batch, _gw, k, new MatA<T>(x, k), MatB<T>.FromPacked(w.WihT), sl.Gx, _gw, false);
         LoadState(h0, c0, l, d, 0, _batch, _h0, _c0);
-        if (d == 0)
+        bool split = SplitByUnits();
+        if (d == 0 || split)
         {
-            Copy(_h0, sl.S, _batch * _hp);
+            // The forward direction starts every sequence from block 0; the reverse one, split (one full-length
+            // sequence), from block T. Ragged reverse rows start later and get their state in the row loop.
+            long start = d == 0 ? 0 : (long)_steps * _batch * _hp;
+            Copy(_h0, sl.S + start, _batch * _hp);
             if (_cell.HasCellState)
             {
-                Copy(_c0, sl.C, _batch * _hp);
+                Copy(_c0, sl.C + start, _batch * _hp);
             }
         }
 
         (_layer, _dir) = (l, d);
-        RunRows(_forwardRows);
+        if (split)
+        {
+            _pool.Run(_forwardUnits);
+        }
+        else
+        {
+            RunRows(_forwardRows);
+        }
+
         StoreState(hN, cN, l, d, sl);
+    }
+
+    /// <summary>
+    /// One sequence of full length and threads to spare: each step is split over the cores instead of the batch — the
+    /// recurrent product by column panels (each core keeps its share of W_hh in its own cache), the fused pass by
+    /// hidden units. Worth it from 256 hidden units (measured: at 128 the barriers cost more than the split saves).
+    /// </summary>
+    private bool SplitByUnits() =>
+        _pool.Count > 1 && _batch == 1 && _active[_steps - 1] == 1
+        && _hp / Vector256<T>.Count >= _pool.Count && Gemm<T>.Panels(_hp) >= _pool.Count && _hp >= 256;
+
+    /// <summary>The forward loop of a batch-1 sequence, this thread's share of every step; barriers between phases.</summary>
+    private void ForwardUnits(int thread, int threads)
+    {
+        int l = _layer, d = _dir, steps = _steps, hp = _hp, nr = Gemm<T>.NR, vw = Vector256<T>.Count;
+        ref readonly var w = ref _w[(l * _dirs) + d];
+        ref readonly var sl = ref SlotOf(l, d);
+        ref readonly var scratch = ref _scratch[thread];
+        bool rev = d == 1;
+        int chunks = hp / vw, u0 = chunks * thread / threads * vw, u1 = chunks * (thread + 1) / threads * vw;
+        (int j0, int j1) = Share(_g1w);
+        (int k0, int k1) = Share(hp);
+        T* y = Y(l) + (d * hp);
+        for (int s = 0; s < steps; s++)
+        {
+            int t = rev ? steps - 1 - s : s;
+            var a = StepAt(sl, w, t, rev ? t + 1 : t, rev ? t : t + 1, 0, 1);
+            Gemm<T>.Multiply(1, j1 - j0, hp, new MatA<T>(a.HPrev, hp), MatB<T>.FromPacked(w.WhhT + ((long)(j0 / nr) * hp * nr)), a.Gh + j0, _g1w, false, scratch);
+            _barrier.SignalAndWait();
+            var mine = Units(a, u0, u1);
+            _cell.Forward1(mine);
+            if (_two is not null)
+            {
+                _barrier.SignalAndWait();
+                Gemm<T>.Multiply(1, k1 - k0, hp, new MatA<T>(a.Aux, _auxW), MatB<T>.FromPacked(w.W2T + ((long)(k0 / nr) * hp * nr)), a.G2 + k0, hp, false, scratch);
+                _barrier.SignalAndWait();
+                _two.Forward2(mine);
+            }
+
+            Copy(a.H + u0, y + ((long)t * _dirs * hp) + u0, u1 - u0);
+            _barrier.SignalAndWait();
+        }
+
+        (int, int) Share(int n)
+        {
+            int panels = Gemm<T>.Panels(n);
+            return (panels * thread / threads * nr, Math.Min(n, panels * (thread + 1) / threads * nr));
+        }
+    }
+
+    /// <summary>The step's arguments narrowed to hidden units [u0, u1).</summary>
+    private static StepArgs<T> Units(StepArgs<T> a, int u0, int u1)
+    {
+        a.Width = u1 - u0;
+        a.Gx += u0;
+        a.Gh += u0;
+        a.G2 += u0;
+        a.Bias += u0;
+        a.HPrev += u0;
+        a.H += u0;
+        a.CPrev += u0;
+        a.C += u0;
+        a.Aux += u0;
+        return a;
     }
 
     /// <summary>
@@ -443,6 +523,7 @@ internal sealed unsafe class Engine<T> : IDisposable
         {
             Rows = rows,
             Hp = _hp,
+            Width = _hp,
             Gx = sl.Gx + (row * _gw),
             LdGx = _gw,
             Gh = _gh + (r * _g1w),
@@ -770,6 +851,12 @@ internal sealed unsafe class Engine<T> : IDisposable
                 }
             }
         }
+    }
+
+    /// <summary>A batch-1 forward loop with every step split over the threads (see <see cref="SplitByUnits"/>).</summary>
+    private sealed class UnitsJob(Engine<T> engine) : IParallelJob
+    {
+        public void Execute(int thread, int threads) => engine.ForwardUnits(thread, threads);
     }
 
     /// <summary>One GEMM split over the threads by blocks of rows (whole micro-panels) or of columns (whole B panels).</summary>

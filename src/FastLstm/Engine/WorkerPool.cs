@@ -141,3 +141,28 @@ internal sealed class WorkerPool : IDisposable
         }
     }
 }
+
+/// <summary>A barrier for the threads of one job (sense-reversing, spinning): used between the phases of a split step.</summary>
+internal sealed class SpinBarrier(int count)
+{
+    private readonly int _count = count;
+    private int _remaining = count;
+    private int _sense;
+
+    public void SignalAndWait()
+    {
+        int sense = Volatile.Read(ref _sense);
+        if (Interlocked.Decrement(ref _remaining) == 0)
+        {
+            Volatile.Write(ref _remaining, _count);
+            Volatile.Write(ref _sense, sense ^ 1);
+            return;
+        }
+
+        var spin = default(SpinWait);
+        while (Volatile.Read(ref _sense) == sense)
+        {
+            spin.SpinOnce(sleep1Threshold: -1);
+        }
+    }
+}

@@ -1,0 +1,65 @@
+namespace FastLstm.Tests;
+
+/// <summary>
+/// Batch-1 steps split over threads (recurrent product by panels, fused pass by hidden units) must give what one thread
+/// gives. The properties in props/ cover small sizes; this split needs at least 128 hidden units.
+/// </summary>
+public class ThreadingTests
+{
+    public static TheoryData<CellType, bool> Cells()
+    {
+        var data = new TheoryData<CellType, bool>();
+        foreach (var cell in Enum.GetValues<CellType>())
+        {
+            data.Add(cell, false);
+            data.Add(cell, true);
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cells))]
+    public void SplitStepsMatchOneThread(CellType cell, bool bidirectional)
+    {
+        var spec = new RnnSpec(cell, 7, 130, 2, bidirectional);
+        var model = RnnModel<double>.CreateRandom(spec, 3);
+        const int steps = 5;
+        var rng = new Random(4);
+        var x = TestData.Uniform<double>(rng, steps * spec.InputSize);
+        int state = spec.Layers * spec.Directions * spec.HiddenSize;
+        var h0 = TestData.Uniform<double>(rng, state);
+        var c0 = spec.HasCellState ? TestData.Uniform<double>(rng, state) : [];
+
+        (double[] Y, double[] H) Run(int threads)
+        {
+            var y = new double[steps * spec.OutputSize];
+            var hN = new double[state];
+            using var session = new InferenceSession<double>(model, 1, steps, threads);
+            session.Forward(x, 1, steps, y, h0, c0, hN);
+            return (y, hN);
+        }
+
+        var one = Run(1);
+        foreach (int threads in new[] { 2, 3 })
+        {
+            var many = Run(threads);
+            Assert.True(TestData.RelativeError<double>(many.Y, one.Y) < 1e-13, $"output, {threads} threads");
+            Assert.True(TestData.RelativeError<double>(many.H, one.H) < 1e-13, $"hN, {threads} threads");
+        }
+
+        if (!bidirectional)
+        {
+            var h = h0.ToArray();
+            var c = c0.ToArray();
+            var y = new double[spec.HiddenSize];
+            using var session = new InferenceSession<double>(model, 1, 1, threads: 2);
+            for (int t = 0; t < steps; t++)
+            {
+                session.Step(x.AsSpan(t * spec.InputSize, spec.InputSize), 1, y, h, c);
+            }
+
+            Assert.True(TestData.RelativeError<double>(h, one.H) < 1e-13, "Step with 2 threads");
+        }
+    }
+}
