@@ -27,6 +27,12 @@ public static class Program
             return;
         }
 
+        if (args is ["--peer-report", string results, string output, .. var torch])
+        {
+            PeerReport.Run(results, output, torch);
+            return;
+        }
+
         if (args is ["--gemm-probe"])
         {
             GemmProbe.Run();
