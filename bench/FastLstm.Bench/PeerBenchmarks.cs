@@ -53,7 +53,7 @@ public class PeerBenchmarks
     public void OnnxRuntime() => _onnx.Run();
 
     [Benchmark]
-    public void FastLstm()
+    public void Fused()
     {
         if (Size.Steps == 1)
         {

@@ -29,7 +29,7 @@ public static class PeerReport
         md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var group in peers.GroupBy(r => (Cell: r["Cell"], Size: r["Size"], Threads: int.Parse(r["Threads"], CultureInfo.InvariantCulture))))
         {
-            double ours = Seconds(group.Single(r => r["Method"] == "FastLstm")["Median"]);
+            double ours = Seconds(group.Single(r => r["Method"] == "Fused")["Median"]);
             double ort = Seconds(group.Single(r => r["Method"] == "OnnxRuntime")["Median"]);
             double lt = torch.GetValueOrDefault((group.Key.Cell, group.Key.Size, group.Key.Threads, false), double.NaN);
             double flops = Flops(group.Key.Cell, group.Key.Size);
@@ -66,7 +66,7 @@ public static class PeerReport
         double Best(string method, int h) => peers.Where(r => r["Cell"] == "Lstm" && r["Size"] == $"B1 T1 H{h}" && r["Method"] == method).Min(r => Seconds(r["Median"]));
         var series = new (string Name, Func<int, double> Micros)[]
         {
-            ("FastLstm (best of 1 and 2 threads)", h => Best("FastLstm", h)),
+            ("FastLstm (best of 1 and 2 threads)", h => Best("Fused", h)),
             ("ONNX Runtime (best of 1 and 2 threads)", h => Best("OnnxRuntime", h)),
             ("libtorch (best of 1 and 2 threads)", h => Math.Min(torch.GetValueOrDefault(("Lstm", $"B1 T1 H{h}", 1, false), double.NaN), torch.GetValueOrDefault(("Lstm", $"B1 T1 H{h}", 2, false), double.NaN))),
             ("naive twin", h => Seconds(steps.Single(r => r["Cell"] == "Lstm" && r["Hidden"] == h.ToString(CultureInfo.InvariantCulture) && r["Method"] == "Naive")["Median"])),

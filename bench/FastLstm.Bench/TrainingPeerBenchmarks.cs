@@ -33,7 +33,7 @@ public class TrainingPeerBenchmarks
     public void Cleanup() => _session.Dispose();
 
     [Benchmark]
-    public void FastLstm()
+    public void Fused()
     {
         _session.Forward(_w.Input, Size.Batch, Size.Steps, _w.Output, _w.H, _w.C);
         _session.Backward(_w.DOutput, _dInput);
