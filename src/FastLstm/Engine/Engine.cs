@@ -47,8 +47,8 @@ internal sealed unsafe class Engine<T> : IDisposable
     private int _batch, _steps;
 
     // The layer and direction the row jobs work on, and the buffers they read.
-    private int _layer, _dir;
-    private T* _dy;
+    private int _layer, _dir, _k;
+    private T* _dy, _x;
 
     public Engine(RnnModel<T> model, int maxBatch, int maxSteps, bool training, int threads)
     {
@@ -214,9 +214,13 @@ internal sealed unsafe class Engine<T> : IDisposable
     {
         ref readonly var w = ref _w[(l * _dirs) + d];
         ref readonly var sl = ref SlotOf(l, d);
-        Multiply(_steps * _batch, _gw, k, new MatA<T>(x, k), MatB<T>.FromPacked(w.WihT), sl.Gx, _gw, false);
-        LoadState(h0, c0, l, d, 0, _batch, _h0, _c0);
         bool split = SplitByUnits();
+        if (!split)
+        {
+            Multiply(_steps * _batch, _gw, k, new MatA<T>(x, k), MatB<T>.FromPacked(w.WihT), sl.Gx, _gw, false);
+        }
+
+        LoadState(h0, c0, l, d, 0, _batch, _h0, _c0);
         if (d == 0 || split)
         {
             // The forward direction starts every sequence from block 0; the reverse one, split (one full-length
@@ -229,7 +233,8 @@ internal sealed unsafe class Engine<T> : IDisposable
             }
         }
 
-        (_layer, _dir) = (l, d);
+        (_layer, _dir, _k) = (l, d, k);
+        _x = x;
         if (split)
         {
             _pool.Run(_forwardUnits);
@@ -245,11 +250,13 @@ internal sealed unsafe class Engine<T> : IDisposable
     /// <summary>
     /// One sequence of full length and threads to spare: each step is split over the cores instead of the batch — the
     /// recurrent product by column panels (each core keeps its share of W_hh in its own cache), the fused pass by
-    /// hidden units. Worth it from 256 hidden units (measured: at 128 the barriers cost more than the split saves).
+    /// hidden units. Worth it for sequences from 256 hidden units (at 128 the barriers cost more than the split saves);
+    /// for a single streaming step, whose input projection is a weight-bound product too, from 128 (measured: 7.6 → 5.0 µs;
+    /// at 64 the synchronisation alone costs 2 µs, as much as the whole step on one core).
     /// </summary>
     private bool SplitByUnits() =>
         _pool.Count > 1 && _batch == 1 && _active[_steps - 1] == 1
-        && _hp / Vector256<T>.Count >= _pool.Count && Gemm<T>.Panels(_hp) >= _pool.Count && _hp >= 256;
+        && _hp / Vector256<T>.Count >= _pool.Count && Gemm<T>.Panels(_hp) >= _pool.Count && _hp >= (_steps == 1 ? 128 : 256);
 
     /// <summary>The forward loop of a batch-1 sequence, this thread's share of every step; barriers between phases.</summary>
     private void ForwardUnits(int thread, int threads)
@@ -262,6 +269,10 @@ internal sealed unsafe class Engine<T> : IDisposable
         int chunks = hp / vw, u0 = chunks * thread / threads * vw, u1 = chunks * (thread + 1) / threads * vw;
         (int j0, int j1) = Share(_g1w);
         (int k0, int k1) = Share(hp);
+        (int g0, int g1) = Share(_gw);
+
+        // The input projection too, by column panels: no separate dispatch, and the first step's barrier covers it.
+        Gemm<T>.Multiply(steps, g1 - g0, _k, new MatA<T>(_x, _k), MatB<T>.FromPacked(w.WihT + ((long)(g0 / nr) * _k * nr)), sl.Gx + g0, _gw, false, scratch);
         T* y = Y(l) + (d * hp);
         for (int s = 0; s < steps; s++)
         {
