@@ -16,6 +16,15 @@ public class ActivationTests
     [Fact]
     public void DoubleMatchesScalar() => Check<double>(2e-15);
 
+    // CI runs this project a second time with DOTNET_EnableAVX2=0 to test the 128-bit path; this makes sure that run
+    // really left AVX2 and FMA off (and that the normal run, on CI's AVX2 machines, has them).
+    [Fact]
+    public void Avx2SwitchIsHonoured()
+    {
+        bool disabled = Environment.GetEnvironmentVariable("DOTNET_EnableAVX2") == "0";
+        Assert.Equal(!disabled, Simd.Accelerated);
+    }
+
     private static void Check<T>(double tolerance)
         where T : unmanaged, System.Numerics.IBinaryFloatingPointIeee754<T>
     {
