@@ -24,34 +24,44 @@ public class ThreadingTests
     {
         var spec = new RnnSpec(cell, 7, 260, 2, bidirectional);
         var model = RnnModel<double>.CreateRandom(spec, 3);
-        const int steps = 5;
+        const int steps = 5, batch = 3;
         var rng = new Random(4);
-        var x = TestData.Uniform<double>(rng, steps * spec.InputSize);
+        var x = TestData.Uniform<double>(rng, batch * steps * spec.InputSize);
         int state = spec.Layers * spec.Directions * spec.HiddenSize;
-        var h0 = TestData.Uniform<double>(rng, state);
-        var c0 = spec.HasCellState ? TestData.Uniform<double>(rng, state) : [];
+        var h0 = TestData.Uniform<double>(rng, batch * state);
+        var c0 = spec.HasCellState ? TestData.Uniform<double>(rng, batch * state) : [];
 
-        (double[] Y, double[] H) Run(int threads)
+        // Batch 1 splits every step over the threads; a batch of full-length sequences too.
+        foreach (int b in new[] { 1, batch })
         {
-            var y = new double[steps * spec.OutputSize];
-            var hN = new double[state];
-            using var session = new InferenceSession<double>(model, 1, steps, threads);
-            session.Forward(x, 1, steps, y, h0, c0, hN);
-            return (y, hN);
-        }
+            (double[] Y, double[] H) Run(int threads)
+            {
+                var y = new double[b * steps * spec.OutputSize];
+                var hN = new double[b * state];
+                using var session = new InferenceSession<double>(model, b, steps, threads);
+                session.Forward(x.AsSpan(0, b * steps * spec.InputSize), b, steps, y, h0.AsSpan(0, b * state), c0.AsSpan(0, spec.HasCellState ? b * state : 0), hN);
+                return (y, hN);
+            }
 
-        var one = Run(1);
-        foreach (int threads in new[] { 2, 3 })
-        {
-            var many = Run(threads);
-            Assert.True(TestData.RelativeError<double>(many.Y, one.Y) < 1e-13, $"output, {threads} threads");
-            Assert.True(TestData.RelativeError<double>(many.H, one.H) < 1e-13, $"hN, {threads} threads");
+            var one = Run(1);
+            foreach (int threads in new[] { 2, 3 })
+            {
+                var many = Run(threads);
+                Assert.True(TestData.RelativeError<double>(many.Y, one.Y) < 1e-13, $"output, batch {b}, {threads} threads");
+                Assert.True(TestData.RelativeError<double>(many.H, one.H) < 1e-13, $"hN, batch {b}, {threads} threads");
+            }
         }
 
         if (!bidirectional)
         {
-            var h = h0.ToArray();
-            var c = c0.ToArray();
+            var h = h0.AsSpan(0, state).ToArray();
+            var c = c0.AsSpan(0, spec.HasCellState ? state : 0).ToArray();
+            var expected = new double[state];
+            using (var reference = new InferenceSession<double>(model, 1, steps))
+            {
+                reference.Forward(x.AsSpan(0, steps * spec.InputSize), 1, steps, new double[steps * spec.OutputSize], h, c, expected);
+            }
+
             var y = new double[spec.HiddenSize];
             using var session = new InferenceSession<double>(model, 1, 1, threads: 2);
             for (int t = 0; t < steps; t++)
@@ -59,7 +69,7 @@ public class ThreadingTests
                 session.Step(x.AsSpan(t * spec.InputSize, spec.InputSize), 1, y, h, c);
             }
 
-            Assert.True(TestData.RelativeError<double>(h, one.H) < 1e-13, "Step with 2 threads");
+            Assert.True(TestData.RelativeError<double>(h, expected) < 1e-13, "Step with 2 threads");
         }
     }
 }

@@ -223,8 +223,8 @@ internal sealed unsafe class Engine<T> : IDisposable
         LoadState(h0, c0, l, d, 0, _batch, _h0, _c0);
         if (d == 0 || split)
         {
-            // The forward direction starts every sequence from block 0; the reverse one, split (one full-length
-            // sequence), from block T. Ragged reverse rows start later and get their state in the row loop.
+            // The forward direction starts every sequence from block 0; the reverse one, split (sequences all of
+            // full length), from block T. Ragged reverse rows start later and get their state in the row loop.
             long start = d == 0 ? 0 : (long)_steps * _batch * _hp;
             Copy(_h0, sl.S + start, _batch * _hp);
             if (_cell.HasCellState)
@@ -248,20 +248,23 @@ internal sealed unsafe class Engine<T> : IDisposable
     }
 
     /// <summary>
-    /// One sequence of full length and threads to spare: each step is split over the cores instead of the batch — the
+    /// Sequences all of full length and threads to spare: each step is split over the cores instead of the batch — the
     /// recurrent product by column panels (each core keeps its share of W_hh in its own cache), the fused pass by
-    /// hidden units. Worth it for sequences from 256 hidden units (at 128 the barriers cost more than the split saves);
-    /// for a single streaming step, whose input projection is a weight-bound product too, from 128 (measured: 7.6 → 5.0 µs;
-    /// at 64 the synchronisation alone costs 2 µs, as much as the whole step on one core).
+    /// hidden units. Better than a block of rows per core even for large batches, where no step needs a barrier:
+    /// a half-height product runs less efficient tiles (8 rows: 67 against 84 GFLOP/s at 16) and both cores would
+    /// stream all of W_hh (measured at 2 threads, B=16 T=50 H=512: 1.16 → 1.08 × ONNX Runtime's time). Worth it for
+    /// sequences from 256 hidden units (at 128 and batch 1 the barriers cost more than the split saves); for a single
+    /// streaming step, whose input projection is a weight-bound product too, from 128 (measured: 7.6 → 5.0 µs; at 64
+    /// the synchronisation alone costs 2 µs, as much as the whole step on one core).
     /// </summary>
     private bool SplitByUnits() =>
-        _pool.Count > 1 && _batch == 1 && _active[_steps - 1] == 1
+        _pool.Count > 1 && _active[_steps - 1] == _batch
         && _hp / Vector256<T>.Count >= _pool.Count && Gemm<T>.Panels(_hp) >= _pool.Count && _hp >= (_steps == 1 ? 128 : 256);
 
-    /// <summary>The forward loop of a batch-1 sequence, this thread's share of every step; barriers between phases.</summary>
+    /// <summary>The forward loop of full-length sequences, this thread's share of every step; barriers between phases.</summary>
     private void ForwardUnits(int thread, int threads)
     {
-        int l = _layer, d = _dir, steps = _steps, hp = _hp, nr = Gemm<T>.NR, vw = Vector256<T>.Count;
+        int l = _layer, d = _dir, steps = _steps, b = _batch, hp = _hp, stride = _dirs * hp, nr = Gemm<T>.NR, vw = Vector256<T>.Count;
         ref readonly var w = ref _w[(l * _dirs) + d];
         ref readonly var sl = ref SlotOf(l, d);
         ref readonly var scratch = ref _scratch[thread];
@@ -272,25 +275,29 @@ internal sealed unsafe class Engine<T> : IDisposable
         (int g0, int g1) = Share(_gw);
 
         // The input projection too, by column panels: no separate dispatch, and the first step's barrier covers it.
-        Gemm<T>.Multiply(steps, g1 - g0, _k, new MatA<T>(_x, _k), MatB<T>.FromPacked(w.WihT + ((long)(g0 / nr) * _k * nr)), sl.Gx + g0, _gw, false, scratch);
+        Gemm<T>.Multiply(steps * b, g1 - g0, _k, new MatA<T>(_x, _k), MatB<T>.FromPacked(w.WihT + ((long)(g0 / nr) * _k * nr)), sl.Gx + g0, _gw, false, scratch);
         T* y = Y(l) + (d * hp);
         for (int s = 0; s < steps; s++)
         {
             int t = rev ? steps - 1 - s : s;
-            var a = StepAt(sl, w, t, rev ? t + 1 : t, rev ? t : t + 1, 0, 1);
-            Gemm<T>.Multiply(1, j1 - j0, hp, new MatA<T>(a.HPrev, hp), MatB<T>.FromPacked(w.WhhT + ((long)(j0 / nr) * hp * nr)), a.Gh + j0, _g1w, false, scratch);
+            var a = StepAt(sl, w, t, rev ? t + 1 : t, rev ? t : t + 1, 0, b);
+            Gemm<T>.Multiply(b, j1 - j0, hp, new MatA<T>(a.HPrev, hp), MatB<T>.FromPacked(w.WhhT + ((long)(j0 / nr) * hp * nr)), a.Gh + j0, _g1w, false, scratch);
             _barrier.SignalAndWait();
             var mine = Units(a, u0, u1);
             _cell.Forward1(mine);
             if (_two is not null)
             {
                 _barrier.SignalAndWait();
-                Gemm<T>.Multiply(1, k1 - k0, hp, new MatA<T>(a.Aux, _auxW), MatB<T>.FromPacked(w.W2T + ((long)(k0 / nr) * hp * nr)), a.G2 + k0, hp, false, scratch);
+                Gemm<T>.Multiply(b, k1 - k0, hp, new MatA<T>(a.Aux, _auxW), MatB<T>.FromPacked(w.W2T + ((long)(k0 / nr) * hp * nr)), a.G2 + k0, hp, false, scratch);
                 _barrier.SignalAndWait();
                 _two.Forward2(mine);
             }
 
-            Copy(a.H + u0, y + ((long)t * _dirs * hp) + u0, u1 - u0);
+            for (int p = 0; p < b; p++)
+            {
+                Copy(a.H + ((long)p * hp) + u0, y + ((((long)t * b) + p) * stride) + u0, u1 - u0);
+            }
+
             _barrier.SignalAndWait();
         }
 
@@ -864,7 +871,7 @@ internal sealed unsafe class Engine<T> : IDisposable
         }
     }
 
-    /// <summary>A batch-1 forward loop with every step split over the threads (see <see cref="SplitByUnits"/>).</summary>
+    /// <summary>A forward loop with every step split over the threads (see <see cref="SplitByUnits"/>).</summary>
     private sealed class UnitsJob(Engine<T> engine) : IParallelJob
     {
         public void Execute(int thread, int threads) => engine.ForwardUnits(thread, threads);
