@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # FastLstm against ONNX Runtime and libtorch, same weights and sizes, one session, one table.
-# Usage: bash bench/peers.sh [output-dir]     (about 35 minutes; run it on a quiet machine, nothing else running)
+# Usage: bash bench/peers.sh [output-dir]     (about 30 minutes; run it on a quiet machine, nothing else running)
 # libtorch is Debian's PyTorch 1.13 with OpenBLAS: apt-get install python3-torch libopenblas0-pthread
 set -euo pipefail
 cd "$(dirname "$0")/.."
