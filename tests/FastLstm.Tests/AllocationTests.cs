@@ -8,28 +8,16 @@ public class AllocationCollection;
 [Collection(nameof(AllocationTests))]
 public class AllocationTests
 {
-    public static TheoryData<CellType, bool> Cells()
-    {
-        var data = new TheoryData<CellType, bool>();
-        foreach (var cell in Enum.GetValues<CellType>())
-        {
-            data.Add(cell, false);
-            data.Add(cell, true);
-        }
-
-        return data;
-    }
-
     [Theory]
-    [MemberData(nameof(Cells))]
+    [MemberData(nameof(TestData.Cells), MemberType = typeof(TestData))]
     public void FloatSessionsAllocateNothing(CellType cell, bool bidirectional) => Check<float>(cell, bidirectional);
 
     [Theory]
-    [MemberData(nameof(Cells))]
+    [MemberData(nameof(TestData.Cells), MemberType = typeof(TestData))]
     public void DoubleSessionsAllocateNothing(CellType cell, bool bidirectional) => Check<double>(cell, bidirectional);
 
     [Theory]
-    [MemberData(nameof(Cells))]
+    [MemberData(nameof(TestData.Cells), MemberType = typeof(TestData))]
     public void TwoThreadSessionsAllocateNothing(CellType cell, bool bidirectional) => Check<float>(cell, bidirectional, threads: 2);
 
     /// <summary>

@@ -2,6 +2,19 @@ namespace FastLstm.Tests;
 
 internal static class TestData
 {
+    /// <summary>Every cell type, unidirectional and bidirectional.</summary>
+    public static TheoryData<CellType, bool> Cells()
+    {
+        var data = new TheoryData<CellType, bool>();
+        foreach (var cell in Enum.GetValues<CellType>())
+        {
+            data.Add(cell, false);
+            data.Add(cell, true);
+        }
+
+        return data;
+    }
+
     public static T[] Uniform<T>(Random rng, int n, double scale = 1)
         where T : System.Numerics.IBinaryFloatingPointIeee754<T>
     {

@@ -1,25 +1,14 @@
 namespace FastLstm.Tests;
 
 /// <summary>
-/// Batch-1 steps split over threads (recurrent product by panels, fused pass by hidden units) must give what one thread
-/// gives. The properties in props/ cover small sizes; sequences split from 256 hidden units, single steps from 128.
+/// Steps split over threads (recurrent product by panels, fused pass by hidden units), at batch 1 and for batches of
+/// full-length sequences, must give what one thread gives. The properties in props/ cover small sizes; sequences split
+/// from 256 hidden units, single steps from 128.
 /// </summary>
 public class ThreadingTests
 {
-    public static TheoryData<CellType, bool> Cells()
-    {
-        var data = new TheoryData<CellType, bool>();
-        foreach (var cell in Enum.GetValues<CellType>())
-        {
-            data.Add(cell, false);
-            data.Add(cell, true);
-        }
-
-        return data;
-    }
-
     [Theory]
-    [MemberData(nameof(Cells))]
+    [MemberData(nameof(TestData.Cells), MemberType = typeof(TestData))]
     public void SplitStepsMatchOneThread(CellType cell, bool bidirectional)
     {
         var spec = new RnnSpec(cell, 7, 260, 2, bidirectional);
