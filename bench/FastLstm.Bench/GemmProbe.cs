@@ -5,11 +5,20 @@ namespace FastLstm.Bench;
 
 /// <summary>
 /// <c>--gemm-probe</c>: GFLOP/s of the packed GEMM alone on the shapes the engine runs (input projection, per-step
-/// recurrent product, batch-1 GEMV, weight gradient), for tuning the micro-kernel. Stopwatch medians, one thread.
+/// recurrent product, batch-1 GEMV, weight gradient), for tuning the micro-kernels, at every width this CPU accelerates.
+/// Stopwatch medians, one thread.
 /// </summary>
 public static unsafe class GemmProbe
 {
     public static void Run()
+    {
+        foreach (int bits in new[] { 512, 256, 128 }.Where(b => b <= Isa.Widest))
+        {
+            Run(Gemm<float>.For(bits));
+        }
+    }
+
+    private static void Run(Gemm<float> gemm)
     {
         (string Name, int M, int N, int K, bool Transposed)[] shapes =
         [
@@ -22,28 +31,28 @@ public static unsafe class GemmProbe
         foreach (var (name, m, n, k, transposed) in shapes)
         {
             // 64-byte aligned like the engine's workspace: a misaligned panel splits every other load across cache lines.
-            float* pa = Aligned(m * k), pb = Aligned(k * n), pc = Aligned(m * n), pp = Aligned(Gemm<float>.PackedLength(k, n));
-            float* psa = Aligned(Gemm<float>.ScratchALength), psb = Aligned(Gemm<float>.ScratchBLength(n)), pse = Aligned(Gemm<float>.EdgeLength);
+            float* pa = Aligned(m * k), pb = Aligned(k * n), pc = Aligned(m * n), pp = Aligned(gemm.PackedLength(k, n));
+            float* psa = Aligned(gemm.ScratchALength), psb = Aligned(gemm.ScratchBLength(n)), pse = Aligned(gemm.EdgeLength);
             new Span<float>(pa, m * k).Fill(0.5f);
             var b = new float[k * n];
             Array.Fill(b, 0.25f);
             b.CopyTo(new Span<float>(pb, k * n));
             {
-                Gemm<float>.PackB(pp, b, n, Enumerable.Range(0, k).ToArray(), Enumerable.Range(0, n).ToArray(), transposed: false);
+                gemm.PackB(pp, b, n, Enumerable.Range(0, k).ToArray(), Enumerable.Range(0, n).ToArray(), transposed: false);
                 var scratch = new GemmScratch<float>(psa, psb, pse);
                 var opA = transposed ? new MatA<float>(pa, m, transposed: true) : new MatA<float>(pa, k);
                 var opB = transposed ? MatB<float>.RowMajor(pb, n) : MatB<float>.FromPacked(pp);
-                double seconds = Median(m, n, k, opA, opB, pc, scratch);
-                Console.WriteLine($"{name,-32} M {m,5} N {n,5} K {k,5}: {2.0 * m * n * k / seconds / 1e9,6:F1} GFLOP/s");
+                double seconds = Median(gemm, m, n, k, opA, opB, pc, scratch);
+                Console.WriteLine($"{gemm.Name,-16} {name,-32} M {m,5} N {n,5} K {k,5}: {2.0 * m * n * k / seconds / 1e9,6:F1} GFLOP/s");
             }
         }
     }
 
     private static float* Aligned(long count) => (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)(count * sizeof(float)), 64);
 
-    private static double Median(int m, int n, int k, MatA<float> a, MatB<float> b, float* c, GemmScratch<float> scratch)
+    private static double Median(Gemm<float> gemm, int m, int n, int k, MatA<float> a, MatB<float> b, float* c, GemmScratch<float> scratch)
     {
-        void call() => Gemm<float>.Multiply(m, n, k, a, b, c, n, false, scratch);
+        void call() => gemm.Multiply(m, n, k, a, b, c, n, false, scratch);
         for (int i = 0; i < 3; i++)
         {
             call();

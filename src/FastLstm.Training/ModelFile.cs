@@ -224,7 +224,7 @@ public static class ModelFile
             throw Invalid($"network shape: {e.Message}");
         }
 
-        long expectedNetwork = new ParameterCounter(spec).Count;
+        long expectedNetwork = spec.ParameterCount;
         if (networkCount != expectedNetwork)
         {
             throw Invalid($"network parameters: the header says {networkCount}, the shape implies {expectedNetwork}.");
@@ -363,30 +363,6 @@ public static class ModelFile
             var s = _data.Slice(_position, n);
             _position += n;
             return s;
-        }
-    }
-
-    /// <summary>The parameter count a spec implies, computed without allocating anything.</summary>
-    private readonly struct ParameterCounter(RnnSpec spec)
-    {
-        public long Count
-        {
-            get
-            {
-                long g = spec.GateCount, h = spec.HiddenSize, total = 0;
-                for (int l = 0; l < spec.Layers; l++)
-                {
-                    long perDirection = (g * h * spec.LayerInputSize(l)) + (g * h * h) + (2 * g * h);
-                    if (spec.Cell == CellType.SeedLstm)
-                    {
-                        perDirection += (h * h) + h;
-                    }
-
-                    total += perDirection * spec.Directions;
-                }
-
-                return total;
-            }
         }
     }
 }

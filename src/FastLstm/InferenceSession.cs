@@ -6,8 +6,10 @@ namespace FastLstm;
 /// <summary>
 /// Runs a model forward. Every buffer is allocated here, once, for up to <see cref="MaxBatch"/> sequences of
 /// <see cref="MaxSteps"/> steps; <see cref="Forward"/> and <see cref="Step"/> allocate nothing. The weights are
-/// copied into the engine's packed layout at construction; call <see cref="ReloadWeights"/> after changing the
-/// model's parameters. One thread at a time per session; a model may serve many sessions.
+/// copied into the engine's packed layout at construction and again at the first call after the model's
+/// <see cref="RnnModel{T}.Version"/> moved (any edit through <see cref="RnnModel{T}.Parameter"/>).
+/// One thread at a time per session: a call while another is running on the session throws
+/// <see cref="InvalidOperationException"/>. A model may serve many sessions.
 /// </summary>
 /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
 public sealed class InferenceSession<T> : IDisposable
@@ -20,6 +22,12 @@ public sealed class InferenceSession<T> : IDisposable
     /// <param name="maxSteps">Longest sequence any call will pass.</param>
     /// <param name="threads">Cores the session may use.</param>
     public InferenceSession(RnnModel<T> model, int maxBatch, int maxSteps, int threads = 1)
+        : this(model, maxBatch, maxSteps, threads, Isa.Bits)
+    {
+    }
+
+    /// <summary>A session at a given vector width (tests and benchmarks compare widths in one process).</summary>
+    internal InferenceSession(RnnModel<T> model, int maxBatch, int maxSteps, int threads, int bits)
     {
         ArgumentNullException.ThrowIfNull(model);
         Guard.Range(maxBatch, 1, 1 << 20, nameof(maxBatch), "sequences per call");
@@ -29,7 +37,7 @@ public sealed class InferenceSession<T> : IDisposable
         MaxBatch = maxBatch;
         MaxSteps = maxSteps;
         Threads = threads;
-        _engine = new Engine<T>(model, maxBatch, maxSteps, training: false, threads);
+        _engine = new Engine<T>(model, maxBatch, maxSteps, training: false, threads, bits);
     }
 
     /// <summary>The model this session runs.</summary>
@@ -42,14 +50,30 @@ public sealed class InferenceSession<T> : IDisposable
     public int MaxSteps { get; }
 
     /// <summary>
-    /// Cores the session uses: its own worker threads, started once. Batches are split into blocks of sequences that
-    /// run through time independently; large GEMMs are split by rows or columns. Results do not depend on it beyond
-    /// float rounding.
+    /// Cores the session uses: its own worker threads, started once (and stopped by <see cref="Dispose"/>, or when the
+    /// session is collected). Ragged batches are split into blocks of sequences that run through time independently;
+    /// sequences all of full length split every step by hidden units; large GEMMs are split by rows or columns. Results do
+    /// not depend on it beyond float rounding.
     /// </summary>
     public int Threads { get; }
 
-    /// <summary>Copies the model's current parameters into the session (after they were changed).</summary>
-    public void ReloadWeights() => Engine.LoadWeights();
+    /// <summary>Copies the model's current parameters into the session now, whether or not <see cref="RnnModel{T}.Version"/> moved.</summary>
+    public void ReloadWeights()
+    {
+        var engine = Engine;
+        engine.Enter();
+        try
+        {
+            engine.ReloadWeights();
+        }
+        finally
+        {
+            engine.Exit();
+        }
+    }
+
+    /// <summary>The GEMM micro-kernel the session runs (operation, vector width, precision, register tile).</summary>
+    public string Kernel => Engine.Kernel;
 
     /// <summary>
     /// Runs every layer over <paramref name="steps"/> steps of <paramref name="batch"/> sequences.
@@ -69,7 +93,15 @@ public sealed class InferenceSession<T> : IDisposable
     {
         var engine = Engine;
         Guard.Forward(Model.Spec, MaxBatch, MaxSteps, input, batch, steps, output, h0, c0, hN, cN, lengths);
-        engine.Forward(input, batch, steps, output, h0, c0, hN, cN, lengths);
+        engine.Enter();
+        try
+        {
+            engine.Forward(input, batch, steps, output, h0, c0, hN, cN, lengths);
+        }
+        finally
+        {
+            engine.Exit();
+        }
     }
 
     /// <summary>
@@ -105,14 +137,24 @@ public sealed class InferenceSession<T> : IDisposable
             Guard.NoCellState(c.Length, spec, nameof(c));
         }
 
-        engine.Forward(x, batch, 1, output, h, c, h, c, default);
+        engine.Enter();
+        try
+        {
+            engine.Forward(x, batch, 1, output, h, c, h, c, default);
+        }
+        finally
+        {
+            engine.Exit();
+        }
     }
 
-    /// <summary>Releases the session's buffers; later calls throw <see cref="ObjectDisposedException"/>.</summary>
+    /// <summary>
+    /// Stops the session's threads and releases its buffers, after a call running on another thread has finished; later
+    /// calls throw <see cref="ObjectDisposedException"/>.
+    /// </summary>
     public void Dispose()
     {
-        _engine?.Dispose();
-        _engine = null;
+        Interlocked.Exchange(ref _engine, null)?.Dispose();
     }
 
     private Engine<T> Engine

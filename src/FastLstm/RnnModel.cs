@@ -4,16 +4,18 @@ namespace FastLstm;
 
 /// <summary>
 /// The parameters of a recurrent network, stored as PyTorch names, shapes and gate order.
-/// Sessions copy the weights into their own packed layout when they are created
-/// (<see cref="InferenceSession{T}"/>) or at every forward pass (<see cref="TrainingSession{T}"/>);
-/// after changing a parameter, call <see cref="InferenceSession{T}.ReloadWeights"/> on inference sessions
-/// created before the change.
+/// <para>Sessions keep the weights in their own packed layout. The model counts its changes in <see cref="Version"/>:
+/// handing out a writable view (<see cref="Parameter"/>, <see cref="Parameters"/>) counts as a change, and every session
+/// re-packs at its next call when the version moved since its last pack, so an edit made through a view is seen by every
+/// session's next call — and a call with unchanged parameters packs nothing. A view kept and written to after a session
+/// call needs <see cref="MarkChanged"/> (or a fresh view) before the next call.</para>
 /// </summary>
 /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
 public sealed class RnnModel<T>
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
     private readonly T[] _data;
+    private long _version;
 
     /// <summary>A model with every parameter zero.</summary>
     public RnnModel(RnnSpec spec)
@@ -21,7 +23,7 @@ public sealed class RnnModel<T>
         ArgumentNullException.ThrowIfNull(spec);
         Numeric.EnsureSupported<T>();
         Layout = new ParameterLayout(spec);
-        _data = GC.AllocateArray<T>(Layout.Count, pinned: true);
+        _data = GC.AllocateArray<T>(Layout.Length, pinned: true);
     }
 
     /// <summary>The network's shape.</summary>
@@ -30,10 +32,26 @@ public sealed class RnnModel<T>
     /// <summary>Parameter names in PyTorch order.</summary>
     public IReadOnlyList<string> ParameterNames => Layout.Names;
 
-    /// <summary>Every parameter, concatenated in <see cref="ParameterNames"/> order (a view, not a copy).</summary>
-    public Span<T> Parameters => _data;
+    /// <summary>Every parameter, concatenated in <see cref="ParameterNames"/> order (a view, not a copy); counts as a change.</summary>
+    public Span<T> Parameters
+    {
+        get
+        {
+            MarkChanged();
+            return _data;
+        }
+    }
+
+    /// <summary>How many times the parameters may have changed; sessions re-pack when it moved since their last pack.</summary>
+    public long Version => Interlocked.Read(ref _version);
 
     internal ParameterLayout Layout { get; }
+
+    /// <summary>The parameters, read-only, without counting a change (what sessions pack from).</summary>
+    internal ReadOnlySpan<T> Data => _data;
+
+    /// <summary>Tells every session that the parameters changed (after writing through a view kept from earlier).</summary>
+    public void MarkChanged() => Interlocked.Increment(ref _version);
 
     /// <summary>
     /// A model initialised like PyTorch: every parameter drawn from U(-1/√H, 1/√H), reproducibly from <paramref name="seed"/>.
@@ -52,11 +70,12 @@ public sealed class RnnModel<T>
         return model;
     }
 
-    /// <summary>One tensor, row-major in its PyTorch shape (a view: writes change the model).</summary>
+    /// <summary>One tensor, row-major in its PyTorch shape (a view: writes change the model); counts as a change.</summary>
     /// <exception cref="KeyNotFoundException">The name is not one of <see cref="ParameterNames"/>.</exception>
     public Span<T> Parameter(string name)
     {
         var t = Layout[name];
+        MarkChanged();
         return _data.AsSpan(t.Offset, t.Length);
     }
 

@@ -37,15 +37,13 @@ public sealed record RnnSpec(CellType Cell, int InputSize, int HiddenSize, int L
     public int OutputSize => Directions * HiddenSize;
 
     /// <summary>Whether the cell carries a cell state <c>c</c> besides <c>h</c> (LSTM and SeedLstm).</summary>
-    public bool HasCellState => Cell is CellType.Lstm or CellType.SeedLstm;
+    public bool HasCellState => Cells.Cell.For(Cell).HasCellState;
 
     /// <summary>Rows per hidden unit in <c>weight_ih</c> / <c>weight_hh</c>: 4 (LSTM, SeedLstm), 3 (GRU), 1 (RNN).</summary>
-    public int GateCount => Cell switch
-    {
-        CellType.Lstm or CellType.SeedLstm => 4,
-        CellType.Gru or CellType.GruResetBefore => 3,
-        _ => 1,
-    };
+    public int GateCount => Cells.Cell.For(Cell).Gates;
+
+    /// <summary>Scalars in all the network's parameters (computed from the sizes, nothing allocated).</summary>
+    public long ParameterCount => ParameterLayout.Count(this);
 
     /// <summary>Input width of layer <paramref name="layer"/>: InputSize for layer 0, else directions × hidden.</summary>
     public int LayerInputSize(int layer) => layer == 0 ? InputSize : OutputSize;

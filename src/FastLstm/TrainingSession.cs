@@ -5,8 +5,9 @@ namespace FastLstm;
 
 /// <summary>
 /// Forward that keeps what backpropagation through time needs, Backward that adds parameter gradients
-/// (like PyTorch's <c>.grad</c>) and writes input and initial-state gradients. Each Forward re-reads the
-/// model's parameters, so an optimizer may update them between steps. Buffers are allocated once, here.
+/// (like PyTorch's <c>.grad</c>) and writes input and initial-state gradients. A Forward re-packs the model's
+/// parameters when its <see cref="RnnModel{T}.Version"/> moved since the last pack (an optimizer's update through
+/// <see cref="RnnModel{T}.Parameters"/> does), and only then. Buffers are allocated once, here. One thread at a time.
 /// </summary>
 /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
 public sealed class TrainingSession<T> : IDisposable
@@ -21,6 +22,12 @@ public sealed class TrainingSession<T> : IDisposable
     /// <param name="maxSteps">Longest sequence any call will pass.</param>
     /// <param name="threads">Cores the session may use.</param>
     public TrainingSession(RnnModel<T> model, int maxBatch, int maxSteps, int threads = 1)
+        : this(model, maxBatch, maxSteps, threads, Isa.Bits)
+    {
+    }
+
+    /// <summary>A session at a given vector width (tests and benchmarks compare widths in one process).</summary>
+    internal TrainingSession(RnnModel<T> model, int maxBatch, int maxSteps, int threads, int bits)
     {
         ArgumentNullException.ThrowIfNull(model);
         Guard.Range(maxBatch, 1, 1 << 20, nameof(maxBatch), "sequences per call");
@@ -30,8 +37,8 @@ public sealed class TrainingSession<T> : IDisposable
         MaxBatch = maxBatch;
         MaxSteps = maxSteps;
         Threads = threads;
-        _engine = new Engine<T>(model, maxBatch, maxSteps, training: true, threads);
-        _grads = GC.AllocateArray<T>(model.Layout.Count, pinned: true);
+        _engine = new Engine<T>(model, maxBatch, maxSteps, training: true, threads, bits);
+        _grads = GC.AllocateArray<T>(model.Layout.Length, pinned: true);
     }
 
     /// <summary>The model being trained.</summary>
@@ -44,9 +51,10 @@ public sealed class TrainingSession<T> : IDisposable
     public int MaxSteps { get; }
 
     /// <summary>
-    /// Cores the session uses: its own worker threads, started once. Batches are split into blocks of sequences that
-    /// run through time independently; large GEMMs are split by rows or columns. Results do not depend on it beyond
-    /// float rounding.
+    /// Cores the session uses: its own worker threads, started once (and stopped by <see cref="Dispose"/>, or when the
+    /// session is collected). Ragged batches are split into blocks of sequences that run through time independently;
+    /// sequences all of full length split every step, forward and backward, by hidden units; large GEMMs are split by rows
+    /// or columns. Results do not depend on it beyond float rounding.
     /// </summary>
     public int Threads { get; }
 
@@ -60,10 +68,17 @@ public sealed class TrainingSession<T> : IDisposable
     {
         var engine = Engine;
         Guard.Forward(Model.Spec, MaxBatch, MaxSteps, input, batch, steps, output, h0, c0, hN, cN, lengths);
-        _forwardDone = false;
-        engine.LoadWeights();
-        engine.Forward(input, batch, steps, output, h0, c0, hN, cN, lengths);
-        _forwardDone = true;
+        engine.Enter();
+        try
+        {
+            _forwardDone = false;
+            engine.Forward(input, batch, steps, output, h0, c0, hN, cN, lengths);
+            _forwardDone = true;
+        }
+        finally
+        {
+            engine.Exit();
+        }
     }
 
     /// <summary>
@@ -86,7 +101,15 @@ public sealed class TrainingSession<T> : IDisposable
         }
 
         Guard.Backward(Model.Spec, engine.Batch, engine.Steps, dOutput, dInput, dhN, dcN, dh0, dc0);
-        engine.Backward(dOutput, dInput, dhN, dcN, dh0, dc0, _grads);
+        engine.Enter();
+        try
+        {
+            engine.Backward(dOutput, dInput, dhN, dcN, dh0, dc0, _grads);
+        }
+        finally
+        {
+            engine.Exit();
+        }
     }
 
     /// <summary>The gradient of one parameter (same name and shape as <see cref="RnnModel{T}.Parameter"/>); a view.</summary>
@@ -100,11 +123,13 @@ public sealed class TrainingSession<T> : IDisposable
     /// <summary>Sets every gradient to zero.</summary>
     public void ZeroGradients() => Array.Clear(_grads);
 
-    /// <summary>Releases the session's buffers; later calls throw <see cref="ObjectDisposedException"/>.</summary>
+    /// <summary>
+    /// Stops the session's threads and releases its buffers, after a call running on another thread has finished; later
+    /// calls throw <see cref="ObjectDisposedException"/>.
+    /// </summary>
     public void Dispose()
     {
-        _engine?.Dispose();
-        _engine = null;
+        Interlocked.Exchange(ref _engine, null)?.Dispose();
     }
 
     private Engine<T> Engine

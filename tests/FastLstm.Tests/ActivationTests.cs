@@ -1,49 +1,66 @@
-using System.Runtime.Intrinsics;
+using System.Numerics;
 using FastLstm.Kernels;
 
 namespace FastLstm.Tests;
 
-/// <summary>Each vector activation against its scalar twin, over ordinary and special values.</summary>
-public class ActivationTests
+/// <summary>Each vector activation, at every width this CPU accelerates, against its scalar twin over ordinary and special values.</summary>
+public unsafe class ActivationTests
 {
     private static readonly double[] Specials =
         [0.0, -0.0, 1e-30, -1e-30, 1e-8, -1e-8, 0.5, -0.5, 1, -1, 5, -5, 20, -20, 44, -44, 88, -88, 90, -90, 400, -400, 800, -800,
          double.PositiveInfinity, double.NegativeInfinity, double.NaN];
 
-    [Fact]
-    public void FloatMatchesScalar() => Check<float>(4e-7);
-
-    [Fact]
-    public void DoubleMatchesScalar() => Check<double>(2e-15);
-
-    // CI runs this project a second time with DOTNET_EnableAVX2=0 to test the 128-bit path; this makes sure that run
-    // really left AVX2 and FMA off (and that the normal run, on CI's AVX2 machines, has them).
-    [Fact]
-    public void Avx2SwitchIsHonoured()
+    [Theory]
+    [MemberData(nameof(TestData.WidthData), MemberType = typeof(TestData))]
+    public void FloatMatchesScalar(int bits)
     {
-        bool disabled = Environment.GetEnvironmentVariable("DOTNET_EnableAVX2") == "0";
-        Assert.Equal(!disabled, Simd.Accelerated);
+        switch (bits)
+        {
+            case 512: Check<float, V512<float>>(4e-7); break;
+            case 256: Check<float, V256<float>>(4e-7); break;
+            default: Check<float, V128<float>>(4e-7); break;
+        }
     }
 
-    private static void Check<T>(double tolerance)
-        where T : unmanaged, System.Numerics.IBinaryFloatingPointIeee754<T>
+    [Theory]
+    [MemberData(nameof(TestData.WidthData), MemberType = typeof(TestData))]
+    public void DoubleMatchesScalar(int bits)
+    {
+        switch (bits)
+        {
+            case 512: Check<double, V512<double>>(2e-15); break;
+            case 256: Check<double, V256<double>>(2e-15); break;
+            default: Check<double, V128<double>>(2e-15); break;
+        }
+    }
+
+    private static void Check<T, TV>(double tolerance)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        where TV : unmanaged, IVec<TV, T>
     {
         var rng = new Random(11);
         var small = Enumerable.Range(0, 64).Select(i => T.CreateTruncating((i % 2 == 0 ? 1 : -1) * Math.Pow(10, -i / 8.0)));
         var values = Specials.Select(T.CreateSaturating).Concat(small).Concat(TestData.Uniform<T>(rng, 512, 12)).ToArray();
-        int w = Vector256<T>.Count;
+        int w = TV.Count;
+        var sig = new T[w];
+        var tanh = new T[w];
+        var relu = new T[w];
         for (int i = 0; i + w <= values.Length; i += w)
         {
-            var v = Vector256.Create(values.AsSpan(i, w));
-            var sig = Activations.Sigmoid(v);
-            var tanh = Activations.Tanh(v);
-            var relu = Activations.Relu(v);
+            fixed (T* v = &values[i], ps = sig, pt = tanh, pr = relu)
+            {
+                var x = TV.Load(v);
+                TV.Store(Activations<T>.Sigmoid(x), ps);
+                TV.Store(Activations<T>.Tanh(x), pt);
+                TV.Store(Activations<T>.Relu(x), pr);
+            }
+
             for (int j = 0; j < w; j++)
             {
                 T x = values[i + j];
-                Close(Activations.Sigmoid(x), sig[j], x, "sigmoid", tolerance);
-                Close(Activations.Tanh(x), tanh[j], x, "tanh", tolerance);
-                Assert.Equal(Activations.Relu(x), relu[j]);
+                Close(Activations<T>.Sigmoid(x), sig[j], x, $"{TV.Bits}-bit sigmoid", tolerance);
+                Close(Activations<T>.Tanh(x), tanh[j], x, $"{TV.Bits}-bit tanh", tolerance);
+                Assert.Equal(Activations<T>.Relu(x), relu[j]);
             }
         }
     }
@@ -51,7 +68,7 @@ public class ActivationTests
     // Relative error (a few ulps), also near 0 where tanh(x) ≈ x and σ(x) ≈ e^x are tiny; NaN and the infinite
     // limits must match exactly.
     private static void Close<T>(T expected, T actual, T x, string what, double tolerance)
-        where T : System.Numerics.IBinaryFloatingPointIeee754<T>
+        where T : IBinaryFloatingPointIeee754<T>
     {
         double e = double.CreateTruncating(expected), a = double.CreateTruncating(actual);
         if (double.IsNaN(e) || double.IsInfinity(e))

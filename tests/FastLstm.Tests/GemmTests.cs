@@ -2,7 +2,11 @@ using FastLstm.Kernels;
 
 namespace FastLstm.Tests;
 
-/// <summary>The blocked GEMM against its naive twin, over shapes that cross every tile and block edge.</summary>
+/// <summary>
+/// The blocked GEMM against its naive twin at every vector width this CPU accelerates, over shapes that cross every tile
+/// and block edge of every width's kernel: rows around MR = 6 and MC = 96; columns around whole vectors, the 16- to
+/// 64-column panels and ragged edges; depths around each kernel's KC (128, 512 and 1024).
+/// </summary>
 public unsafe class GemmTests
 {
     public static TheoryData<int, int, int> Shapes()
@@ -10,9 +14,9 @@ public unsafe class GemmTests
         var data = new TheoryData<int, int, int>();
         foreach (int m in new[] { 1, 2, 5, 6, 7, 13, 97 })
         {
-            foreach (int n in new[] { 1, 7, 8, 16, 17, 33, 64, 65 })
+            foreach (int n in new[] { 1, 7, 16, 17, 48, 64, 65, 129 })
             {
-                foreach (int k in new[] { 1, 3, 16, 255, 256, 257, 600 })
+                foreach (int k in new[] { 1, 3, 16, 127, 129, 255, 513, 600, 1025 })
                 {
                     data.Add(m, n, k);
                 }
@@ -33,6 +37,15 @@ public unsafe class GemmTests
     private static void Check<T>(int m, int n, int k, double tolerance)
         where T : unmanaged, System.Numerics.IBinaryFloatingPointIeee754<T>
     {
+        foreach (int bits in TestData.Widths())
+        {
+            Check(Gemm<T>.For(bits), m, n, k, tolerance);
+        }
+    }
+
+    private static void Check<T>(Gemm<T> gemm, int m, int n, int k, double tolerance)
+        where T : unmanaged, System.Numerics.IBinaryFloatingPointIeee754<T>
+    {
         var rng = new Random((m * 1000003) + (n * 1009) + k);
         var a = TestData.Uniform<T>(rng, m * k);
         var at = new T[k * m];
@@ -46,15 +59,15 @@ public unsafe class GemmTests
 
         var b = TestData.Uniform<T>(rng, k * n);
         var c0 = TestData.Uniform<T>(rng, m * n);
-        var packed = new T[Gemm<T>.PackedLength(k, n)];
-        var scratchA = new T[Gemm<T>.ScratchALength];
-        var scratchB = new T[Gemm<T>.ScratchBLength(n)];
-        var edge = new T[Gemm<T>.EdgeLength];
+        var packed = new T[gemm.PackedLength(k, n)];
+        var scratchA = new T[gemm.ScratchALength];
+        var scratchB = new T[gemm.ScratchBLength(n)];
+        var edge = new T[gemm.EdgeLength];
         int[] kMap = Enumerable.Range(0, k).ToArray(), nMap = Enumerable.Range(0, n).ToArray();
 
         fixed (T* pa = a, pat = at, pb = b, pp = packed, sa = scratchA, sb = scratchB, se = edge)
         {
-            Gemm<T>.PackB(pp, b, n, kMap, nMap, transposed: false);
+            gemm.PackB(pp, b, n, kMap, nMap, transposed: false);
             var scratch = new GemmScratch<T>(sa, sb, se);
             foreach (bool accumulate in new[] { false, true })
             {
@@ -75,18 +88,19 @@ public unsafe class GemmTests
                     var actual = (T[])c0.Clone();
                     fixed (T* pc = actual)
                     {
-                        Gemm<T>.Multiply(m, n, k, opA, opB, pc, n, accumulate, scratch);
+                        gemm.Multiply(m, n, k, opA, opB, pc, n, accumulate, scratch);
                     }
 
                     double err = TestData.RelativeError<T>(actual, expected);
-                    Assert.True(err <= tolerance, $"{name}, accumulate={accumulate}: relative error {err:E2}");
+                    Assert.True(err <= tolerance, $"{gemm.Name}, {name}, accumulate={accumulate}: relative error {err:E2}");
                 }
             }
         }
     }
 
-    [Fact]
-    public void WritesExactlyMTimesN()
+    [Theory]
+    [MemberData(nameof(TestData.WidthData), MemberType = typeof(TestData))]
+    public void WritesExactlyMTimesN(int bits)
     {
         // C is a window inside a larger matrix: nothing outside the M × N window may change.
         const int m = 7, n = 19, k = 5, ldc = 40, rows = 10;
@@ -94,13 +108,14 @@ public unsafe class GemmTests
         var a = TestData.Uniform<float>(rng, m * k);
         var b = TestData.Uniform<float>(rng, k * n);
         var c = Enumerable.Repeat(float.NaN, rows * ldc).ToArray();
-        var packed = new float[Gemm<float>.PackedLength(k, n)];
-        var scratchA = new float[Gemm<float>.ScratchALength];
-        var edge = new float[Gemm<float>.EdgeLength];
+        var gemm = Gemm<float>.For(bits);
+        var packed = new float[gemm.PackedLength(k, n)];
+        var scratchA = new float[gemm.ScratchALength];
+        var edge = new float[gemm.EdgeLength];
         fixed (float* pa = a, pc = c, pp = packed, sa = scratchA, se = edge)
         {
-            Gemm<float>.PackB(pp, b, n, Enumerable.Range(0, k).ToArray(), Enumerable.Range(0, n).ToArray(), transposed: false);
-            Gemm<float>.Multiply(m, n, k, new MatA<float>(pa, k), MatB<float>.FromPacked(pp), pc + ldc + 3, ldc, false, new GemmScratch<float>(sa, null, se));
+            gemm.PackB(pp, b, n, Enumerable.Range(0, k).ToArray(), Enumerable.Range(0, n).ToArray(), transposed: false);
+            gemm.Multiply(m, n, k, new MatA<float>(pa, k), MatB<float>.FromPacked(pp), pc + ldc + 3, ldc, false, new GemmScratch<float>(sa, null, se));
         }
 
         for (int r = 0; r < rows; r++)

@@ -77,23 +77,33 @@ public class ModelTests
 
         using var before = new InferenceSession<float>(model, 1, 1);
         var original = Run(before);
-        float old = model.Parameters[(12 * 2) + (12 * 3) + 9];
+        long version = model.Version;
+        float old = model.Data[(12 * 2) + (12 * 3) + 9];
         model.Parameter("bias_ih_l0")[9] += 1f; // the o gate of unit 0; bias_ih_l0 follows weight_ih [12, 2] and weight_hh [12, 3]
-        Assert.Equal(old + 1f, model.Parameters[(12 * 2) + (12 * 3) + 9]);
+        Assert.Equal(old + 1f, model.Data[(12 * 2) + (12 * 3) + 9]);
+        Assert.True(model.Version > version, "a writable view counts as a change");
 
-        Assert.Equal(original, Run(before));
-        using var after = new InferenceSession<float>(model, 1, 1);
-        var changed = Run(after);
+        // A session created before the edit sees it at its next call, like one created after.
+        var changed = Run(before);
         Assert.NotEqual(original[0], changed[0]);
         Assert.Equal(original[1], changed[1]);
-        before.ReloadWeights();
+        using var after = new InferenceSession<float>(model, 1, 1);
+        Assert.Equal(changed, Run(after));
+
+        // A view kept past a call and written later is seen once the model is told.
+        var bias = model.Parameter("bias_ih_l0");
         Assert.Equal(changed, Run(before));
+        bias[9] -= 1f;
+        Assert.Equal(changed, Run(before));
+        model.MarkChanged();
+        Assert.Equal(original, Run(before));
 
         using var training = new TrainingSession<float>(model, 1, 1);
         var y = new float[3];
         training.Forward(x, 1, 1, y);
-        model.Parameter("bias_ih_l0")[9] -= 1f;
-        training.Forward(x, 1, 1, y);
         Assert.Equal(original, y);
+        model.Parameter("bias_ih_l0")[9] += 1f;
+        training.Forward(x, 1, 1, y);
+        Assert.Equal(changed, y);
     }
 }

@@ -15,6 +15,11 @@ internal static class TestData
         return data;
     }
 
+    /// <summary>Every vector width this CPU accelerates, and 128 (which every CPU runs).</summary>
+    public static int[] Widths() => new[] { 128, 256, 512 }.Where(b => b <= Isa.Widest).ToArray();
+
+    public static TheoryData<int> WidthData() => new(Widths());
+
     public static T[] Uniform<T>(Random rng, int n, double scale = 1)
         where T : System.Numerics.IBinaryFloatingPointIeee754<T>
     {

@@ -1,99 +1,19 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using FastLstm.Kernels;
 
 namespace FastLstm.Cells;
 
 /// <summary>
-/// Pointers for one timestep of one direction, over <see cref="Rows"/> active batch rows. Every hidden-sized
-/// row is <see cref="Hp"/> wide: the hidden size rounded up to the vector width, padding lanes zero, so the
-/// fused kernels have no scalar tails. Gate blocks of a row are Hp apart, in the PyTorch gate order.
+/// Everything about one cell type, in one place: its gates, its state, the tensors it adds to PyTorch's four, how its
+/// step splits into GEMMs and pointwise passes, its naive twin (the equations as written) and its fused SIMD kernels
+/// (<see cref="Fused{T, TV}"/>), forward and backward side by side. Everything else — parameter layout, model files,
+/// the sequence driver, the naive runner — asks the descriptor instead of knowing cell types.
+/// <para>The sequence driver runs per step: the recurrent GEMM over the first <see cref="RecurrentGates"/> gate blocks of
+/// W_hh, then <see cref="FusedCell{T}.Forward1"/>; two-phase cells (<see cref="Phase2"/> set) then get a second GEMM with
+/// a square [H, H] matrix and <see cref="FusedCell{T}.Forward2"/>. Backward runs the mirror image.</para>
 /// </summary>
-internal unsafe struct StepArgs<T>
-    where T : unmanaged
-{
-    public int Rows;
-
-    /// <summary>Row stride of every hidden-sized array and stride between gate blocks.</summary>
-    public int Hp;
-
-    /// <summary>Hidden units to process from each pointer (≤ Hp, a multiple of the vector width): all of them, or one
-    /// thread's share when a batch-1 step is split over cores.</summary>
-    public int Width;
-
-    /// <summary>[Rows, G·Hp], row stride <see cref="LdGx"/>: input projections in; gate activations out.</summary>
-    public T* Gx;
-    public int LdGx;
-
-    /// <summary>[Rows, G1·Hp]: the recurrent GEMM's result (no bias).</summary>
-    public T* Gh;
-    public int LdGh;
-
-    /// <summary>[Rows, Hp]: the phase-2 GEMM's result, for two-phase cells.</summary>
-    public T* G2;
-
-    /// <summary>The cell's prepared bias (<see cref="Cell{T}.PrepareBias"/>).</summary>
-    public T* Bias;
-
-    /// <summary>[Rows, Hp]: h and c before and after the step.</summary>
-    public T* HPrev;
-    public T* CPrev;
-    public T* H;
-    public T* C;
-
-    /// <summary>[Rows, AuxBlocks·Hp], stride <see cref="LdAux"/>: what backward needs besides gates and states;
-    /// for two-phase cells block 0 is the phase-2 GEMM's input.</summary>
-    public T* Aux;
-    public int LdAux;
-
-    /// <summary>In: ∂L/∂h_t. Out, for cells with a direct path: the direct part of ∂L/∂h_{t-1}.</summary>
-    public T* DH;
-
-    /// <summary>In: ∂L/∂c_t. Out: ∂L/∂c_{t-1}.</summary>
-    public T* DC;
-
-    /// <summary>Out: ∂L/∂(input pre-activations) [Rows, G·Hp] and ∂L/∂(recurrent pre-activations) [Rows, G1·Hp]
-    /// (the same buffer when <see cref="Cell{T}.SeparateRecurrentGradient"/> is false).</summary>
-    public T* DGx;
-    public T* DGh;
-
-    /// <summary>Out: ∂L/∂(phase-2 pre-activation) [Rows, Hp].</summary>
-    public T* DG2;
-
-    /// <summary>In: ∂L/∂(phase-2 GEMM input) [Rows, Hp], from the phase-2 backward GEMM.</summary>
-    public T* DM;
-}
-
-/// <summary>The PyTorch-layout weights of one layer and direction, for the naive twins.</summary>
-internal readonly ref struct NaiveWeights<T>
-{
-    public int InputSize { get; init; }
-    public int HiddenSize { get; init; }
-    public ReadOnlySpan<T> Wih { get; init; }
-    public ReadOnlySpan<T> Whh { get; init; }
-    public ReadOnlySpan<T> Bih { get; init; }
-    public ReadOnlySpan<T> Bhh { get; init; }
-    public ReadOnlySpan<T> Wu { get; init; }
-    public ReadOnlySpan<T> Bu { get; init; }
-}
-
-/// <summary>Gradient tensors matching <see cref="NaiveWeights{T}"/>; the naive backward adds into them.</summary>
-internal readonly ref struct NaiveGrads<T>
-{
-    public Span<T> Wih { get; init; }
-    public Span<T> Whh { get; init; }
-    public Span<T> Bih { get; init; }
-    public Span<T> Bhh { get; init; }
-    public Span<T> Wu { get; init; }
-    public Span<T> Bu { get; init; }
-}
-
-/// <summary>
-/// A recurrent cell: its layout, its fused SIMD kernels and its naive twin, forward and backward side by side.
-/// The sequence driver runs per step: the recurrent GEMM over the first <see cref="RecurrentGates"/> gate blocks
-/// of W_hh, then <see cref="Forward1"/>; two-phase cells (<see cref="TwoPhaseCell{T}"/>) then get a second
-/// GEMM with a square [H, H] matrix and <see cref="TwoPhaseCell{T}.Forward2"/>. Backward runs the mirror image.
-/// </summary>
-internal abstract unsafe class Cell<T>
-    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+internal abstract class Cell
 {
     /// <summary>Gate blocks in W_ih (G).</summary>
     public abstract int Gates { get; }
@@ -102,6 +22,12 @@ internal abstract unsafe class Cell<T>
     public virtual int RecurrentGates => Gates;
 
     public virtual bool HasCellState => false;
+
+    /// <summary>Tensors of each layer and direction beyond weight_ih, weight_hh, bias_ih, bias_hh, in PyTorch order.</summary>
+    public virtual IReadOnlyList<ExtraTensor> ExtraTensors => [];
+
+    /// <summary>For two-phase cells, the tensors holding the phase-2 matrix and bias and the gate block where it starts in them.</summary>
+    public virtual (string Weight, string Bias, int Block)? Phase2 => null;
 
     /// <summary>Whether ∂L/∂(recurrent pre-activation) differs from ∂L/∂(input pre-activation).</summary>
     public virtual bool SeparateRecurrentGradient => false;
@@ -122,48 +48,63 @@ internal abstract unsafe class Cell<T>
     /// How close a naive step came to a point where the cell is not differentiable (ReLU at 0), from its cache;
     /// finite differences across such a point are meaningless. Smooth cells: +∞.
     /// </summary>
-    public virtual double NaiveKinkDistance(ReadOnlySpan<T> cache) => double.PositiveInfinity;
-
-    /// <summary>Writes the bias the fused kernels read, from the PyTorch tensors, padded to Hp per block.</summary>
-    public abstract void PrepareBias(ReadOnlySpan<T> bih, ReadOnlySpan<T> bhh, ReadOnlySpan<T> bu, int h, int hp, Span<T> dst);
-
-    public abstract void Forward1(in StepArgs<T> s);
-
-    public abstract void Backward1(in StepArgs<T> s);
+    public virtual double NaiveKinkDistance<T>(ReadOnlySpan<T> cache)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        => double.PositiveInfinity;
 
     /// <summary>One step of one sequence, the equations as written: plain loops over PyTorch-layout weights.</summary>
-    public abstract void NaiveForward(in NaiveWeights<T> w, ReadOnlySpan<T> x, ReadOnlySpan<T> h, ReadOnlySpan<T> c, Span<T> hOut, Span<T> cOut, Span<T> cache);
+    public abstract void NaiveForward<T>(in NaiveWeights<T> w, ReadOnlySpan<T> x, ReadOnlySpan<T> h, ReadOnlySpan<T> c, Span<T> hOut, Span<T> cOut, Span<T> cache)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>;
 
     /// <summary>
     /// The naive backward of <see cref="NaiveForward"/>: from ∂L/∂h_t and ∂L/∂c_t, adds the weight gradients into
     /// <paramref name="g"/> and writes ∂L/∂x, ∂L/∂h_{t-1}, ∂L/∂c_{t-1}.
     /// </summary>
-    public abstract void NaiveBackward(in NaiveWeights<T> w, in NaiveGrads<T> g, ReadOnlySpan<T> x, ReadOnlySpan<T> h, ReadOnlySpan<T> c,
-        ReadOnlySpan<T> cache, ReadOnlySpan<T> dhOut, ReadOnlySpan<T> dcOut, Span<T> dx, Span<T> dh, Span<T> dc);
+    public abstract void NaiveBackward<T>(in NaiveWeights<T> w, in NaiveGrads<T> g, ReadOnlySpan<T> x, ReadOnlySpan<T> h, ReadOnlySpan<T> c,
+        ReadOnlySpan<T> cache, ReadOnlySpan<T> dhOut, ReadOnlySpan<T> dcOut, Span<T> dx, Span<T> dh, Span<T> dc)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>;
 
-    public static Cell<T> For(CellType type) => type switch
+    /// <summary>The cell's fused kernels for element type T at the vector width TV.</summary>
+    public abstract FusedCell<T> Fused<T, TV>()
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        where TV : unmanaged, IVec<TV, T>;
+
+    /// <summary>The fused kernels at <paramref name="bits"/>-bit vectors.</summary>
+    public FusedCell<T> Fused<T>(int bits)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        => bits switch
+        {
+            512 => Fused<T, V512<T>>(),
+            256 => Fused<T, V256<T>>(),
+            _ => Fused<T, V128<T>>(),
+        };
+
+    public static Cell For(CellType type) => type switch
     {
-        CellType.Lstm => LstmCell<T>.Instance,
-        CellType.Gru => GruCell<T>.Instance,
-        CellType.GruResetBefore => GruResetBeforeCell<T>.Instance,
-        CellType.RnnTanh => RnnCell<T>.Tanh,
-        CellType.RnnRelu => RnnCell<T>.Relu,
-        CellType.SeedLstm => SeedLstmCell<T>.Instance,
+        CellType.Lstm => LstmCell.Instance,
+        CellType.Gru => GruCell.Instance,
+        CellType.GruResetBefore => GruResetBeforeCell.Instance,
+        CellType.RnnTanh => RnnCell.WithTanh,
+        CellType.RnnRelu => RnnCell.WithRelu,
+        CellType.SeedLstm => SeedLstmCell.Instance,
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, $"type: unknown cell {type}."),
     };
 
-    /// <summary>dst[b·hp + j] = src[b·h + j] for each of <paramref name="blocks"/> blocks, padding zero.</summary>
-    protected static void PadBlocks(ReadOnlySpan<T> src, int blocks, int h, int hp, Span<T> dst)
-    {
-        for (int b = 0; b < blocks; b++)
-        {
-            src.Slice(b * h, h).CopyTo(dst.Slice(b * hp, h));
-            dst.Slice((b * hp) + h, hp - h).Clear();
-        }
-    }
+    protected static T Sigmoid<T>(T x)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        => Activations<T>.Sigmoid(x);
+
+    protected static T Tanh<T>(T x)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        => Activations<T>.Tanh(x);
+
+    protected static T Relu<T>(T x)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        => Activations<T>.Relu(x);
 
     /// <summary>Σ_k W[row, k] · v[k] for a row-major W with v.Length columns.</summary>
-    protected static T Dot(ReadOnlySpan<T> w, int row, ReadOnlySpan<T> v)
+    protected static T Dot<T>(ReadOnlySpan<T> w, int row, ReadOnlySpan<T> v)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         T sum = T.Zero;
         int n = v.Length;
@@ -179,7 +120,8 @@ internal abstract unsafe class Cell<T>
     /// The backward of <c>a = b + Σ_k W[row, k] v[k]</c> for one pre-activation gradient <paramref name="da"/>:
     /// adds into ∂W[row, :] and ∂b[row], and into ∂v.
     /// </summary>
-    protected static void AffineBackward(T da, int row, ReadOnlySpan<T> w, ReadOnlySpan<T> v, Span<T> dw, Span<T> db, Span<T> dv)
+    protected static void AffineBackward<T>(T da, int row, ReadOnlySpan<T> w, ReadOnlySpan<T> v, Span<T> dw, Span<T> db, Span<T> dv)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         int n = v.Length;
         db[row] += da;
@@ -191,14 +133,206 @@ internal abstract unsafe class Cell<T>
     }
 }
 
-/// <summary>A cell whose step needs a second GEMM after its first pointwise pass (GruResetBefore, SeedLstm).</summary>
-internal abstract class TwoPhaseCell<T> : Cell<T>
+/// <summary>A tensor a cell adds to each layer and direction: <c>{Kind}_l{K}[_reverse]</c>, shape [H, H] or [H].</summary>
+internal sealed record ExtraTensor(string Kind, bool Square);
+
+/// <summary>
+/// A cell's fused SIMD kernels at one vector width: they read and write Hp-wide rows (<see cref="StepArgs{T}"/>) and have
+/// no scalar tails, since Hp is a multiple of every width's lane count.
+/// </summary>
+internal abstract unsafe class FusedCell<T>
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
-    /// <summary>The PyTorch tensors holding the phase-2 matrix and bias, and the gate block where it starts in them.</summary>
-    public abstract (string Weight, string Bias, int Block) Phase2Source { get; }
+    /// <summary>Writes the bias the fused kernels read, from the PyTorch tensors, padded to Hp per block.</summary>
+    public abstract void PrepareBias(ReadOnlySpan<T> parameters, LayerTensors tensors, int h, int hp, Span<T> dst);
 
-    public abstract void Forward2(in StepArgs<T> s);
+    public abstract void Forward1(in StepArgs<T> s);
 
-    public abstract void Backward2(in StepArgs<T> s);
+    public abstract void Backward1(in StepArgs<T> s);
+
+    /// <summary>The pointwise pass after the phase-2 GEMM (two-phase cells only).</summary>
+    public virtual void Forward2(in StepArgs<T> s) => throw new InvalidOperationException("a one-phase cell has no phase 2");
+
+    /// <summary>The gradient of <see cref="Forward2"/> (two-phase cells only).</summary>
+    public virtual void Backward2(in StepArgs<T> s) => throw new InvalidOperationException("a one-phase cell has no phase 2");
+
+    /// <summary>The tensor <paramref name="t"/> of the flat parameters.</summary>
+    protected static ReadOnlySpan<T> Of(ReadOnlySpan<T> parameters, ParameterLayout.Tensor t) => parameters.Slice(t.Offset, t.Length);
+
+    /// <summary>dst[b·hp + j] = src[b·h + j] for each of <paramref name="blocks"/> blocks, padding zero.</summary>
+    protected static void PadBlocks(ReadOnlySpan<T> src, int blocks, int h, int hp, Span<T> dst)
+    {
+        for (int b = 0; b < blocks; b++)
+        {
+            src.Slice(b * h, h).CopyTo(dst.Slice(b * hp, h));
+            dst.Slice((b * hp) + h, hp - h).Clear();
+        }
+    }
+
+    /// <summary>dst[b·hp + j] = x[b·h + j] + y[b·h + j] for each of <paramref name="blocks"/> blocks, padding zero.</summary>
+    protected static void SumBlocks(ReadOnlySpan<T> x, ReadOnlySpan<T> y, int blocks, int h, int hp, Span<T> dst)
+    {
+        for (int b = 0; b < blocks; b++)
+        {
+            System.Numerics.Tensors.TensorPrimitives.Add(x.Slice(b * h, h), y.Slice(b * h, h), dst.Slice(b * hp, h));
+            dst.Slice((b * hp) + h, hp - h).Clear();
+        }
+    }
+}
+
+/// <summary>
+/// The base of a cell's kernels at one vector width: the vector activations, and the loops that apply one activation to
+/// whole gate blocks. Every exponential costs some thirty vector operations, each an inlined call to the JIT; a loop that
+/// evaluates four gates' activations and the state update at once exceeds the JIT's inlining budget and keeps calls (and
+/// spills) in the loop, so the cells apply each gate's activation in its own loop (<see cref="Activate{TAct}(T*, T*, T*, T*, int)"/>)
+/// and keep at most one transcendental in a combining loop.
+/// </summary>
+internal abstract unsafe class FusedCell<T, TV> : FusedCell<T>
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    where TV : unmanaged, IVec<TV, T>
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    protected static TV Sigmoid(TV x) => Activations<T>.Sigmoid(x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    protected static TV Tanh(TV x) => Activations<T>.Tanh(x);
+
+    /// <summary>dst[j] = act(a[j] + b[j] + c[j]) for j &lt; n (a multiple of the lane count); dst may be a.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    protected static void Activate<TAct>(T* dst, T* a, T* b, T* c, int n)
+        where TAct : struct, IActivation<T>
+    {
+        for (int j = 0; j < n; j += TV.Count)
+        {
+            TV.Store(TAct.Invoke(TV.Load(a + j) + TV.Load(b + j) + TV.Load(c + j)), dst + j);
+        }
+    }
+
+    /// <summary>dst[j] = act(a[j] + c[j]) for j &lt; n (a multiple of the lane count); dst may be a.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    protected static void Activate<TAct>(T* dst, T* a, T* c, int n)
+        where TAct : struct, IActivation<T>
+    {
+        for (int j = 0; j < n; j += TV.Count)
+        {
+            TV.Store(TAct.Invoke(TV.Load(a + j) + TV.Load(c + j)), dst + j);
+        }
+    }
+}
+
+/// <summary>
+/// Pointers for one timestep of one direction, over <see cref="Rows"/> active batch rows. Every hidden-sized
+/// row is <see cref="Hp"/> wide: the hidden size rounded up to 64 bytes, padding lanes zero, so the
+/// fused kernels have no scalar tails at any width. Gate blocks of a row are Hp apart, in the PyTorch gate order.
+/// </summary>
+internal unsafe struct StepArgs<T>
+    where T : unmanaged
+{
+    public int Rows;
+
+    /// <summary>Row stride of every hidden-sized array and stride between gate blocks.</summary>
+    public int Hp;
+
+    /// <summary>Hidden units to process from each pointer (≤ Hp, a multiple of 64 bytes): all of them, or one
+    /// thread's share when a step is split over cores.</summary>
+    public int Width;
+
+    /// <summary>[Rows, G·Hp], row stride <see cref="LdGx"/>: input projections in; gate activations out.</summary>
+    public T* Gx;
+    public int LdGx;
+
+    /// <summary>[Rows, G1·Hp]: the recurrent GEMM's result (no bias).</summary>
+    public T* Gh;
+    public int LdGh;
+
+    /// <summary>[Rows, Hp]: the phase-2 GEMM's result, for two-phase cells.</summary>
+    public T* G2;
+
+    /// <summary>The cell's prepared bias (<see cref="FusedCell{T}.PrepareBias"/>).</summary>
+    public T* Bias;
+
+    /// <summary>[Rows, Hp]: h and c before and after the step.</summary>
+    public T* HPrev;
+    public T* CPrev;
+    public T* H;
+    public T* C;
+
+    /// <summary>[Rows, AuxBlocks·Hp], stride <see cref="LdAux"/>: what backward needs besides gates and states;
+    /// for two-phase cells block 0 is the phase-2 GEMM's input.</summary>
+    public T* Aux;
+    public int LdAux;
+
+    /// <summary>In: ∂L/∂h_t. Out, for cells with a direct path: the direct part of ∂L/∂h_{t-1}.</summary>
+    public T* DH;
+
+    /// <summary>In: ∂L/∂c_t. Out: ∂L/∂c_{t-1}.</summary>
+    public T* DC;
+
+    /// <summary>Out: ∂L/∂(input pre-activations) [Rows, G·Hp] and ∂L/∂(recurrent pre-activations) [Rows, G1·Hp]
+    /// (the same buffer when <see cref="Cell.SeparateRecurrentGradient"/> is false).</summary>
+    public T* DGx;
+    public T* DGh;
+
+    /// <summary>Out: ∂L/∂(phase-2 pre-activation) [Rows, Hp].</summary>
+    public T* DG2;
+
+    /// <summary>In: ∂L/∂(phase-2 GEMM input) [Rows, Hp], from the phase-2 backward GEMM.</summary>
+    public T* DM;
+}
+
+/// <summary>The PyTorch-layout tensors of one layer and direction, for the naive twins.</summary>
+internal readonly ref struct NaiveWeights<T>
+{
+    private readonly ReadOnlySpan<T> _all;
+    private readonly LayerTensors _tensors;
+
+    public NaiveWeights(ReadOnlySpan<T> all, LayerTensors tensors, int inputSize, int hiddenSize)
+    {
+        _all = all;
+        _tensors = tensors;
+        InputSize = inputSize;
+        HiddenSize = hiddenSize;
+    }
+
+    public int InputSize { get; }
+
+    public int HiddenSize { get; }
+
+    public ReadOnlySpan<T> Wih => Of(_tensors.WeightIh);
+
+    public ReadOnlySpan<T> Whh => Of(_tensors.WeightHh);
+
+    public ReadOnlySpan<T> Bih => Of(_tensors.BiasIh);
+
+    public ReadOnlySpan<T> Bhh => Of(_tensors.BiasHh);
+
+    /// <summary>The cell's extra tensor <paramref name="i"/> (<see cref="Cell.ExtraTensors"/>).</summary>
+    public ReadOnlySpan<T> Extra(int i) => Of(_tensors.Extra[i]);
+
+    private ReadOnlySpan<T> Of(ParameterLayout.Tensor t) => _all.Slice(t.Offset, t.Length);
+}
+
+/// <summary>Gradient tensors matching <see cref="NaiveWeights{T}"/>; the naive backward adds into them.</summary>
+internal readonly ref struct NaiveGrads<T>
+{
+    private readonly Span<T> _all;
+    private readonly LayerTensors _tensors;
+
+    public NaiveGrads(Span<T> all, LayerTensors tensors)
+    {
+        _all = all;
+        _tensors = tensors;
+    }
+
+    public Span<T> Wih => Of(_tensors.WeightIh);
+
+    public Span<T> Whh => Of(_tensors.WeightHh);
+
+    public Span<T> Bih => Of(_tensors.BiasIh);
+
+    public Span<T> Bhh => Of(_tensors.BiasHh);
+
+    public Span<T> Extra(int i) => Of(_tensors.Extra[i]);
+
+    private Span<T> Of(ParameterLayout.Tensor t) => _all.Slice(t.Offset, t.Length);
 }

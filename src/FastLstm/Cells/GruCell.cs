@@ -1,7 +1,5 @@
 using System.Numerics;
-using System.Runtime.Intrinsics;
-using static FastLstm.Kernels.Activations;
-using static FastLstm.Kernels.Simd;
+using FastLstm.Kernels;
 
 namespace FastLstm.Cells;
 
@@ -11,10 +9,9 @@ namespace FastLstm.Cells;
 /// Saved: r, z, n in place of the pre-activations; <c>W_hn h + b_hn</c> in Aux.
 /// Prepared bias blocks: b_r (ih + hh), b_z (ih + hh), b_in, b_hn.
 /// </summary>
-internal sealed unsafe class GruCell<T> : Cell<T>
-    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+internal sealed class GruCell : Cell
 {
-    public static readonly GruCell<T> Instance = new();
+    public static readonly GruCell Instance = new();
 
     public override int Gates => 3;
 
@@ -28,77 +25,9 @@ internal sealed unsafe class GruCell<T> : Cell<T>
 
     public override int NaiveCacheLength(int hidden) => 4 * hidden;
 
-    public override void PrepareBias(ReadOnlySpan<T> bih, ReadOnlySpan<T> bhh, ReadOnlySpan<T> bu, int h, int hp, Span<T> dst)
-    {
-        dst.Clear();
-        for (int j = 0; j < h; j++)
-        {
-            dst[j] = bih[j] + bhh[j];
-            dst[hp + j] = bih[h + j] + bhh[h + j];
-            dst[(2 * hp) + j] = bih[(2 * h) + j];
-            dst[(3 * hp) + j] = bhh[(2 * h) + j];
-        }
-    }
+    public override FusedCell<T> Fused<T, TV>() => Kernels<T, TV>.Instance;
 
-    public override void Forward1(in StepArgs<T> s)
-    {
-        int hp = s.Hp, w = Vector256<T>.Count;
-        T* b = s.Bias;
-        for (int r = 0; r < s.Rows; r++)
-        {
-            T* gx = s.Gx + ((long)r * s.LdGx);
-            T* gh = s.Gh + ((long)r * s.LdGh);
-            T* hpv = s.HPrev + ((long)r * hp);
-            T* h = s.H + ((long)r * hp);
-            T* aux = s.Aux + ((long)r * s.LdAux);
-            for (int j = 0; j < s.Width; j += w)
-            {
-                var rg = Sigmoid(Vector256.Load(gx + j) + Vector256.Load(gh + j) + Vector256.Load(b + j));
-                var z = Sigmoid(Vector256.Load(gx + hp + j) + Vector256.Load(gh + hp + j) + Vector256.Load(b + hp + j));
-                var ghn = Vector256.Load(gh + (2 * hp) + j) + Vector256.Load(b + (3 * hp) + j);
-                var n = Tanh(Fma(rg, ghn, Vector256.Load(gx + (2 * hp) + j) + Vector256.Load(b + (2 * hp) + j)));
-                rg.Store(gx + j);
-                z.Store(gx + hp + j);
-                n.Store(gx + (2 * hp) + j);
-                ghn.Store(aux + j);
-                Fma(z, Vector256.Load(hpv + j) - n, n).Store(h + j);
-            }
-        }
-    }
-
-    public override void Backward1(in StepArgs<T> s)
-    {
-        int hp = s.Hp, w = Vector256<T>.Count;
-        var one = Vector256<T>.One;
-        for (int r = 0; r < s.Rows; r++)
-        {
-            T* a = s.Gx + ((long)r * s.LdGx);
-            T* hpv = s.HPrev + ((long)r * hp);
-            T* aux = s.Aux + ((long)r * s.LdAux);
-            T* dhp = s.DH + ((long)r * hp);
-            T* dgx = s.DGx + ((long)r * s.LdGx);
-            T* dgh = s.DGh + ((long)r * s.LdGh);
-            for (int j = 0; j < s.Width; j += w)
-            {
-                var rg = Vector256.Load(a + j);
-                var z = Vector256.Load(a + hp + j);
-                var n = Vector256.Load(a + (2 * hp) + j);
-                var dh = Vector256.Load(dhp + j);
-                var dan = dh * (one - z) * FnmAdd(n, n, one);
-                var dar = dan * Vector256.Load(aux + j) * rg * (one - rg);
-                var daz = dh * (Vector256.Load(hpv + j) - n) * z * (one - z);
-                dar.Store(dgx + j);
-                daz.Store(dgx + hp + j);
-                dan.Store(dgx + (2 * hp) + j);
-                dar.Store(dgh + j);
-                daz.Store(dgh + hp + j);
-                (dan * rg).Store(dgh + (2 * hp) + j);
-                (dh * z).Store(dhp + j);
-            }
-        }
-    }
-
-    public override void NaiveForward(in NaiveWeights<T> w, ReadOnlySpan<T> x, ReadOnlySpan<T> h, ReadOnlySpan<T> c, Span<T> hOut, Span<T> cOut, Span<T> cache)
+    public override void NaiveForward<T>(in NaiveWeights<T> w, ReadOnlySpan<T> x, ReadOnlySpan<T> h, ReadOnlySpan<T> c, Span<T> hOut, Span<T> cOut, Span<T> cache)
     {
         int n = w.HiddenSize;
         for (int j = 0; j < n; j++)
@@ -115,7 +44,7 @@ internal sealed unsafe class GruCell<T> : Cell<T>
         }
     }
 
-    public override void NaiveBackward(in NaiveWeights<T> w, in NaiveGrads<T> g, ReadOnlySpan<T> x, ReadOnlySpan<T> h, ReadOnlySpan<T> c,
+    public override void NaiveBackward<T>(in NaiveWeights<T> w, in NaiveGrads<T> g, ReadOnlySpan<T> x, ReadOnlySpan<T> h, ReadOnlySpan<T> c,
         ReadOnlySpan<T> cache, ReadOnlySpan<T> dhOut, ReadOnlySpan<T> dcOut, Span<T> dx, Span<T> dh, Span<T> dc)
     {
         int n = w.HiddenSize;
@@ -136,6 +65,77 @@ internal sealed unsafe class GruCell<T> : Cell<T>
             AffineBackward(dar, j, w.Whh, h, g.Whh, g.Bhh, dh);
             AffineBackward(daz, n + j, w.Whh, h, g.Whh, g.Bhh, dh);
             AffineBackward(dan * r, (2 * n) + j, w.Whh, h, g.Whh, g.Bhh, dh);
+        }
+    }
+
+    private sealed unsafe class Kernels<T, TV> : FusedCell<T, TV>
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        where TV : unmanaged, IVec<TV, T>
+    {
+        public static readonly Kernels<T, TV> Instance = new();
+
+        public override void PrepareBias(ReadOnlySpan<T> parameters, LayerTensors tensors, int h, int hp, Span<T> dst)
+        {
+            ReadOnlySpan<T> bih = Of(parameters, tensors.BiasIh), bhh = Of(parameters, tensors.BiasHh);
+            SumBlocks(bih, bhh, 2, h, hp, dst);
+            PadBlocks(bih.Slice(2 * h, h), 1, h, hp, dst[(2 * hp)..]);
+            PadBlocks(bhh.Slice(2 * h, h), 1, h, hp, dst[(3 * hp)..]);
+        }
+
+        public override void Forward1(in StepArgs<T> s)
+        {
+            int hp = s.Hp, w = TV.Count;
+            T* b = s.Bias;
+            for (int r = 0; r < s.Rows; r++)
+            {
+                T* gx = s.Gx + ((long)r * s.LdGx);
+                T* gh = s.Gh + ((long)r * s.LdGh);
+                T* hpv = s.HPrev + ((long)r * hp);
+                T* h = s.H + ((long)r * hp);
+                T* aux = s.Aux + ((long)r * s.LdAux);
+                Activate<SigmoidOp<T>>(gx, gx, gh, b, s.Width);
+                Activate<SigmoidOp<T>>(gx + hp, gx + hp, gh + hp, b + hp, s.Width);
+                for (int j = 0; j < s.Width; j += w)
+                {
+                    var ghn = TV.Load(gh + (2 * hp) + j) + TV.Load(b + (3 * hp) + j);
+                    var n = Tanh(TV.Fma(TV.Load(gx + j), ghn, TV.Load(gx + (2 * hp) + j) + TV.Load(b + (2 * hp) + j)));
+                    TV.Store(n, gx + (2 * hp) + j);
+                    TV.Store(ghn, aux + j);
+                    TV.Store(TV.Fma(TV.Load(gx + hp + j), TV.Load(hpv + j) - n, n), h + j);
+                }
+            }
+        }
+
+        public override void Backward1(in StepArgs<T> s)
+        {
+            int hp = s.Hp, w = TV.Count;
+            var one = TV.One;
+            for (int r = 0; r < s.Rows; r++)
+            {
+                T* a = s.Gx + ((long)r * s.LdGx);
+                T* hpv = s.HPrev + ((long)r * hp);
+                T* aux = s.Aux + ((long)r * s.LdAux);
+                T* dhp = s.DH + ((long)r * hp);
+                T* dgx = s.DGx + ((long)r * s.LdGx);
+                T* dgh = s.DGh + ((long)r * s.LdGh);
+                for (int j = 0; j < s.Width; j += w)
+                {
+                    var rg = TV.Load(a + j);
+                    var z = TV.Load(a + hp + j);
+                    var n = TV.Load(a + (2 * hp) + j);
+                    var dh = TV.Load(dhp + j);
+                    var dan = dh * (one - z) * TV.FnmAdd(n, n, one);
+                    var dar = dan * TV.Load(aux + j) * rg * (one - rg);
+                    var daz = dh * (TV.Load(hpv + j) - n) * z * (one - z);
+                    TV.Store(dar, dgx + j);
+                    TV.Store(daz, dgx + hp + j);
+                    TV.Store(dan, dgx + (2 * hp) + j);
+                    TV.Store(dar, dgh + j);
+                    TV.Store(daz, dgh + hp + j);
+                    TV.Store(dan * rg, dgh + (2 * hp) + j);
+                    TV.Store(dh * z, dhp + j);
+                }
+            }
         }
     }
 }

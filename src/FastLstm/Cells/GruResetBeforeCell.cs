@@ -1,7 +1,5 @@
 using System.Numerics;
-using System.Runtime.Intrinsics;
-using static FastLstm.Kernels.Activations;
-using static FastLstm.Kernels.Simd;
+using FastLstm.Kernels;
 
 namespace FastLstm.Cells;
 
@@ -11,10 +9,9 @@ namespace FastLstm.Cells;
 /// Two phases: the per-step GEMM covers the r and z rows of W_hh; the n rows multiply <c>m = r⊙h</c>
 /// (saved in Aux) once r is known. Prepared bias blocks: the ih + hh sums of r, z and n.
 /// </summary>
-internal sealed unsafe class GruResetBeforeCell<T> : TwoPhaseCell<T>
-    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+internal sealed class GruResetBeforeCell : Cell
 {
-    public static readonly GruResetBeforeCell<T> Instance = new();
+    public static readonly GruResetBeforeCell Instance = new();
 
     public override int Gates => 3;
 
@@ -26,112 +23,13 @@ internal sealed unsafe class GruResetBeforeCell<T> : TwoPhaseCell<T>
 
     public override int AuxBlocks => 1;
 
-    public override (string Weight, string Bias, int Block) Phase2Source => ("weight_hh", "bias_hh", 2);
+    public override (string Weight, string Bias, int Block)? Phase2 => ("weight_hh", "bias_hh", 2);
 
     public override int NaiveCacheLength(int hidden) => 3 * hidden;
 
-    public override void PrepareBias(ReadOnlySpan<T> bih, ReadOnlySpan<T> bhh, ReadOnlySpan<T> bu, int h, int hp, Span<T> dst)
-    {
-        for (int q = 0; q < 3 * h; q++)
-        {
-            dst[((q / h) * hp) + (q % h)] = bih[q] + bhh[q];
-        }
-    }
+    public override FusedCell<T> Fused<T, TV>() => Kernels<T, TV>.Instance;
 
-    public override void Forward1(in StepArgs<T> s)
-    {
-        int hp = s.Hp, w = Vector256<T>.Count;
-        T* b = s.Bias;
-        for (int r = 0; r < s.Rows; r++)
-        {
-            T* gx = s.Gx + ((long)r * s.LdGx);
-            T* gh = s.Gh + ((long)r * s.LdGh);
-            T* hpv = s.HPrev + ((long)r * hp);
-            T* m = s.Aux + ((long)r * s.LdAux);
-            for (int j = 0; j < s.Width; j += w)
-            {
-                var rg = Sigmoid(Vector256.Load(gx + j) + Vector256.Load(gh + j) + Vector256.Load(b + j));
-                var z = Sigmoid(Vector256.Load(gx + hp + j) + Vector256.Load(gh + hp + j) + Vector256.Load(b + hp + j));
-                rg.Store(gx + j);
-                z.Store(gx + hp + j);
-                (rg * Vector256.Load(hpv + j)).Store(m + j);
-            }
-        }
-    }
-
-    public override void Forward2(in StepArgs<T> s)
-    {
-        int hp = s.Hp, w = Vector256<T>.Count;
-        T* b = s.Bias + (2 * hp);
-        for (int r = 0; r < s.Rows; r++)
-        {
-            T* gx = s.Gx + ((long)r * s.LdGx);
-            T* g2 = s.G2 + ((long)r * hp);
-            T* hpv = s.HPrev + ((long)r * hp);
-            T* h = s.H + ((long)r * hp);
-            for (int j = 0; j < s.Width; j += w)
-            {
-                var z = Vector256.Load(gx + hp + j);
-                var n = Tanh(Vector256.Load(gx + (2 * hp) + j) + Vector256.Load(g2 + j) + Vector256.Load(b + j));
-                n.Store(gx + (2 * hp) + j);
-                Fma(z, Vector256.Load(hpv + j) - n, n).Store(h + j);
-            }
-        }
-    }
-
-    public override void Backward2(in StepArgs<T> s)
-    {
-        int hp = s.Hp, w = Vector256<T>.Count;
-        var one = Vector256<T>.One;
-        for (int r = 0; r < s.Rows; r++)
-        {
-            T* a = s.Gx + ((long)r * s.LdGx);
-            T* hpv = s.HPrev + ((long)r * hp);
-            T* dhp = s.DH + ((long)r * hp);
-            T* dgx = s.DGx + ((long)r * s.LdGx);
-            T* dgh = s.DGh + ((long)r * s.LdGh);
-            T* dg2 = s.DG2 + ((long)r * hp);
-            for (int j = 0; j < s.Width; j += w)
-            {
-                var z = Vector256.Load(a + hp + j);
-                var n = Vector256.Load(a + (2 * hp) + j);
-                var dh = Vector256.Load(dhp + j);
-                var dan = dh * (one - z) * FnmAdd(n, n, one);
-                var daz = dh * (Vector256.Load(hpv + j) - n) * z * (one - z);
-                daz.Store(dgx + hp + j);
-                dan.Store(dgx + (2 * hp) + j);
-                daz.Store(dgh + hp + j);
-                dan.Store(dg2 + j);
-                (dh * z).Store(dhp + j);
-            }
-        }
-    }
-
-    public override void Backward1(in StepArgs<T> s)
-    {
-        int hp = s.Hp, w = Vector256<T>.Count;
-        var one = Vector256<T>.One;
-        for (int r = 0; r < s.Rows; r++)
-        {
-            T* a = s.Gx + ((long)r * s.LdGx);
-            T* hpv = s.HPrev + ((long)r * hp);
-            T* dm = s.DM + ((long)r * hp);
-            T* dhp = s.DH + ((long)r * hp);
-            T* dgx = s.DGx + ((long)r * s.LdGx);
-            T* dgh = s.DGh + ((long)r * s.LdGh);
-            for (int j = 0; j < s.Width; j += w)
-            {
-                var rg = Vector256.Load(a + j);
-                var dmv = Vector256.Load(dm + j);
-                var dar = dmv * Vector256.Load(hpv + j) * rg * (one - rg);
-                dar.Store(dgx + j);
-                dar.Store(dgh + j);
-                Fma(dmv, rg, Vector256.Load(dhp + j)).Store(dhp + j);
-            }
-        }
-    }
-
-    public override void NaiveForward(in NaiveWeights<T> w, ReadOnlySpan<T> x, ReadOnlySpan<T> h, ReadOnlySpan<T> c, Span<T> hOut, Span<T> cOut, Span<T> cache)
+    public override void NaiveForward<T>(in NaiveWeights<T> w, ReadOnlySpan<T> x, ReadOnlySpan<T> h, ReadOnlySpan<T> c, Span<T> hOut, Span<T> cOut, Span<T> cache)
     {
         int n = w.HiddenSize;
         var rh = new T[n];
@@ -151,7 +49,7 @@ internal sealed unsafe class GruResetBeforeCell<T> : TwoPhaseCell<T>
         }
     }
 
-    public override void NaiveBackward(in NaiveWeights<T> w, in NaiveGrads<T> g, ReadOnlySpan<T> x, ReadOnlySpan<T> h, ReadOnlySpan<T> c,
+    public override void NaiveBackward<T>(in NaiveWeights<T> w, in NaiveGrads<T> g, ReadOnlySpan<T> x, ReadOnlySpan<T> h, ReadOnlySpan<T> c,
         ReadOnlySpan<T> cache, ReadOnlySpan<T> dhOut, ReadOnlySpan<T> dcOut, Span<T> dx, Span<T> dh, Span<T> dc)
     {
         int n = w.HiddenSize;
@@ -183,6 +81,106 @@ internal sealed unsafe class GruResetBeforeCell<T> : TwoPhaseCell<T>
             T dar = drh[j] * h[j] * r * (T.One - r);
             AffineBackward(dar, j, w.Wih, x, g.Wih, g.Bih, dx);
             AffineBackward(dar, j, w.Whh, h, g.Whh, g.Bhh, dh);
+        }
+    }
+
+    private sealed unsafe class Kernels<T, TV> : FusedCell<T, TV>
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        where TV : unmanaged, IVec<TV, T>
+    {
+        public static readonly Kernels<T, TV> Instance = new();
+
+        public override void PrepareBias(ReadOnlySpan<T> parameters, LayerTensors tensors, int h, int hp, Span<T> dst) =>
+            SumBlocks(Of(parameters, tensors.BiasIh), Of(parameters, tensors.BiasHh), 3, h, hp, dst);
+
+        public override void Forward1(in StepArgs<T> s)
+        {
+            int hp = s.Hp, w = TV.Count;
+            T* b = s.Bias;
+            for (int r = 0; r < s.Rows; r++)
+            {
+                T* gx = s.Gx + ((long)r * s.LdGx);
+                T* gh = s.Gh + ((long)r * s.LdGh);
+                T* hpv = s.HPrev + ((long)r * hp);
+                T* m = s.Aux + ((long)r * s.LdAux);
+                Activate<SigmoidOp<T>>(gx, gx, gh, b, s.Width);
+                Activate<SigmoidOp<T>>(gx + hp, gx + hp, gh + hp, b + hp, s.Width);
+                for (int j = 0; j < s.Width; j += w)
+                {
+                    TV.Store(TV.Load(gx + j) * TV.Load(hpv + j), m + j);
+                }
+            }
+        }
+
+        public override void Forward2(in StepArgs<T> s)
+        {
+            int hp = s.Hp, w = TV.Count;
+            T* b = s.Bias + (2 * hp);
+            for (int r = 0; r < s.Rows; r++)
+            {
+                T* gx = s.Gx + ((long)r * s.LdGx);
+                T* g2 = s.G2 + ((long)r * hp);
+                T* hpv = s.HPrev + ((long)r * hp);
+                T* h = s.H + ((long)r * hp);
+                Activate<TanhOp<T>>(gx + (2 * hp), gx + (2 * hp), g2, b, s.Width);
+                for (int j = 0; j < s.Width; j += w)
+                {
+                    var n = TV.Load(gx + (2 * hp) + j);
+                    TV.Store(TV.Fma(TV.Load(gx + hp + j), TV.Load(hpv + j) - n, n), h + j);
+                }
+            }
+        }
+
+        public override void Backward2(in StepArgs<T> s)
+        {
+            int hp = s.Hp, w = TV.Count;
+            var one = TV.One;
+            for (int r = 0; r < s.Rows; r++)
+            {
+                T* a = s.Gx + ((long)r * s.LdGx);
+                T* hpv = s.HPrev + ((long)r * hp);
+                T* dhp = s.DH + ((long)r * hp);
+                T* dgx = s.DGx + ((long)r * s.LdGx);
+                T* dgh = s.DGh + ((long)r * s.LdGh);
+                T* dg2 = s.DG2 + ((long)r * hp);
+                for (int j = 0; j < s.Width; j += w)
+                {
+                    var z = TV.Load(a + hp + j);
+                    var n = TV.Load(a + (2 * hp) + j);
+                    var dh = TV.Load(dhp + j);
+                    var dan = dh * (one - z) * TV.FnmAdd(n, n, one);
+                    var daz = dh * (TV.Load(hpv + j) - n) * z * (one - z);
+                    TV.Store(daz, dgx + hp + j);
+                    TV.Store(dan, dgx + (2 * hp) + j);
+                    TV.Store(daz, dgh + hp + j);
+                    TV.Store(dan, dg2 + j);
+                    TV.Store(dh * z, dhp + j);
+                }
+            }
+        }
+
+        public override void Backward1(in StepArgs<T> s)
+        {
+            int hp = s.Hp, w = TV.Count;
+            var one = TV.One;
+            for (int r = 0; r < s.Rows; r++)
+            {
+                T* a = s.Gx + ((long)r * s.LdGx);
+                T* hpv = s.HPrev + ((long)r * hp);
+                T* dm = s.DM + ((long)r * hp);
+                T* dhp = s.DH + ((long)r * hp);
+                T* dgx = s.DGx + ((long)r * s.LdGx);
+                T* dgh = s.DGh + ((long)r * s.LdGh);
+                for (int j = 0; j < s.Width; j += w)
+                {
+                    var rg = TV.Load(a + j);
+                    var dmv = TV.Load(dm + j);
+                    var dar = dmv * TV.Load(hpv + j) * rg * (one - rg);
+                    TV.Store(dar, dgx + j);
+                    TV.Store(dar, dgh + j);
+                    TV.Store(TV.Fma(dmv, rg, TV.Load(dhp + j)), dhp + j);
+                }
+            }
         }
     }
 }

@@ -1,7 +1,5 @@
 using System.Numerics;
-using System.Runtime.Intrinsics;
-using static FastLstm.Kernels.Activations;
-using static FastLstm.Kernels.Simd;
+using FastLstm.Kernels;
 
 namespace FastLstm.Cells;
 
@@ -10,10 +8,9 @@ namespace FastLstm.Cells;
 /// <c>i=σ(·) f=σ(·) g=tanh(·) o=σ(·)</c>, <c>c' = f⊙c + i⊙g</c>, <c>h' = o⊙tanh(c')</c>.
 /// Saved for backward: the four activations (in place of the pre-activations) and tanh(c') in Aux.
 /// </summary>
-internal sealed unsafe class LstmCell<T> : Cell<T>
-    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+internal sealed class LstmCell : Cell
 {
-    public static readonly LstmCell<T> Instance = new();
+    public static readonly LstmCell Instance = new();
 
     public override int Gates => 4;
 
@@ -23,76 +20,9 @@ internal sealed unsafe class LstmCell<T> : Cell<T>
 
     public override int NaiveCacheLength(int hidden) => 5 * hidden;
 
-    public override void PrepareBias(ReadOnlySpan<T> bih, ReadOnlySpan<T> bhh, ReadOnlySpan<T> bu, int h, int hp, Span<T> dst)
-    {
-        for (int q = 0; q < 4 * h; q++)
-        {
-            dst[((q / h) * hp) + (q % h)] = bih[q] + bhh[q];
-        }
-    }
+    public override FusedCell<T> Fused<T, TV>() => Kernels<T, TV>.Instance;
 
-    public override void Forward1(in StepArgs<T> s)
-    {
-        int hp = s.Hp, w = Vector256<T>.Count;
-        T* b = s.Bias;
-        for (int r = 0; r < s.Rows; r++)
-        {
-            T* gx = s.Gx + ((long)r * s.LdGx);
-            T* gh = s.Gh + ((long)r * s.LdGh);
-            T* cp = s.CPrev + ((long)r * hp);
-            T* c = s.C + ((long)r * hp);
-            T* h = s.H + ((long)r * hp);
-            T* tc = s.Aux + ((long)r * s.LdAux);
-            for (int j = 0; j < s.Width; j += w)
-            {
-                var i = Sigmoid(Vector256.Load(gx + j) + Vector256.Load(gh + j) + Vector256.Load(b + j));
-                var f = Sigmoid(Vector256.Load(gx + hp + j) + Vector256.Load(gh + hp + j) + Vector256.Load(b + hp + j));
-                var g = Tanh(Vector256.Load(gx + (2 * hp) + j) + Vector256.Load(gh + (2 * hp) + j) + Vector256.Load(b + (2 * hp) + j));
-                var o = Sigmoid(Vector256.Load(gx + (3 * hp) + j) + Vector256.Load(gh + (3 * hp) + j) + Vector256.Load(b + (3 * hp) + j));
-                var cn = Fma(f, Vector256.Load(cp + j), i * g);
-                var t = Tanh(cn);
-                i.Store(gx + j);
-                f.Store(gx + hp + j);
-                g.Store(gx + (2 * hp) + j);
-                o.Store(gx + (3 * hp) + j);
-                cn.Store(c + j);
-                t.Store(tc + j);
-                (o * t).Store(h + j);
-            }
-        }
-    }
-
-    public override void Backward1(in StepArgs<T> s)
-    {
-        int hp = s.Hp, w = Vector256<T>.Count;
-        var one = Vector256<T>.One;
-        for (int r = 0; r < s.Rows; r++)
-        {
-            T* a = s.Gx + ((long)r * s.LdGx);
-            T* cp = s.CPrev + ((long)r * hp);
-            T* tc = s.Aux + ((long)r * s.LdAux);
-            T* dhp = s.DH + ((long)r * hp);
-            T* dcp = s.DC + ((long)r * hp);
-            T* dg = s.DGx + ((long)r * s.LdGx);
-            for (int j = 0; j < s.Width; j += w)
-            {
-                var i = Vector256.Load(a + j);
-                var f = Vector256.Load(a + hp + j);
-                var g = Vector256.Load(a + (2 * hp) + j);
-                var o = Vector256.Load(a + (3 * hp) + j);
-                var t = Vector256.Load(tc + j);
-                var dh = Vector256.Load(dhp + j);
-                var dc = Fma(dh * o, FnmAdd(t, t, one), Vector256.Load(dcp + j));
-                (dc * f).Store(dcp + j);
-                (dc * g * i * (one - i)).Store(dg + j);
-                (dc * Vector256.Load(cp + j) * f * (one - f)).Store(dg + hp + j);
-                (dc * i * FnmAdd(g, g, one)).Store(dg + (2 * hp) + j);
-                (dh * t * o * (one - o)).Store(dg + (3 * hp) + j);
-            }
-        }
-    }
-
-    public override void NaiveForward(in NaiveWeights<T> w, ReadOnlySpan<T> x, ReadOnlySpan<T> h, ReadOnlySpan<T> c, Span<T> hOut, Span<T> cOut, Span<T> cache)
+    public override void NaiveForward<T>(in NaiveWeights<T> w, ReadOnlySpan<T> x, ReadOnlySpan<T> h, ReadOnlySpan<T> c, Span<T> hOut, Span<T> cOut, Span<T> cache)
     {
         int n = w.HiddenSize;
         for (int j = 0; j < n; j++)
@@ -117,7 +47,7 @@ internal sealed unsafe class LstmCell<T> : Cell<T>
         }
     }
 
-    public override void NaiveBackward(in NaiveWeights<T> w, in NaiveGrads<T> g, ReadOnlySpan<T> x, ReadOnlySpan<T> h, ReadOnlySpan<T> c,
+    public override void NaiveBackward<T>(in NaiveWeights<T> w, in NaiveGrads<T> g, ReadOnlySpan<T> x, ReadOnlySpan<T> h, ReadOnlySpan<T> c,
         ReadOnlySpan<T> cache, ReadOnlySpan<T> dhOut, ReadOnlySpan<T> dcOut, Span<T> dx, Span<T> dh, Span<T> dc)
     {
         int n = w.HiddenSize;
@@ -135,6 +65,73 @@ internal sealed unsafe class LstmCell<T> : Cell<T>
                 int row = (gate * n) + j;
                 AffineBackward(da[gate], row, w.Wih, x, g.Wih, g.Bih, dx);
                 AffineBackward(da[gate], row, w.Whh, h, g.Whh, g.Bhh, dh);
+            }
+        }
+    }
+
+    private sealed unsafe class Kernels<T, TV> : FusedCell<T, TV>
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        where TV : unmanaged, IVec<TV, T>
+    {
+        public static readonly Kernels<T, TV> Instance = new();
+
+        public override void PrepareBias(ReadOnlySpan<T> parameters, LayerTensors tensors, int h, int hp, Span<T> dst) =>
+            SumBlocks(Of(parameters, tensors.BiasIh), Of(parameters, tensors.BiasHh), 4, h, hp, dst);
+
+        public override void Forward1(in StepArgs<T> s)
+        {
+            int hp = s.Hp, w = TV.Count;
+            T* b = s.Bias;
+            for (int r = 0; r < s.Rows; r++)
+            {
+                T* gx = s.Gx + ((long)r * s.LdGx);
+                T* gh = s.Gh + ((long)r * s.LdGh);
+                T* cp = s.CPrev + ((long)r * hp);
+                T* c = s.C + ((long)r * hp);
+                T* h = s.H + ((long)r * hp);
+                T* tc = s.Aux + ((long)r * s.LdAux);
+                Activate<SigmoidOp<T>>(gx, gx, gh, b, s.Width);
+                Activate<SigmoidOp<T>>(gx + hp, gx + hp, gh + hp, b + hp, s.Width);
+                Activate<TanhOp<T>>(gx + (2 * hp), gx + (2 * hp), gh + (2 * hp), b + (2 * hp), s.Width);
+                Activate<SigmoidOp<T>>(gx + (3 * hp), gx + (3 * hp), gh + (3 * hp), b + (3 * hp), s.Width);
+                for (int j = 0; j < s.Width; j += w)
+                {
+                    var cn = TV.Fma(TV.Load(gx + hp + j), TV.Load(cp + j), TV.Load(gx + j) * TV.Load(gx + (2 * hp) + j));
+                    var t = Tanh(cn);
+                    TV.Store(cn, c + j);
+                    TV.Store(t, tc + j);
+                    TV.Store(TV.Load(gx + (3 * hp) + j) * t, h + j);
+                }
+            }
+        }
+
+        public override void Backward1(in StepArgs<T> s)
+        {
+            int hp = s.Hp, w = TV.Count;
+            var one = TV.One;
+            for (int r = 0; r < s.Rows; r++)
+            {
+                T* a = s.Gx + ((long)r * s.LdGx);
+                T* cp = s.CPrev + ((long)r * hp);
+                T* tc = s.Aux + ((long)r * s.LdAux);
+                T* dhp = s.DH + ((long)r * hp);
+                T* dcp = s.DC + ((long)r * hp);
+                T* dg = s.DGx + ((long)r * s.LdGx);
+                for (int j = 0; j < s.Width; j += w)
+                {
+                    var i = TV.Load(a + j);
+                    var f = TV.Load(a + hp + j);
+                    var g = TV.Load(a + (2 * hp) + j);
+                    var o = TV.Load(a + (3 * hp) + j);
+                    var t = TV.Load(tc + j);
+                    var dh = TV.Load(dhp + j);
+                    var dc = TV.Fma(dh * o, TV.FnmAdd(t, t, one), TV.Load(dcp + j));
+                    TV.Store(dc * f, dcp + j);
+                    TV.Store(dc * g * i * (one - i), dg + j);
+                    TV.Store(dc * TV.Load(cp + j) * f * (one - f), dg + hp + j);
+                    TV.Store(dc * i * TV.FnmAdd(g, g, one), dg + (2 * hp) + j);
+                    TV.Store(dh * t * o * (one - o), dg + (3 * hp) + j);
+                }
             }
         }
     }

@@ -1,6 +1,5 @@
 using System.Numerics;
-using System.Runtime.Intrinsics;
-using static FastLstm.Kernels.Activations;
+using FastLstm.Kernels;
 
 namespace FastLstm.Cells;
 
@@ -8,11 +7,10 @@ namespace FastLstm.Cells;
 /// Elman RNN: <c>h' = act(W_ih x + b_ih + W_hh h + b_hh)</c>, act = tanh or ReLU. Backward needs only h',
 /// which the driver keeps anyway: tanh' = 1 − h'², relu' = [h' &gt; 0].
 /// </summary>
-internal sealed unsafe class RnnCell<T> : Cell<T>
-    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+internal sealed class RnnCell : Cell
 {
-    public static readonly RnnCell<T> Tanh = new(relu: false);
-    public static readonly RnnCell<T> Relu = new(relu: true);
+    public static readonly RnnCell WithTanh = new(relu: false);
+    public static readonly RnnCell WithRelu = new(relu: true);
 
     private readonly bool _relu;
 
@@ -24,7 +22,7 @@ internal sealed unsafe class RnnCell<T> : Cell<T>
 
     public override int NaiveCacheLength(int hidden) => 2 * hidden;
 
-    public override double NaiveKinkDistance(ReadOnlySpan<T> cache)
+    public override double NaiveKinkDistance<T>(ReadOnlySpan<T> cache)
     {
         if (!_relu)
         {
@@ -40,53 +38,9 @@ internal sealed unsafe class RnnCell<T> : Cell<T>
         return min;
     }
 
-    public override void PrepareBias(ReadOnlySpan<T> bih, ReadOnlySpan<T> bhh, ReadOnlySpan<T> bu, int h, int hp, Span<T> dst)
-    {
-        dst.Clear();
-        for (int j = 0; j < h; j++)
-        {
-            dst[j] = bih[j] + bhh[j];
-        }
-    }
+    public override FusedCell<T> Fused<T, TV>() => _relu ? Kernels<T, TV>.ReluInstance : Kernels<T, TV>.TanhInstance;
 
-    public override void Forward1(in StepArgs<T> s)
-    {
-        int hp = s.Hp, w = Vector256<T>.Count;
-        T* b = s.Bias;
-        for (int r = 0; r < s.Rows; r++)
-        {
-            T* gx = s.Gx + ((long)r * s.LdGx);
-            T* gh = s.Gh + ((long)r * s.LdGh);
-            T* h = s.H + ((long)r * hp);
-            for (int j = 0; j < s.Width; j += w)
-            {
-                var pre = Vector256.Load(gx + j) + Vector256.Load(gh + j) + Vector256.Load(b + j);
-                (_relu ? Relu(pre) : Tanh(pre)).Store(h + j);
-            }
-        }
-    }
-
-    public override void Backward1(in StepArgs<T> s)
-    {
-        int hp = s.Hp, w = Vector256<T>.Count;
-        var one = Vector256<T>.One;
-        for (int r = 0; r < s.Rows; r++)
-        {
-            T* h = s.H + ((long)r * hp);
-            T* dh = s.DH + ((long)r * hp);
-            T* dg = s.DGx + ((long)r * s.LdGx);
-            for (int j = 0; j < s.Width; j += w)
-            {
-                var hv = Vector256.Load(h + j);
-                var d = _relu
-                    ? Vector256.ConditionalSelect(Vector256.GreaterThan(hv, Vector256<T>.Zero), one, Vector256<T>.Zero)
-                    : Kernels.Simd.FnmAdd(hv, hv, one);
-                (Vector256.Load(dh + j) * d).Store(dg + j);
-            }
-        }
-    }
-
-    public override void NaiveForward(in NaiveWeights<T> w, ReadOnlySpan<T> x, ReadOnlySpan<T> h, ReadOnlySpan<T> c, Span<T> hOut, Span<T> cOut, Span<T> cache)
+    public override void NaiveForward<T>(in NaiveWeights<T> w, ReadOnlySpan<T> x, ReadOnlySpan<T> h, ReadOnlySpan<T> c, Span<T> hOut, Span<T> cOut, Span<T> cache)
     {
         for (int j = 0; j < w.HiddenSize; j++)
         {
@@ -97,7 +51,7 @@ internal sealed unsafe class RnnCell<T> : Cell<T>
         }
     }
 
-    public override void NaiveBackward(in NaiveWeights<T> w, in NaiveGrads<T> g, ReadOnlySpan<T> x, ReadOnlySpan<T> h, ReadOnlySpan<T> c,
+    public override void NaiveBackward<T>(in NaiveWeights<T> w, in NaiveGrads<T> g, ReadOnlySpan<T> x, ReadOnlySpan<T> h, ReadOnlySpan<T> c,
         ReadOnlySpan<T> cache, ReadOnlySpan<T> dhOut, ReadOnlySpan<T> dcOut, Span<T> dx, Span<T> dh, Span<T> dc)
     {
         dx.Clear();
@@ -108,6 +62,53 @@ internal sealed unsafe class RnnCell<T> : Cell<T>
             T da = dhOut[j] * (_relu ? (y > T.Zero ? T.One : T.Zero) : T.One - (y * y));
             AffineBackward(da, j, w.Wih, x, g.Wih, g.Bih, dx);
             AffineBackward(da, j, w.Whh, h, g.Whh, g.Bhh, dh);
+        }
+    }
+
+    private sealed unsafe class Kernels<T, TV>(bool relu) : FusedCell<T, TV>
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        where TV : unmanaged, IVec<TV, T>
+    {
+        public static readonly Kernels<T, TV> TanhInstance = new(relu: false);
+        public static readonly Kernels<T, TV> ReluInstance = new(relu: true);
+
+        public override void PrepareBias(ReadOnlySpan<T> parameters, LayerTensors tensors, int h, int hp, Span<T> dst) =>
+            SumBlocks(Of(parameters, tensors.BiasIh), Of(parameters, tensors.BiasHh), 1, h, hp, dst);
+
+        public override void Forward1(in StepArgs<T> s)
+        {
+            for (int r = 0; r < s.Rows; r++)
+            {
+                T* gx = s.Gx + ((long)r * s.LdGx);
+                T* gh = s.Gh + ((long)r * s.LdGh);
+                T* h = s.H + ((long)r * s.Hp);
+                if (relu)
+                {
+                    Activate<ReluOp<T>>(h, gx, gh, s.Bias, s.Width);
+                }
+                else
+                {
+                    Activate<TanhOp<T>>(h, gx, gh, s.Bias, s.Width);
+                }
+            }
+        }
+
+        public override void Backward1(in StepArgs<T> s)
+        {
+            int hp = s.Hp, w = TV.Count;
+            var one = TV.One;
+            for (int r = 0; r < s.Rows; r++)
+            {
+                T* h = s.H + ((long)r * hp);
+                T* dh = s.DH + ((long)r * hp);
+                T* dg = s.DGx + ((long)r * s.LdGx);
+                for (int j = 0; j < s.Width; j += w)
+                {
+                    var hv = TV.Load(h + j);
+                    var d = relu ? TV.Select(TV.GreaterThan(hv, TV.Zero), one, TV.Zero) : TV.FnmAdd(hv, hv, one);
+                    TV.Store(TV.Load(dh + j) * d, dg + j);
+                }
+            }
         }
     }
 }

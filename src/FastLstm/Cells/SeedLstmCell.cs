@@ -1,7 +1,5 @@
 using System.Numerics;
-using System.Runtime.Intrinsics;
-using static FastLstm.Kernels.Activations;
-using static FastLstm.Kernels.Simd;
+using FastLstm.Kernels;
 
 namespace FastLstm.Cells;
 
@@ -9,133 +7,34 @@ namespace FastLstm.Cells;
 /// The four-gate LSTM of the source notes, gate rows i, f, N, V:
 /// learn <c>N⊙i</c> (N = tanh, i = σ), forget <c>m = LTM⊙f</c>, remember <c>LTM' = m + N⊙i</c>,
 /// use <c>STM' = tanh(W_u m + b_u) ⊙ V</c> (V = σ). The use gate reads m, not LTM', through its own
-/// square matrix, so it is a second phase after the gates. Aux holds m (the phase-2 input) and U.
-/// Prepared bias blocks: the ih + hh sums of i, f, N, V, then b_u.
+/// square matrix <c>weight_use</c> and bias <c>bias_use</c>, so it is a second phase after the gates. Aux holds m
+/// (the phase-2 input) and U. Prepared bias blocks: the ih + hh sums of i, f, N, V, then b_u.
 /// </summary>
-internal sealed unsafe class SeedLstmCell<T> : TwoPhaseCell<T>
-    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+internal sealed class SeedLstmCell : Cell
 {
-    public static readonly SeedLstmCell<T> Instance = new();
+    public static readonly SeedLstmCell Instance = new();
+
+    private const int WeightUse = 0, BiasUse = 1;
+
+    private static readonly ExtraTensor[] Extras = [new("weight_use", Square: true), new("bias_use", Square: false)];
 
     public override int Gates => 4;
 
     public override bool HasCellState => true;
 
+    public override IReadOnlyList<ExtraTensor> ExtraTensors => Extras;
+
+    public override (string Weight, string Bias, int Block)? Phase2 => ("weight_use", "bias_use", 0);
+
     public override int AuxBlocks => 2;
 
     public override int BiasBlocks => 5;
 
-    public override (string Weight, string Bias, int Block) Phase2Source => ("weight_use", "bias_use", 0);
-
     public override int NaiveCacheLength(int hidden) => 6 * hidden;
 
-    public override void PrepareBias(ReadOnlySpan<T> bih, ReadOnlySpan<T> bhh, ReadOnlySpan<T> bu, int h, int hp, Span<T> dst)
-    {
-        dst.Clear();
-        for (int q = 0; q < 4 * h; q++)
-        {
-            dst[((q / h) * hp) + (q % h)] = bih[q] + bhh[q];
-        }
+    public override FusedCell<T> Fused<T, TV>() => Kernels<T, TV>.Instance;
 
-        bu.CopyTo(dst.Slice(4 * hp, h));
-    }
-
-    public override void Forward1(in StepArgs<T> s)
-    {
-        int hp = s.Hp, w = Vector256<T>.Count;
-        T* b = s.Bias;
-        for (int r = 0; r < s.Rows; r++)
-        {
-            T* gx = s.Gx + ((long)r * s.LdGx);
-            T* gh = s.Gh + ((long)r * s.LdGh);
-            T* cp = s.CPrev + ((long)r * hp);
-            T* c = s.C + ((long)r * hp);
-            T* m = s.Aux + ((long)r * s.LdAux);
-            for (int j = 0; j < s.Width; j += w)
-            {
-                var i = Sigmoid(Vector256.Load(gx + j) + Vector256.Load(gh + j) + Vector256.Load(b + j));
-                var f = Sigmoid(Vector256.Load(gx + hp + j) + Vector256.Load(gh + hp + j) + Vector256.Load(b + hp + j));
-                var n = Tanh(Vector256.Load(gx + (2 * hp) + j) + Vector256.Load(gh + (2 * hp) + j) + Vector256.Load(b + (2 * hp) + j));
-                var v = Sigmoid(Vector256.Load(gx + (3 * hp) + j) + Vector256.Load(gh + (3 * hp) + j) + Vector256.Load(b + (3 * hp) + j));
-                var mv = Vector256.Load(cp + j) * f;
-                i.Store(gx + j);
-                f.Store(gx + hp + j);
-                n.Store(gx + (2 * hp) + j);
-                v.Store(gx + (3 * hp) + j);
-                mv.Store(m + j);
-                Fma(n, i, mv).Store(c + j);
-            }
-        }
-    }
-
-    public override void Forward2(in StepArgs<T> s)
-    {
-        int hp = s.Hp, w = Vector256<T>.Count;
-        T* b = s.Bias + (4 * hp);
-        for (int r = 0; r < s.Rows; r++)
-        {
-            T* gx = s.Gx + ((long)r * s.LdGx);
-            T* g2 = s.G2 + ((long)r * hp);
-            T* u = s.Aux + ((long)r * s.LdAux) + hp;
-            T* h = s.H + ((long)r * hp);
-            for (int j = 0; j < s.Width; j += w)
-            {
-                var uv = Tanh(Vector256.Load(g2 + j) + Vector256.Load(b + j));
-                uv.Store(u + j);
-                (uv * Vector256.Load(gx + (3 * hp) + j)).Store(h + j);
-            }
-        }
-    }
-
-    public override void Backward2(in StepArgs<T> s)
-    {
-        int hp = s.Hp, w = Vector256<T>.Count;
-        var one = Vector256<T>.One;
-        for (int r = 0; r < s.Rows; r++)
-        {
-            T* a = s.Gx + ((long)r * s.LdGx);
-            T* u = s.Aux + ((long)r * s.LdAux) + hp;
-            T* dhp = s.DH + ((long)r * hp);
-            T* dgx = s.DGx + ((long)r * s.LdGx);
-            T* dg2 = s.DG2 + ((long)r * hp);
-            for (int j = 0; j < s.Width; j += w)
-            {
-                var v = Vector256.Load(a + (3 * hp) + j);
-                var uv = Vector256.Load(u + j);
-                var dh = Vector256.Load(dhp + j);
-                (dh * v * FnmAdd(uv, uv, one)).Store(dg2 + j);
-                (dh * uv * v * (one - v)).Store(dgx + (3 * hp) + j);
-            }
-        }
-    }
-
-    public override void Backward1(in StepArgs<T> s)
-    {
-        int hp = s.Hp, w = Vector256<T>.Count;
-        var one = Vector256<T>.One;
-        for (int r = 0; r < s.Rows; r++)
-        {
-            T* a = s.Gx + ((long)r * s.LdGx);
-            T* cp = s.CPrev + ((long)r * hp);
-            T* dm = s.DM + ((long)r * hp);
-            T* dcp = s.DC + ((long)r * hp);
-            T* dg = s.DGx + ((long)r * s.LdGx);
-            for (int j = 0; j < s.Width; j += w)
-            {
-                var i = Vector256.Load(a + j);
-                var f = Vector256.Load(a + hp + j);
-                var n = Vector256.Load(a + (2 * hp) + j);
-                var dc = Vector256.Load(dcp + j);
-                var dmt = dc + Vector256.Load(dm + j);
-                (dmt * f).Store(dcp + j);
-                (dc * n * i * (one - i)).Store(dg + j);
-                (dmt * Vector256.Load(cp + j) * f * (one - f)).Store(dg + hp + j);
-                (dc * i * FnmAdd(n, n, one)).Store(dg + (2 * hp) + j);
-            }
-        }
-    }
-
-    public override void NaiveForward(in NaiveWeights<T> w, ReadOnlySpan<T> x, ReadOnlySpan<T> h, ReadOnlySpan<T> c, Span<T> hOut, Span<T> cOut, Span<T> cache)
+    public override void NaiveForward<T>(in NaiveWeights<T> w, ReadOnlySpan<T> x, ReadOnlySpan<T> h, ReadOnlySpan<T> c, Span<T> hOut, Span<T> cOut, Span<T> cache)
     {
         int n = w.HiddenSize;
         Span<T> i = cache[..n], f = cache.Slice(n, n), nn = cache.Slice(2 * n, n), v = cache.Slice(3 * n, n), m = cache.Slice(4 * n, n), u = cache.Slice(5 * n, n);
@@ -151,7 +50,7 @@ internal sealed unsafe class SeedLstmCell<T> : TwoPhaseCell<T>
 
         for (int j = 0; j < n; j++)
         {
-            u[j] = Tanh(w.Bu[j] + Dot(w.Wu, j, m));
+            u[j] = Tanh(w.Extra(BiasUse)[j] + Dot(w.Extra(WeightUse), j, m));
             hOut[j] = u[j] * v[j];
         }
 
@@ -162,7 +61,7 @@ internal sealed unsafe class SeedLstmCell<T> : TwoPhaseCell<T>
         }
     }
 
-    public override void NaiveBackward(in NaiveWeights<T> w, in NaiveGrads<T> g, ReadOnlySpan<T> x, ReadOnlySpan<T> h, ReadOnlySpan<T> c,
+    public override void NaiveBackward<T>(in NaiveWeights<T> w, in NaiveGrads<T> g, ReadOnlySpan<T> x, ReadOnlySpan<T> h, ReadOnlySpan<T> c,
         ReadOnlySpan<T> cache, ReadOnlySpan<T> dhOut, ReadOnlySpan<T> dcOut, Span<T> dx, Span<T> dh, Span<T> dc)
     {
         int n = w.HiddenSize;
@@ -175,7 +74,7 @@ internal sealed unsafe class SeedLstmCell<T> : TwoPhaseCell<T>
         {
             T dau = dhOut[j] * v[j] * (T.One - (u[j] * u[j]));
             dav[j] = dhOut[j] * u[j] * v[j] * (T.One - v[j]);
-            AffineBackward(dau, j, w.Wu, m, g.Wu, g.Bu, dm);
+            AffineBackward(dau, j, w.Extra(WeightUse), m, g.Extra(WeightUse), g.Extra(BiasUse), dm);
         }
 
         for (int j = 0; j < n; j++)
@@ -188,6 +87,109 @@ internal sealed unsafe class SeedLstmCell<T> : TwoPhaseCell<T>
                 int row = (gate * n) + j;
                 AffineBackward(da[gate], row, w.Wih, x, g.Wih, g.Bih, dx);
                 AffineBackward(da[gate], row, w.Whh, h, g.Whh, g.Bhh, dh);
+            }
+        }
+    }
+
+    private sealed unsafe class Kernels<T, TV> : FusedCell<T, TV>
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        where TV : unmanaged, IVec<TV, T>
+    {
+        public static readonly Kernels<T, TV> Instance = new();
+
+        public override void PrepareBias(ReadOnlySpan<T> parameters, LayerTensors tensors, int h, int hp, Span<T> dst)
+        {
+            SumBlocks(Of(parameters, tensors.BiasIh), Of(parameters, tensors.BiasHh), 4, h, hp, dst);
+            PadBlocks(Of(parameters, tensors.Extra[BiasUse]), 1, h, hp, dst[(4 * hp)..]);
+        }
+
+        public override void Forward1(in StepArgs<T> s)
+        {
+            int hp = s.Hp, w = TV.Count;
+            T* b = s.Bias;
+            for (int r = 0; r < s.Rows; r++)
+            {
+                T* gx = s.Gx + ((long)r * s.LdGx);
+                T* gh = s.Gh + ((long)r * s.LdGh);
+                T* cp = s.CPrev + ((long)r * hp);
+                T* c = s.C + ((long)r * hp);
+                T* m = s.Aux + ((long)r * s.LdAux);
+                Activate<SigmoidOp<T>>(gx, gx, gh, b, s.Width);
+                Activate<SigmoidOp<T>>(gx + hp, gx + hp, gh + hp, b + hp, s.Width);
+                Activate<TanhOp<T>>(gx + (2 * hp), gx + (2 * hp), gh + (2 * hp), b + (2 * hp), s.Width);
+                Activate<SigmoidOp<T>>(gx + (3 * hp), gx + (3 * hp), gh + (3 * hp), b + (3 * hp), s.Width);
+                for (int j = 0; j < s.Width; j += w)
+                {
+                    var mv = TV.Load(cp + j) * TV.Load(gx + hp + j);
+                    TV.Store(mv, m + j);
+                    TV.Store(TV.Fma(TV.Load(gx + (2 * hp) + j), TV.Load(gx + j), mv), c + j);
+                }
+            }
+        }
+
+        public override void Forward2(in StepArgs<T> s)
+        {
+            int hp = s.Hp, w = TV.Count;
+            T* b = s.Bias + (4 * hp);
+            for (int r = 0; r < s.Rows; r++)
+            {
+                T* gx = s.Gx + ((long)r * s.LdGx);
+                T* g2 = s.G2 + ((long)r * hp);
+                T* u = s.Aux + ((long)r * s.LdAux) + hp;
+                T* h = s.H + ((long)r * hp);
+                Activate<TanhOp<T>>(u, g2, b, s.Width);
+                for (int j = 0; j < s.Width; j += w)
+                {
+                    TV.Store(TV.Load(u + j) * TV.Load(gx + (3 * hp) + j), h + j);
+                }
+            }
+        }
+
+        public override void Backward2(in StepArgs<T> s)
+        {
+            int hp = s.Hp, w = TV.Count;
+            var one = TV.One;
+            for (int r = 0; r < s.Rows; r++)
+            {
+                T* a = s.Gx + ((long)r * s.LdGx);
+                T* u = s.Aux + ((long)r * s.LdAux) + hp;
+                T* dhp = s.DH + ((long)r * hp);
+                T* dgx = s.DGx + ((long)r * s.LdGx);
+                T* dg2 = s.DG2 + ((long)r * hp);
+                for (int j = 0; j < s.Width; j += w)
+                {
+                    var v = TV.Load(a + (3 * hp) + j);
+                    var uv = TV.Load(u + j);
+                    var dh = TV.Load(dhp + j);
+                    TV.Store(dh * v * TV.FnmAdd(uv, uv, one), dg2 + j);
+                    TV.Store(dh * uv * v * (one - v), dgx + (3 * hp) + j);
+                }
+            }
+        }
+
+        public override void Backward1(in StepArgs<T> s)
+        {
+            int hp = s.Hp, w = TV.Count;
+            var one = TV.One;
+            for (int r = 0; r < s.Rows; r++)
+            {
+                T* a = s.Gx + ((long)r * s.LdGx);
+                T* cp = s.CPrev + ((long)r * hp);
+                T* dm = s.DM + ((long)r * hp);
+                T* dcp = s.DC + ((long)r * hp);
+                T* dg = s.DGx + ((long)r * s.LdGx);
+                for (int j = 0; j < s.Width; j += w)
+                {
+                    var i = TV.Load(a + j);
+                    var f = TV.Load(a + hp + j);
+                    var n = TV.Load(a + (2 * hp) + j);
+                    var dc = TV.Load(dcp + j);
+                    var dmt = dc + TV.Load(dm + j);
+                    TV.Store(dmt * f, dcp + j);
+                    TV.Store(dc * n * i * (one - i), dg + j);
+                    TV.Store(dmt * TV.Load(cp + j) * f * (one - f), dg + hp + j);
+                    TV.Store(dc * i * TV.FnmAdd(n, n, one), dg + (2 * hp) + j);
+                }
             }
         }
     }

@@ -1,76 +1,148 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 
 namespace FastLstm.Kernels;
 
 /// <summary>
-/// The nonlinearities of the cells, as a vector routine and its scalar twin with the same formula.
-/// The scalar twins are also what the naive reference uses, written with the BCL's own functions.
+/// The nonlinearities of the cells, written once over the vector width (<see cref="IVec{TSelf, T}"/>), each beside its
+/// scalar twin with the same formula. The scalar twins are also what the naive reference uses, written with the BCL's
+/// own functions.
 /// </summary>
-internal static class Activations
+internal static class Activations<T>
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
     // σ(x) = 1 / (1 + e^-x): exact limits 0 and 1 at the extremes (e^-x overflows to +∞, 1/∞ = 0).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<T> Sigmoid<T>(Vector256<T> x)
-        where T : unmanaged, IBinaryFloatingPointIeee754<T>
-        => Vector256<T>.One / (Vector256<T>.One + Simd.Exp(-x));
+    public static TV Sigmoid<TV>(TV x)
+        where TV : unmanaged, IVec<TV, T>
+        => TV.One / (TV.One + TV.Exp(-x));
 
     // tanh(x): for |x| < 0.625 the Cephes odd approximation x + x·x²·R(x²) (a polynomial for float, a rational
     // function for double), so the relative error stays at rounding level near 0; above, sign(x)·(−z / (z + 2)) with
     // z = e^(−2|x|) − 1, which cannot overflow and loses nothing there since z ≤ −0.71.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<T> Tanh<T>(Vector256<T> x)
-        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    public static TV Tanh<TV>(TV x)
+        where TV : unmanaged, IVec<TV, T>
     {
-        var sign = x & Vector256.Create(-T.Zero);
+        var sign = x & TV.Create(-T.Zero);
         var y = x ^ sign;
-        var z = Simd.Exp(y * Vector256.Create(T.CreateTruncating(-2))) - Vector256<T>.One;
-        var large = -z / (z + Vector256.Create(T.CreateTruncating(2)));
+        var z = TV.Exp(y * TV.Create(T.CreateTruncating(-2))) - TV.One;
+        var large = -z / (z + TV.Create(T.CreateTruncating(2)));
         var s = x * x;
-        var small = Simd.Fma(x * s, SmallTanhRatio(s), x);
-        return Vector256.ConditionalSelect(Vector256.LessThan(y, Vector256.Create(T.CreateTruncating(0.625))), small, large ^ sign);
+        var small = TV.Fma(x * s, SmallTanhRatio(s), x);
+        return TV.Select(TV.LessThan(y, TV.Create(T.CreateTruncating(0.625))), small, large ^ sign);
     }
 
     // R(s) with tanh(x) ≈ x + x·s·R(s), s = x², on |x| < 0.625 (Cephes tanhf / tanh coefficients).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<T> SmallTanhRatio<T>(Vector256<T> s)
-        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    private static TV SmallTanhRatio<TV>(TV s)
+        where TV : unmanaged, IVec<TV, T>
     {
         if (typeof(T) == typeof(float))
         {
-            var p = Vector256.Create(-5.70498872745e-3f);
-            p = Simd.Fma(p, s.AsSingle(), Vector256.Create(2.06390887954e-2f));
-            p = Simd.Fma(p, s.AsSingle(), Vector256.Create(-5.37397155531e-2f));
-            p = Simd.Fma(p, s.AsSingle(), Vector256.Create(1.33314422036e-1f));
-            p = Simd.Fma(p, s.AsSingle(), Vector256.Create(-3.33332819422e-1f));
-            return p.As<float, T>();
+            var p = C(-5.70498872745e-3);
+            p = TV.Fma(p, s, C(2.06390887954e-2));
+            p = TV.Fma(p, s, C(-5.37397155531e-2));
+            p = TV.Fma(p, s, C(1.33314422036e-1));
+            return TV.Fma(p, s, C(-3.33332819422e-1));
         }
 
-        var sd = s.AsDouble();
-        var num = Simd.Fma(Vector256.Create(-9.64399179425052238628e-1), sd, Vector256.Create(-9.92877231001918586564e1));
-        num = Simd.Fma(num, sd, Vector256.Create(-1.61468768441708447952e3));
-        var den = sd + Vector256.Create(1.12811678491632931402e2);
-        den = Simd.Fma(den, sd, Vector256.Create(2.23548839060100448583e3));
-        den = Simd.Fma(den, sd, Vector256.Create(4.84406305325125486048e3));
-        return (num / den).As<double, T>();
+        var num = TV.Fma(C(-9.64399179425052238628e-1), s, C(-9.92877231001918586564e1));
+        num = TV.Fma(num, s, C(-1.61468768441708447952e3));
+        var den = s + C(1.12811678491632931402e2);
+        den = TV.Fma(den, s, C(2.23548839060100448583e3));
+        den = TV.Fma(den, s, C(4.84406305325125486048e3));
+        return num / den;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static TV C(double value) => TV.Create(T.CreateTruncating(value));
     }
 
     // relu(x) = max(x, 0); NaN propagates like the scalar twin.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<T> Relu<T>(Vector256<T> x)
+    public static TV Relu<TV>(TV x)
+        where TV : unmanaged, IVec<TV, T>
+        => TV.Select(TV.LessThan(x, TV.Zero), TV.Zero, x);
+
+    public static T Sigmoid(T x) => T.One / (T.One + T.Exp(-x));
+
+    public static T Tanh(T x) => T.Tanh(x);
+
+    public static T Relu(T x) => x < T.Zero ? T.Zero : x;
+}
+
+/// <summary>An activation as an operator type (a struct type argument, so a loop over it compiles to straight-line code).</summary>
+internal interface IActivation<T>
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    static abstract T Invoke(T x);
+
+    static abstract TV Invoke<TV>(TV x)
+        where TV : unmanaged, IVec<TV, T>;
+}
+
+internal readonly struct SigmoidOp<T> : IActivation<T>
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    public static T Invoke(T x) => Activations<T>.Sigmoid(x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Invoke<TV>(TV x)
+        where TV : unmanaged, IVec<TV, T>
+        => Activations<T>.Sigmoid(x);
+}
+
+internal readonly struct TanhOp<T> : IActivation<T>
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    public static T Invoke(T x) => Activations<T>.Tanh(x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Invoke<TV>(TV x)
+        where TV : unmanaged, IVec<TV, T>
+        => Activations<T>.Tanh(x);
+}
+
+internal readonly struct ReluOp<T> : IActivation<T>
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    public static T Invoke(T x) => Activations<T>.Relu(x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Invoke<TV>(TV x)
+        where TV : unmanaged, IVec<TV, T>
+        => Activations<T>.Relu(x);
+}
+
+/// <summary>Width-generic building blocks the vector types themselves are made of.</summary>
+internal static class VecMath
+{
+    // e^x in single precision throughout (the BCL's float Exp widens to double, twice the work): x = n·ln2 + r with
+    // |r| ≤ ln2/2 (ln2 split in two so n·ln2_hi is exact), e^r by its Taylor series to r⁷ (truncation 5e-9, under
+    // half an ulp), and 2^n applied in two halves so that overflow to +∞ and gradual underflow to 0 come out of
+    // the multiplications themselves. x is clamped first only to keep n within the exponent range; NaN is passed through.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV ExpSingle<TV, T>(TV x)
+        where TV : unmanaged, IVec<TV, T>
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
-        => Vector256.ConditionalSelect(Vector256.LessThan(x, Vector256<T>.Zero), Vector256<T>.Zero, x);
+    {
+        var xc = TV.Min(TV.Max(x, C(-104)), C(89));
+        var n = TV.Round(xc * C(1.44269504089));
+        var r = TV.FnmAdd(n, C(0.693145751953125), xc);
+        r = TV.FnmAdd(n, C(1.428606765330187e-6), r);
+        var p = C(1.0 / 5040);
+        p = TV.Fma(p, r, C(1.0 / 720));
+        p = TV.Fma(p, r, C(1.0 / 120));
+        p = TV.Fma(p, r, C(1.0 / 24));
+        p = TV.Fma(p, r, C(1.0 / 6));
+        p = TV.Fma(p, r, C(0.5));
+        p = TV.Fma(p, r, TV.One);
+        p = TV.Fma(p, r, TV.One);
+        var half = TV.Floor(n * C(0.5));
+        var e = p * TV.Pow2(half) * TV.Pow2(n - half);
+        return TV.Select(TV.Equals(x, x), e, x);
 
-    public static T Sigmoid<T>(T x)
-        where T : IBinaryFloatingPointIeee754<T>
-        => T.One / (T.One + T.Exp(-x));
-
-    public static T Tanh<T>(T x)
-        where T : IBinaryFloatingPointIeee754<T>
-        => T.Tanh(x);
-
-    public static T Relu<T>(T x)
-        where T : IBinaryFloatingPointIeee754<T>
-        => x < T.Zero ? T.Zero : x;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static TV C(double value) => TV.Create(T.CreateTruncating(value));
+    }
 }

@@ -5,7 +5,7 @@ namespace FastLstm.Reference;
 
 /// <summary>
 /// The naive twin of <see cref="TrainingSession{T}"/>: per layer, direction, sequence and step, the cell's
-/// equations as written (<see cref="Cell{T}.NaiveForward"/>), on the model's PyTorch-layout tensors, in plain
+/// equations as written (<see cref="Cell.NaiveForward{T}"/>), on the model's PyTorch-layout tensors, in plain
 /// loops with no packing, no batching and no SIMD. Slow by design; it is what the fused engine is checked
 /// against. Reads the model's parameters at every call. Allocates freely.
 /// </summary>
@@ -13,7 +13,7 @@ namespace FastLstm.Reference;
 public sealed class NaiveRnn<T>
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
-    private readonly Cell<T> _cell;
+    private readonly Cell _cell;
     private readonly T[] _grads;
     private Saved? _saved;
 
@@ -22,8 +22,8 @@ public sealed class NaiveRnn<T>
     {
         ArgumentNullException.ThrowIfNull(model);
         Model = model;
-        _cell = Cell<T>.For(model.Spec.Cell);
-        _grads = new T[model.Layout.Count];
+        _cell = model.Layout.Cell;
+        _grads = new T[model.Layout.Length];
     }
 
     /// <summary>The model run.</summary>
@@ -188,42 +188,10 @@ public sealed class NaiveRnn<T>
 
     private static int State(RnnSpec spec, int l, int d, int batch, int b) => ((((l * spec.Directions) + d) * batch) + b) * spec.HiddenSize;
 
-    private NaiveWeights<T> Weights(int l, int d)
-    {
-        var lay = Model.Layout;
-        ReadOnlySpan<T> p = Model.Parameters;
-        bool seed = Model.Spec.Cell == CellType.SeedLstm;
-        return new NaiveWeights<T>
-        {
-            InputSize = Model.Spec.LayerInputSize(l),
-            HiddenSize = Model.Spec.HiddenSize,
-            Wih = Slice(p, lay.Get("weight_ih", l, d)),
-            Whh = Slice(p, lay.Get("weight_hh", l, d)),
-            Bih = Slice(p, lay.Get("bias_ih", l, d)),
-            Bhh = Slice(p, lay.Get("bias_hh", l, d)),
-            Wu = seed ? Slice(p, lay.Get("weight_use", l, d)) : default,
-            Bu = seed ? Slice(p, lay.Get("bias_use", l, d)) : default,
-        };
+    private NaiveWeights<T> Weights(int l, int d) =>
+        new(Model.Data, Model.Layout.Of(l, d), Model.Spec.LayerInputSize(l), Model.Spec.HiddenSize);
 
-        static ReadOnlySpan<T> Slice(ReadOnlySpan<T> all, ParameterLayout.Tensor t) => all.Slice(t.Offset, t.Length);
-    }
-
-    private NaiveGrads<T> Grads(int l, int d)
-    {
-        var lay = Model.Layout;
-        bool seed = Model.Spec.Cell == CellType.SeedLstm;
-        return new NaiveGrads<T>
-        {
-            Wih = Slice(lay.Get("weight_ih", l, d)),
-            Whh = Slice(lay.Get("weight_hh", l, d)),
-            Bih = Slice(lay.Get("bias_ih", l, d)),
-            Bhh = Slice(lay.Get("bias_hh", l, d)),
-            Wu = seed ? Slice(lay.Get("weight_use", l, d)) : default,
-            Bu = seed ? Slice(lay.Get("bias_use", l, d)) : default,
-        };
-
-        Span<T> Slice(ParameterLayout.Tensor t) => _grads.AsSpan(t.Offset, t.Length);
-    }
+    private NaiveGrads<T> Grads(int l, int d) => new(_grads, Model.Layout.Of(l, d));
 
     /// <summary>What the naive forward keeps: each layer's input and, per step, the states before it and the cell's cache.</summary>
     private sealed class Saved

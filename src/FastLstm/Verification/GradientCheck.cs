@@ -131,7 +131,7 @@ public static class GradientCheck
         var tensors = new List<(string Name, double[] Analytic, double[] Numeric)>();
         foreach (var t in model.Layout.Tensors)
         {
-            tensors.Add((t.Name, analytic.AsSpan(t.Offset, t.Length).ToArray(), Numerics(t.Length, i => Numeric(model.Parameters, t.Offset + i))));
+            tensors.Add((t.Name, analytic.AsSpan(t.Offset, t.Length).ToArray(), Numerics(t.Length, i => Numeric(model.Parameters, t.Offset + i, parameter: true))));
         }
 
         tensors.Add(("input", dInput, Numerics(input.Length, i => Numeric(input, i))));
@@ -151,14 +151,25 @@ public static class GradientCheck
             return Dot(output, probe) + Dot(hN, probeH) + Dot(cN, probeC);
         }
 
-        double Numeric(Span<double> values, int i)
+        // A parameter written through a view the session already packed needs the model told, or the session runs the old value.
+        double Numeric(Span<double> values, int i, bool parameter = false)
         {
             double v = values[i], up = v + epsilon, down = v - epsilon;
             values[i] = up;
             double lossUp = Loss();
             values[i] = down;
+            if (parameter)
+            {
+                model.MarkChanged();
+            }
+
             double lossDown = Loss();
             values[i] = v;
+            if (parameter)
+            {
+                model.MarkChanged();
+            }
+
             return (lossUp - lossDown) / (up - down);
         }
     }

@@ -1,0 +1,253 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using FastLstm.Cells;
+using FastLstm.Kernels;
+
+namespace FastLstm.Engine;
+
+/// <summary>
+/// Backpropagation through time of one layer and direction, the mirror of <see cref="ForwardLoop{T}"/>. Per step: the
+/// cell's fused gate-gradient pass and <c>dh_{t-1} = dG·W_hh</c> (two-phase cells first their phase-2 pass and product);
+/// after the loop, the weight gradients and ∂input as big GEMMs over all steps, scattered into the PyTorch layout.
+/// </summary>
+internal sealed unsafe class BackwardLoop<T>
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    private readonly Plan<T> _plan;
+    private readonly ForwardBuffers<T> _forward;
+    private readonly BackwardBuffers<T> _buffers;
+    private readonly PackedWeights<T> _weights;
+    private readonly BatchLayout<T> _layout;
+    private readonly Scheduler<T> _scheduler;
+    private readonly RowsJob _rows;
+    private readonly UnitsJob _units;
+
+    public BackwardLoop(Plan<T> plan, ForwardBuffers<T> forward, BackwardBuffers<T> buffers, PackedWeights<T> weights, BatchLayout<T> layout, Scheduler<T> scheduler)
+    {
+        (_plan, _forward, _buffers, _weights, _layout, _scheduler) = (plan, forward, buffers, weights, layout, scheduler);
+        _rows = new RowsJob(this);
+        _units = new UnitsJob(this);
+    }
+
+    /// <summary>
+    /// Layer l, direction d: from ∂L/∂output dy [T·B, D·Hp] (and dhN, dcN), adds the parameter gradients into
+    /// <paramref name="grads"/>, writes ∂L/∂input into dx [T·B, k] (adding for the reverse direction) and ∂L/∂(initial state).
+    /// </summary>
+    public void Run(int l, int d, T* dy, T* x, int k, T* dx, ReadOnlySpan<T> dhN, ReadOnlySpan<T> dcN, Span<T> dh0, Span<T> dc0, Span<T> grads)
+    {
+        var plan = _plan;
+        ref readonly var w = ref _weights[l, d];
+        ref readonly var sl = ref _forward[l, d];
+        ref readonly var g = ref _buffers[d];
+        int b = _layout.Batch, hp = plan.Hp, m = _layout.Steps * b;
+        bool separate = plan.Cell.SeparateRecurrentGradient;
+        int ldgh = separate ? plan.G1w : plan.Gw;
+        _layout.LoadState(dhN, l, d, g.DH);
+        _layout.LoadState(plan.Cell.HasCellState ? dcN : default, l, d, g.DC);
+
+        var context = new Context(l, d, dy);
+        if (_scheduler.SplitSteps(_layout, hp, plan.G1w))
+        {
+            _units.Context = context;
+            _scheduler.Pool.Run(_units);
+            ForwardLoop<T>.Copy(g.DH, _buffers.DH0, (long)b * hp);
+            ForwardLoop<T>.Copy(g.DC, _buffers.DC0, (long)b * hp);
+        }
+        else if (_scheduler.Threads == 1 || b < 2)
+        {
+            Rows(context, 0, b, _forward.Scratch[0]);
+        }
+        else
+        {
+            _rows.Context = context;
+            _scheduler.Pool.Run(_rows);
+        }
+
+        _layout.StoreState(_buffers.DH0, l, d, dh0);
+        if (plan.Cell.HasCellState)
+        {
+            _layout.StoreState(_buffers.DC0, l, d, dc0);
+        }
+
+        var t = plan.Tensors.Of(l, d);
+        int inSize = plan.Spec.LayerInputSize(l);
+        T* dw = _buffers.DW, db = _buffers.DB;
+        _scheduler.Multiply(plan.Gw, k, m, new MatA<T>(g.DGx, plan.Gw, transposed: true), MatB<T>.RowMajor(x, k), dw, k, false);
+        GradientSink<T>.Add(dw, k, plan.GateMap, plan.InputMap[l], grads, t.WeightIh, inSize);
+        GradientSink<T>.AddColumnSums(g.DGx, m, plan.Gw, plan.GateMap, db, grads, t.BiasIh);
+
+        T* dgh = separate ? g.DGh : g.DGx;
+        T* hPrev = sl.S + (d == 1 ? (long)b * hp : 0);
+        _scheduler.Multiply(plan.G1w, hp, m, new MatA<T>(dgh, ldgh, transposed: true), MatB<T>.RowMajor(hPrev, hp), dw, hp, false);
+        GradientSink<T>.Add(dw, hp, plan.RecurrentMap, plan.HiddenMap, grads, t.WeightHh, plan.H);
+        GradientSink<T>.AddColumnSums(dgh, m, ldgh, plan.RecurrentMap, db, grads, t.BiasHh);
+
+        if (plan.Cell.Phase2 is { } p2)
+        {
+            _scheduler.Multiply(hp, hp, m, new MatA<T>(g.DG2, hp, transposed: true), MatB<T>.RowMajor(sl.Aux, plan.AuxW), dw, hp, false);
+            GradientSink<T>.Add(dw, hp, plan.Phase2Map, plan.HiddenMap, grads, t.Named(p2.Weight, plan.Cell), plan.H);
+            GradientSink<T>.AddColumnSums(g.DG2, m, hp, plan.Phase2Map, db, grads, t.Named(p2.Bias, plan.Cell));
+        }
+
+        _scheduler.Multiply(m, k, plan.Gw, new MatA<T>(g.DGx, plan.Gw), MatB<T>.FromPacked(w.Wih), dx, k, d > 0);
+    }
+
+    /// <summary>The step's pointers, forward and backward, for rows [r0, r0 + rows).</summary>
+    private StepArgs<T> At(in Context ctx, int t, int r0, int rows, T* dh, T* dc)
+    {
+        var plan = _plan;
+        int b = _layout.Batch;
+        bool rev = ctx.Direction == 1;
+        ref readonly var g = ref _buffers[ctx.Direction];
+        var a = ForwardLoop<T>.At(plan, _forward[ctx.Layer, ctx.Direction], _weights[ctx.Layer, ctx.Direction], _forward, b, t, rev ? t + 1 : t, rev ? t : t + 1, r0, rows);
+        long row = ((long)t * b) + r0;
+        a.DH = dh;
+        a.DC = dc;
+        a.DGx = g.DGx + (row * plan.Gw);
+        a.DGh = plan.Cell.SeparateRecurrentGradient ? g.DGh + (row * plan.G1w) : a.DGx;
+        a.DG2 = g.DG2 + (row * plan.Hp);
+        a.DM = _buffers.DM + ((long)r0 * plan.Hp);
+        return a;
+    }
+
+    /// <summary>The backward time loop over batch rows [r0, r1), independent of the other rows like the forward.</summary>
+    private void Rows(in Context ctx, int r0, int r1, in GemmScratch<T> scratch)
+    {
+        var plan = _plan;
+        var cell = plan.Kernels;
+        var gemm = plan.Gemm;
+        var layout = _layout;
+        int d = ctx.Direction, b = layout.Batch, steps = layout.Steps, hp = plan.Hp, stride = plan.YWidth, rows = r1 - r0;
+        ref readonly var w = ref _weights[ctx.Layer, d];
+        ref readonly var g = ref _buffers[d];
+        bool separate = plan.Cell.SeparateRecurrentGradient, two = plan.TwoPhase, rev = d == 1;
+        int ldgh = separate ? plan.G1w : plan.Gw;
+        T* dh = g.DH + ((long)r0 * hp), dc = g.DC + ((long)r0 * hp);
+        for (int s = 0; s < steps; s++)
+        {
+            int t = rev ? s : steps - 1 - s;
+            int nb = layout.Live(t, r0, rows);
+            T* dyt = ctx.DY + ((((long)t * b) + r0) * stride) + (d * hp);
+            for (int p = 0; p < nb; p++)
+            {
+                AddRow(dyt + ((long)p * stride), dh + ((long)p * hp), hp);
+            }
+
+            var a = At(ctx, t, r0, nb, dh, dc);
+            if (nb > 0)
+            {
+                if (two)
+                {
+                    cell.Backward2(a);
+                    gemm.Multiply(nb, hp, hp, new MatA<T>(a.DG2, hp), MatB<T>.FromPacked(w.W2), a.DM, hp, false, scratch);
+                }
+
+                cell.Backward1(a);
+                gemm.Multiply(nb, hp, plan.G1w, new MatA<T>(a.DGh, ldgh), MatB<T>.FromPacked(w.Whh), dh, hp, plan.Cell.HasDirectHiddenGradient, scratch);
+            }
+
+            if (nb < rows)
+            {
+                new Span<T>(a.DGx + ((long)nb * plan.Gw), (rows - nb) * plan.Gw).Clear();
+                if (separate)
+                {
+                    new Span<T>(a.DGh + ((long)nb * plan.G1w), (rows - nb) * plan.G1w).Clear();
+                }
+
+                if (two)
+                {
+                    new Span<T>(a.DG2 + ((long)nb * hp), (rows - nb) * hp).Clear();
+                }
+            }
+
+            if (rev)
+            {
+                // Sequences whose last step is t end here: what flows into their initial state is final.
+                int from = layout.Live(t + 1, r0, rows);
+                ForwardLoop<T>.Copy(dh + ((long)from * hp), _buffers.DH0 + ((long)(r0 + from) * hp), (long)(nb - from) * hp);
+                ForwardLoop<T>.Copy(dc + ((long)from * hp), _buffers.DC0 + ((long)(r0 + from) * hp), (long)(nb - from) * hp);
+            }
+        }
+
+        if (!rev)
+        {
+            ForwardLoop<T>.Copy(dh, _buffers.DH0 + ((long)r0 * hp), (long)rows * hp);
+            ForwardLoop<T>.Copy(dc, _buffers.DC0 + ((long)r0 * hp), (long)rows * hp);
+        }
+    }
+
+    /// <summary>Full-length sequences, this thread's share of every step: hidden units of the passes, column panels of the products.</summary>
+    private void Split(in Context ctx, int thread, int threads)
+    {
+        var plan = _plan;
+        var cell = plan.Kernels;
+        var gemm = plan.Gemm;
+        var pool = _scheduler.Pool;
+        int d = ctx.Direction, b = _layout.Batch, steps = _layout.Steps, hp = plan.Hp, stride = plan.YWidth, nr = gemm.NR;
+        ref readonly var w = ref _weights[ctx.Layer, d];
+        ref readonly var g = ref _buffers[d];
+        ref readonly var scratch = ref _forward.Scratch[thread];
+        bool two = plan.TwoPhase, rev = d == 1;
+        int ldgh = plan.Cell.SeparateRecurrentGradient ? plan.G1w : plan.Gw;
+        var (u0, u1) = Scheduler<T>.Units(hp, thread, threads);
+        var (k0, k1) = _scheduler.Panels(hp, thread, threads);
+        long offset = (long)(k0 / nr) * nr;
+        for (int s = 0; s < steps; s++)
+        {
+            int t = rev ? s : steps - 1 - s;
+            T* dyt = ctx.DY + ((long)t * b * stride) + (d * hp) + u0;
+            for (int p = 0; p < b; p++)
+            {
+                AddRow(dyt + ((long)p * stride), g.DH + ((long)p * hp) + u0, u1 - u0);
+            }
+
+            var a = At(ctx, t, 0, b, g.DH, g.DC);
+            var mine = ForwardLoop<T>.Units(a, u0, u1);
+            if (two)
+            {
+                cell.Backward2(mine);
+                pool.Barrier();
+                gemm.Multiply(b, k1 - k0, hp, new MatA<T>(a.DG2, hp), MatB<T>.FromPacked(w.W2 + (offset * hp)), a.DM + k0, hp, false, scratch);
+                pool.Barrier();
+            }
+
+            cell.Backward1(mine);
+            pool.Barrier();
+            gemm.Multiply(b, k1 - k0, plan.G1w, new MatA<T>(a.DGh, ldgh), MatB<T>.FromPacked(w.Whh + (offset * plan.G1w)), g.DH + k0, hp, plan.Cell.HasDirectHiddenGradient, scratch);
+            pool.Barrier();
+        }
+    }
+
+    /// <summary>dst[i] += src[i] over one row.</summary>
+    private static void AddRow(T* src, T* dst, int n) =>
+        TensorPrimitives.Add(new ReadOnlySpan<T>(dst, n), new ReadOnlySpan<T>(src, n), new Span<T>(dst, n));
+
+    /// <summary>The layer and direction a job runs, and ∂L/∂(its output) [T·B, D·Hp].</summary>
+    private readonly struct Context(int layer, int direction, T* dy)
+    {
+        public readonly int Layer = layer;
+        public readonly int Direction = direction;
+        public readonly T* DY = dy;
+    }
+
+    private sealed class RowsJob(BackwardLoop<T> loop) : IParallelJob
+    {
+        public Context Context;
+
+        public void Execute(int thread, int threads)
+        {
+            int b = loop._layout.Batch, r0 = b * thread / threads, r1 = b * (thread + 1) / threads;
+            if (r1 > r0)
+            {
+                loop.Rows(Context, r0, r1, loop._forward.Scratch[thread]);
+            }
+        }
+    }
+
+    private sealed class UnitsJob(BackwardLoop<T> loop) : IParallelJob
+    {
+        public Context Context;
+
+        public void Execute(int thread, int threads) => loop.Split(Context, thread, threads);
+    }
+}

@@ -1,0 +1,285 @@
+using System.Numerics;
+using FastLstm.Cells;
+using FastLstm.Kernels;
+
+namespace FastLstm.Engine;
+
+/// <summary>
+/// The forward time loop of one layer and direction, for every cell: one GEMM projects the inputs of all steps
+/// (<c>Gx = X·W_ihᵀ</c>); per step one GEMM over the recurrent gates (<c>Gh = h_{t-1}·W_hhᵀ</c>), the cell's fused pass,
+/// and for two-phase cells a second GEMM and pass. The state sequence S has T+1 blocks: the forward direction reads block
+/// t and writes t+1, the reverse reads t+1 and writes t, so h_{t-1} of every step is one contiguous matrix for backward.
+/// </summary>
+internal sealed unsafe class ForwardLoop<T>
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    private readonly Plan<T> _plan;
+    private readonly ForwardBuffers<T> _buffers;
+    private readonly PackedWeights<T> _weights;
+    private readonly BatchLayout<T> _layout;
+    private readonly Scheduler<T> _scheduler;
+    private readonly RowsJob _rows;
+    private readonly UnitsJob _units;
+
+    public ForwardLoop(Plan<T> plan, ForwardBuffers<T> buffers, PackedWeights<T> weights, BatchLayout<T> layout, Scheduler<T> scheduler)
+    {
+        (_plan, _buffers, _weights, _layout, _scheduler) = (plan, buffers, weights, layout, scheduler);
+        _rows = new RowsJob(this);
+        _units = new UnitsJob(this);
+    }
+
+    /// <summary>Runs layer <paramref name="l"/>, direction <paramref name="d"/> over its input x [T·B, k].</summary>
+    public void Run(int l, int d, T* x, int k, ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, Span<T> hN, Span<T> cN)
+    {
+        var plan = _plan;
+        ref readonly var w = ref _weights[l, d];
+        ref readonly var sl = ref _buffers[l, d];
+        int b = _layout.Batch, steps = _layout.Steps;
+        bool split = _scheduler.SplitSteps(_layout, plan.Hp, plan.G1w);
+        if (!split)
+        {
+            _scheduler.Multiply(steps * b, plan.Gw, k, new MatA<T>(x, k), MatB<T>.FromPacked(w.WihT), sl.Gx, plan.Gw, false);
+        }
+
+        _layout.LoadState(h0, l, d, _buffers.H0);
+        if (plan.Cell.HasCellState)
+        {
+            _layout.LoadState(c0, l, d, _buffers.C0);
+        }
+
+        if (d == 0 || split)
+        {
+            // The forward direction starts every sequence from block 0; the reverse one, split (sequences all of
+            // full length), from block T. Ragged reverse rows start later and get their state in the row loop.
+            long start = d == 0 ? 0 : (long)steps * b * plan.Hp;
+            Copy(_buffers.H0, sl.S + start, (long)b * plan.Hp);
+            if (plan.Cell.HasCellState)
+            {
+                Copy(_buffers.C0, sl.C + start, (long)b * plan.Hp);
+            }
+        }
+
+        var context = new Context(l, d, x, k);
+        if (split)
+        {
+            _units.Context = context;
+            _scheduler.Pool.Run(_units);
+        }
+        else if (_scheduler.Threads == 1 || b < 2)
+        {
+            Rows(context, 0, b, _buffers.Scratch[0]);
+        }
+        else
+        {
+            _rows.Context = context;
+            _scheduler.Pool.Run(_rows);
+        }
+
+        _layout.StoreFinal(sl.S, l, d, hN);
+        if (plan.Cell.HasCellState)
+        {
+            _layout.StoreFinal(sl.C, l, d, cN);
+        }
+    }
+
+    /// <summary>The step's pointers for rows [r0, r0 + rows): t the step, prev / cur the state blocks read and written.</summary>
+    public static StepArgs<T> At(Plan<T> plan, in ForwardBuffers<T>.Slot sl, in PackedWeights<T>.Layer w, ForwardBuffers<T> buffers,
+        int batch, int t, int prev, int cur, int r0, int rows)
+    {
+        long block = (long)batch * plan.Hp, r = r0, row = ((long)t * batch) + r0;
+        return new StepArgs<T>
+        {
+            Rows = rows,
+            Hp = plan.Hp,
+            Width = plan.Hp,
+            Gx = sl.Gx + (row * plan.Gw),
+            LdGx = plan.Gw,
+            Gh = buffers.Gh + (r * plan.G1w),
+            LdGh = plan.G1w,
+            G2 = buffers.G2 + (r * plan.Hp),
+            Bias = w.Bias,
+            HPrev = sl.S + (prev * block) + (r * plan.Hp),
+            H = sl.S + (cur * block) + (r * plan.Hp),
+            CPrev = sl.C + (prev * block) + (r * plan.Hp),
+            C = sl.C + (cur * block) + (r * plan.Hp),
+            Aux = plan.Training ? sl.Aux + (row * plan.AuxW) : sl.Aux + (r * plan.AuxW),
+            LdAux = plan.AuxW,
+        };
+    }
+
+    /// <summary>The step's arguments narrowed to hidden units [u0, u1).</summary>
+    public static StepArgs<T> Units(StepArgs<T> a, int u0, int u1)
+    {
+        a.Width = u1 - u0;
+        a.Gx += u0;
+        a.Gh += u0;
+        a.G2 += u0;
+        a.Bias += u0;
+        a.HPrev += u0;
+        a.H += u0;
+        a.CPrev += u0;
+        a.C += u0;
+        a.Aux += u0;
+        a.DH += u0;
+        a.DC += u0;
+        a.DGx += u0;
+        a.DGh += u0;
+        a.DG2 += u0;
+        a.DM += u0;
+        return a;
+    }
+
+    public static void Copy(T* src, T* dst, long n)
+    {
+        if (n > 0)
+        {
+            new ReadOnlySpan<T>(src, (int)n).CopyTo(new Span<T>(dst, (int)n));
+        }
+    }
+
+    /// <summary>
+    /// The time loop over batch rows [r0, r1): rows are independent through time, so each thread runs its own block of
+    /// rows over the whole sequence without synchronising with the others.
+    /// </summary>
+    private void Rows(in Context ctx, int r0, int r1, in GemmScratch<T> scratch)
+    {
+        var plan = _plan;
+        var cell = plan.Kernels;
+        var gemm = plan.Gemm;
+        var layout = _layout;
+        int l = ctx.Layer, d = ctx.Direction, b = layout.Batch, steps = layout.Steps, hp = plan.Hp, stride = plan.YWidth, rows = r1 - r0;
+        ref readonly var w = ref _weights[l, d];
+        ref readonly var sl = ref _buffers[l, d];
+        bool rev = d == 1, hasC = plan.Cell.HasCellState, two = plan.TwoPhase;
+        long block = (long)b * hp;
+        T* y = _buffers.Y(l) + (d * hp);
+        for (int s = 0; s < steps; s++)
+        {
+            int t = rev ? steps - 1 - s : s;
+            int nb = layout.Live(t, r0, rows);
+            int prev = rev ? t + 1 : t, cur = rev ? t : t + 1;
+            if (rev)
+            {
+                // Sequences whose last step is t start here, from their initial state.
+                int from = layout.Live(t + 1, r0, rows);
+                long at = (long)(r0 + from) * hp;
+                Copy(_buffers.H0 + at, sl.S + (prev * block) + at, (long)(nb - from) * hp);
+                if (hasC)
+                {
+                    Copy(_buffers.C0 + at, sl.C + (prev * block) + at, (long)(nb - from) * hp);
+                }
+            }
+
+            var a = At(plan, sl, w, _buffers, b, t, prev, cur, r0, nb);
+            T* yt = y + ((((long)t * b) + r0) * stride);
+            if (nb > 0)
+            {
+                gemm.Multiply(nb, plan.G1w, hp, new MatA<T>(a.HPrev, hp), MatB<T>.FromPacked(w.WhhT), a.Gh, plan.G1w, false, scratch);
+                cell.Forward1(a);
+                if (two)
+                {
+                    gemm.Multiply(nb, hp, hp, new MatA<T>(a.Aux, plan.AuxW), MatB<T>.FromPacked(w.W2T), a.G2, hp, false, scratch);
+                    cell.Forward2(a);
+                }
+
+                for (int p = 0; p < nb; p++)
+                {
+                    Copy(a.H + ((long)p * hp), yt + ((long)p * stride), hp);
+                }
+            }
+
+            if (nb < rows)
+            {
+                // Finished sequences: their outputs are zero, and zeroed state rows keep stale values out of
+                // the weight-gradient GEMMs that run over every row.
+                for (int p = nb; p < rows; p++)
+                {
+                    new Span<T>(yt + ((long)p * stride), hp).Clear();
+                }
+
+                new Span<T>(a.H + ((long)nb * hp), (rows - nb) * hp).Clear();
+                if (plan.Training && plan.AuxW > 0)
+                {
+                    new Span<T>(a.Aux + ((long)nb * plan.AuxW), (rows - nb) * plan.AuxW).Clear();
+                }
+            }
+        }
+    }
+
+    /// <summary>Full-length sequences, this thread's share of every step: column panels of the products, hidden units of the passes.</summary>
+    private void Split(in Context ctx, int thread, int threads)
+    {
+        var plan = _plan;
+        var cell = plan.Kernels;
+        var gemm = plan.Gemm;
+        var pool = _scheduler.Pool;
+        int l = ctx.Layer, d = ctx.Direction, steps = _layout.Steps, b = _layout.Batch, hp = plan.Hp, stride = plan.YWidth, nr = gemm.NR, k = ctx.K;
+        ref readonly var w = ref _weights[l, d];
+        ref readonly var sl = ref _buffers[l, d];
+        ref readonly var scratch = ref _buffers.Scratch[thread];
+        bool rev = d == 1, two = plan.TwoPhase;
+        var (u0, u1) = Scheduler<T>.Units(hp, thread, threads);
+        var (j0, j1) = _scheduler.Panels(plan.G1w, thread, threads);
+        var (k0, k1) = _scheduler.Panels(hp, thread, threads);
+        var (g0, g1) = _scheduler.Panels(plan.Gw, thread, threads);
+
+        // The input projection too, by column panels: no separate dispatch, and the first step's barrier covers it.
+        gemm.Multiply(steps * b, g1 - g0, k, new MatA<T>(ctx.X, k), MatB<T>.FromPacked(w.WihT + ((long)(g0 / nr) * k * nr)), sl.Gx + g0, plan.Gw, false, scratch);
+        T* y = _buffers.Y(l) + (d * hp);
+        for (int s = 0; s < steps; s++)
+        {
+            int t = rev ? steps - 1 - s : s;
+            var a = At(plan, sl, w, _buffers, b, t, rev ? t + 1 : t, rev ? t : t + 1, 0, b);
+            gemm.Multiply(b, j1 - j0, hp, new MatA<T>(a.HPrev, hp), MatB<T>.FromPacked(w.WhhT + ((long)(j0 / nr) * hp * nr)), a.Gh + j0, plan.G1w, false, scratch);
+            pool.Barrier();
+            var mine = Units(a, u0, u1);
+            cell.Forward1(mine);
+            if (two)
+            {
+                pool.Barrier();
+                gemm.Multiply(b, k1 - k0, hp, new MatA<T>(a.Aux, plan.AuxW), MatB<T>.FromPacked(w.W2T + ((long)(k0 / nr) * hp * nr)), a.G2 + k0, hp, false, scratch);
+                pool.Barrier();
+                cell.Forward2(mine);
+            }
+
+            for (int p = 0; p < b; p++)
+            {
+                Copy(a.H + ((long)p * hp) + u0, y + ((((long)t * b) + p) * stride) + u0, u1 - u0);
+            }
+
+            pool.Barrier();
+        }
+    }
+
+    /// <summary>The layer and direction a job runs, and its input [T·B, K].</summary>
+    private readonly struct Context(int layer, int direction, T* x, int k)
+    {
+        public readonly int Layer = layer;
+        public readonly int Direction = direction;
+        public readonly T* X = x;
+        public readonly int K = k;
+    }
+
+    /// <summary>The time loop with one contiguous block of batch rows per thread.</summary>
+    private sealed class RowsJob(ForwardLoop<T> loop) : IParallelJob
+    {
+        public Context Context;
+
+        public void Execute(int thread, int threads)
+        {
+            int b = loop._layout.Batch, r0 = b * thread / threads, r1 = b * (thread + 1) / threads;
+            if (r1 > r0)
+            {
+                loop.Rows(Context, r0, r1, loop._buffers.Scratch[thread]);
+            }
+        }
+    }
+
+    /// <summary>The time loop with every step split over the threads (see <see cref="Scheduler{T}.SplitSteps"/>).</summary>
+    private sealed class UnitsJob(ForwardLoop<T> loop) : IParallelJob
+    {
+        public Context Context;
+
+        public void Execute(int thread, int threads) => loop.Split(Context, thread, threads);
+    }
+}

@@ -1,0 +1,102 @@
+using System.Numerics;
+using FastLstm.Kernels;
+
+namespace FastLstm.Engine;
+
+/// <summary>
+/// Every layer's weights as the session's GEMM kernel reads them: packed panels of the chosen micro-kernel's width and
+/// the cell's prepared bias. Forward needs the transposed orientation (<c>x·W_ihᵀ</c>, <c>h·W_hhᵀ</c>); training also the
+/// natural one for backward (<c>dG·W_ih</c>, <c>dG·W_hh</c>). Packing runs again only when the model's
+/// <see cref="RnnModel{T}.Version"/> moved since the last pack.
+/// </summary>
+internal sealed unsafe class PackedWeights<T>
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    private readonly Plan<T> _plan;
+    private readonly Layer[] _layers;
+    private long _version = -1;
+
+    public PackedWeights(Plan<T> plan, ref Workspace<T>.Carver carver)
+    {
+        _plan = plan;
+        _layers = new Layer[plan.Layers * plan.Dirs];
+        var gemm = plan.Gemm;
+        int hp = plan.Hp;
+        for (int l = 0; l < plan.Layers; l++)
+        {
+            int k = plan.InputWidth(l);
+            for (int d = 0; d < plan.Dirs; d++)
+            {
+                ref var w = ref _layers[(l * plan.Dirs) + d];
+                w.WihT = carver.Take(gemm.PackedLength(k, plan.Gw));
+                w.WhhT = carver.Take(gemm.PackedLength(hp, plan.G1w));
+                w.Bias = carver.Take((long)plan.Cell.BiasBlocks * hp);
+                w.W2T = plan.TwoPhase ? carver.Take(gemm.PackedLength(hp, hp)) : null;
+                if (plan.Training)
+                {
+                    w.Wih = carver.Take(gemm.PackedLength(plan.Gw, k));
+                    w.Whh = carver.Take(gemm.PackedLength(plan.G1w, hp));
+                    w.W2 = plan.TwoPhase ? carver.Take(gemm.PackedLength(hp, hp)) : null;
+                }
+            }
+        }
+    }
+
+    /// <summary>The packed operands of layer l, direction d.</summary>
+    public ref readonly Layer this[int l, int d] => ref _layers[(l * _plan.Dirs) + d];
+
+    /// <summary>Packs the model's parameters if they changed since the last pack (or <paramref name="force"/>).</summary>
+    public void Refresh(RnnModel<T> model, bool force = false)
+    {
+        long version = model.Version;
+        if (force || version != _version)
+        {
+            Pack(model.Data);
+            _version = version;
+        }
+    }
+
+    private void Pack(ReadOnlySpan<T> p)
+    {
+        var plan = _plan;
+        var gemm = plan.Gemm;
+        int h = plan.H, hp = plan.Hp;
+        for (int l = 0; l < plan.Layers; l++)
+        {
+            int inSize = plan.Spec.LayerInputSize(l);
+            for (int d = 0; d < plan.Dirs; d++)
+            {
+                ref readonly var w = ref _layers[(l * plan.Dirs) + d];
+                var t = plan.Tensors.Of(l, d);
+                var wih = p.Slice(t.WeightIh.Offset, t.WeightIh.Length);
+                var whh = p.Slice(t.WeightHh.Offset, t.WeightHh.Length);
+                gemm.PackB(w.WihT, wih, inSize, plan.InputMap[l], plan.GateMap, transposed: true);
+                gemm.PackB(w.WhhT, whh, h, plan.HiddenMap, plan.RecurrentMap, transposed: true);
+                plan.Kernels.PrepareBias(p, t, h, hp, new Span<T>(w.Bias, plan.Cell.BiasBlocks * hp));
+                if (plan.Training)
+                {
+                    gemm.PackB(w.Wih, wih, inSize, plan.GateMap, plan.InputMap[l], transposed: false);
+                    gemm.PackB(w.Whh, whh, h, plan.RecurrentMap, plan.HiddenMap, transposed: false);
+                }
+
+                if (plan.Cell.Phase2 is { } p2)
+                {
+                    var src = t.Named(p2.Weight, plan.Cell);
+                    var w2 = p.Slice(src.Offset, src.Length);
+                    gemm.PackB(w.W2T, w2, h, plan.HiddenMap, plan.Phase2Map, transposed: true);
+                    if (plan.Training)
+                    {
+                        gemm.PackB(w.W2, w2, h, plan.Phase2Map, plan.HiddenMap, transposed: false);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Packed GEMM operands and prepared bias of one layer and direction (the natural orientation only when training).</summary>
+    internal struct Layer
+    {
+        public T* WihT, WhhT, W2T, Bias;
+        public T* Wih, Whh, W2;
+    }
+}

@@ -1,0 +1,128 @@
+using System.Numerics;
+using FastLstm.Cells;
+using FastLstm.Kernels;
+
+namespace FastLstm.Engine;
+
+/// <summary>
+/// The sizes a session is built for and the kernels it runs, computed once. Hidden-sized rows are <see cref="Hp"/> wide:
+/// the hidden size rounded up to 64 bytes whatever the vector width (padding lanes stay zero), so every width's kernels
+/// see the same layout and have no scalar tails. Gate blocks of a row are Hp apart.
+/// <para>The index maps say where each internal (padded) row or column comes from in the PyTorch tensors: entry n of a
+/// map is the PyTorch index, or −1 for a padding lane.</para>
+/// </summary>
+internal sealed class Plan<T>
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    public Plan(RnnModel<T> model, int maxBatch, int maxSteps, bool training, int threads, int bits)
+    {
+        var spec = model.Spec;
+        Spec = spec;
+        Tensors = model.Layout;
+        Cell = Tensors.Cell;
+        Kernels = Cell.Fused<T>(bits);
+        Gemm = Gemm<T>.For(bits);
+        Training = training;
+        Threads = threads;
+        Layers = spec.Layers;
+        Dirs = spec.Directions;
+        H = spec.HiddenSize;
+        Hp = RoundUp(H, 64 / System.Runtime.CompilerServices.Unsafe.SizeOf<T>());
+        Gw = Cell.Gates * Hp;
+        G1w = Cell.RecurrentGates * Hp;
+        AuxW = Cell.AuxBlocks * Hp;
+        MaxBatch = maxBatch;
+        MaxSteps = maxSteps;
+        GateMap = Map(Cell.Gates, 0);
+        RecurrentMap = Map(Cell.RecurrentGates, 0);
+        HiddenMap = Map(1, 0);
+        Phase2Map = Cell.Phase2 is { } p2 ? Map(1, p2.Block) : [];
+        InputMap = new int[Layers][];
+        for (int l = 0; l < Layers; l++)
+        {
+            InputMap[l] = l == 0 ? Enumerable.Range(0, spec.InputSize).ToArray() : Concat(Dirs, HiddenMap, H);
+        }
+    }
+
+    public RnnSpec Spec { get; }
+
+    public ParameterLayout Tensors { get; }
+
+    public Cell Cell { get; }
+
+    public FusedCell<T> Kernels { get; }
+
+    public Gemm<T> Gemm { get; }
+
+    public bool TwoPhase => Cell.Phase2 is not null;
+
+    public bool Training { get; }
+
+    public int Threads { get; }
+
+    public int Layers { get; }
+
+    public int Dirs { get; }
+
+    public int H { get; }
+
+    /// <summary>H rounded up to 64 bytes of T.</summary>
+    public int Hp { get; }
+
+    /// <summary>Width of all gate blocks (G·Hp).</summary>
+    public int Gw { get; }
+
+    /// <summary>Width of the gate blocks the per-step recurrent GEMM computes (G1·Hp).</summary>
+    public int G1w { get; }
+
+    public int AuxW { get; }
+
+    public int MaxBatch { get; }
+
+    public int MaxSteps { get; }
+
+    /// <summary>Width of a layer's output row inside the engine: Hp per direction.</summary>
+    public int YWidth => Dirs * Hp;
+
+    public int[] GateMap { get; }
+
+    public int[] RecurrentMap { get; }
+
+    public int[] HiddenMap { get; }
+
+    public int[] Phase2Map { get; }
+
+    /// <summary>Per layer: the internal input column → the PyTorch column of weight_ih.</summary>
+    public int[][] InputMap { get; }
+
+    /// <summary>Internal input width of layer l (GEMM K of its input projection).</summary>
+    public int InputWidth(int l) => InputMap[l].Length;
+
+    public static int RoundUp(int n, int m) => (n + m - 1) / m * m;
+
+    private int[] Map(int gates, int firstBlock)
+    {
+        var map = new int[gates * Hp];
+        for (int n = 0; n < map.Length; n++)
+        {
+            int j = n % Hp;
+            map[n] = j < H ? ((firstBlock + (n / Hp)) * H) + j : -1;
+        }
+
+        return map;
+    }
+
+    private static int[] Concat(int parts, int[] map, int width)
+    {
+        var all = new int[parts * map.Length];
+        for (int q = 0; q < parts; q++)
+        {
+            for (int n = 0; n < map.Length; n++)
+            {
+                all[(q * map.Length) + n] = map[n] < 0 ? -1 : (q * width) + map[n];
+            }
+        }
+
+        return all;
+    }
+}

@@ -1,0 +1,528 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
+namespace FastLstm.Kernels;
+
+/// <summary>
+/// <see cref="Gemm{T}"/> at one vector width, written once for every width. The register tile is MR × NR with
+/// NR = <see cref="IVec{TSelf, T}.TileVectors"/> vectors: 6 × 4 (24 accumulators of the 32 registers) where the CPU has
+/// AVX-512, 6 × 2 (12 of 16) otherwise; per k, NR / lanes B loads and six broadcasts of A. K is blocked by 512: a whole
+/// recurrent product up to H = 512 in one pass, so C is written once (measured at 512 bits: 170–190 GFLOP/s with the
+/// B micro-panel sized for L1 at KC = 128, 205 at 512, where it streams from L2). Bottom-edge tiles run a kernel
+/// compiled for their row count, right-edge tiles whose width is a whole number of vectors one compiled for their vector
+/// count, straight into C; only a ragged right edge goes through the scratch tile. M = 1 takes a GEMV path that runs two
+/// or four panels at once, since one row gives a single panel too few independent accumulators.
+/// </summary>
+internal sealed unsafe class Gemm<T, TV> : Gemm<T>
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    where TV : unmanaged, IVec<TV, T>
+{
+    public static readonly Gemm<T, TV> Instance = new();
+
+    private static int Vectors => TV.TileVectors;
+
+    private static int Width => TV.TileVectors * TV.Count;
+
+    private const int Depth = 512;
+
+    private Gemm()
+    {
+    }
+
+    public override string Name => $"{(typeof(T) == typeof(float) ? 's' : 'd')}gemm_v{TV.Bits}_{MR}x{Width}";
+
+    public override int Lanes => TV.Count;
+
+    public override int NR => Width;
+
+    public override int KC => Depth;
+
+    public override int MC => 96;
+
+    [SkipLocalsInit]
+    public override void Multiply(int m, int n, int k, in MatA<T> a, in MatB<T> b, T* c, int ldc, bool accumulate, in GemmScratch<T> s)
+    {
+        if (m <= 0 || n <= 0)
+        {
+            return;
+        }
+
+        if (k <= 0)
+        {
+            if (!accumulate)
+            {
+                for (int i = 0; i < m; i++)
+                {
+                    new Span<T>(c + ((long)i * ldc), n).Clear();
+                }
+            }
+
+            return;
+        }
+
+        int nr = Width, kcMax = Depth, mcMax = MC;
+        for (int pc = 0; pc < k; pc += kcMax)
+        {
+            int kc = Math.Min(kcMax, k - pc);
+            bool acc = accumulate || pc > 0;
+            T* bBase;
+            long panelStride;
+            if (b.Packed)
+            {
+                bBase = b.Ptr + ((long)pc * nr);
+                panelStride = (long)k * nr;
+            }
+            else
+            {
+                PackBBlock(s.B, b, pc, kc, n);
+                bBase = s.B;
+                panelStride = (long)kc * nr;
+            }
+
+            if (m == 1 && !a.Transposed)
+            {
+                Gemv(kc, a.Ptr + pc, bBase, panelStride, n, c, acc, s.Edge);
+                continue;
+            }
+
+            for (int ic = 0; ic < m; ic += mcMax)
+            {
+                int mc = Math.Min(mcMax, m - ic);
+                PackABlock(s.A, a, ic, mc, pc, kc);
+                Macro(mc, n, kc, s.A, bBase, panelStride, c + ((long)ic * ldc), ldc, acc, s.Edge);
+            }
+        }
+    }
+
+    private static void Macro(int mc, int n, int kc, T* aPacked, T* bBase, long panelStride, T* c, int ldc, bool acc, T* edge)
+    {
+        int nr = Width, w = TV.Count;
+        for (int jr = 0, j = 0; jr < n; jr += nr, j++)
+        {
+            int nv = Math.Min(nr, n - jr);
+            T* bp = bBase + (j * panelStride);
+            bool ragged = nv % w != 0;
+            for (int ir = 0; ir < mc; ir += MR)
+            {
+                int mv = Math.Min(MR, mc - ir);
+                T* ap = aPacked + ((long)ir * kc);
+                T* ct = c + ((long)ir * ldc) + jr;
+                if (ragged)
+                {
+                    Micro<Count6, Cols>(kc, ap, MR, bp, edge, nr, false);
+                    CopyOut(edge, nr, ct, ldc, mv, nv, acc);
+                }
+                else
+                {
+                    Tile(mv, nv / w, kc, ap, bp, ct, ldc, acc);
+                }
+            }
+        }
+    }
+
+    /// <summary>A tile of <paramref name="rows"/> × <paramref name="vectors"/> vectors straight into C.</summary>
+    private static void Tile(int rows, int vectors, int kc, T* a, T* b, T* c, int ldc, bool acc)
+    {
+        switch (vectors)
+        {
+            case 1: Rows<Count1>(rows, kc, a, b, c, ldc, acc); break;
+            case 2: Rows<Count2>(rows, kc, a, b, c, ldc, acc); break;
+            case 3: Rows<Count3>(rows, kc, a, b, c, ldc, acc); break;
+            default: Rows<Count4>(rows, kc, a, b, c, ldc, acc); break;
+        }
+    }
+
+    private static void Rows<TCols>(int rows, int kc, T* a, T* b, T* c, int ldc, bool acc)
+        where TCols : struct, ICount
+    {
+        switch (rows)
+        {
+            case 6: Micro<Count6, TCols>(kc, a, MR, b, c, ldc, acc); break;
+            case 5: Micro<Count5, TCols>(kc, a, MR, b, c, ldc, acc); break;
+            case 4: Micro<Count4, TCols>(kc, a, MR, b, c, ldc, acc); break;
+            case 3: Micro<Count3, TCols>(kc, a, MR, b, c, ldc, acc); break;
+            case 2: Micro<Count2, TCols>(kc, a, MR, b, c, ldc, acc); break;
+            default: Micro<Count1, TCols>(kc, a, MR, b, c, ldc, acc); break;
+        }
+    }
+
+    private static void CopyOut(T* tile, int ldt, T* c, int ldc, int rows, int cols, bool acc)
+    {
+        for (int i = 0; i < rows; i++)
+        {
+            T* src = tile + (i * ldt);
+            T* dst = c + ((long)i * ldc);
+            for (int q = 0; q < cols; q++)
+            {
+                dst[q] = acc ? dst[q] + src[q] : src[q];
+            }
+        }
+    }
+
+    // The R × V-vector register tile (R ≤ MR, V ≤ TileVectors): up to 24 accumulators stay in registers for the whole k
+    // loop. R and V are type arguments, so each instantiation is compiled with them as constants and the unused rows and
+    // vectors vanish. No calls in the loop: on Linux every vector register is caller-saved and a call would spill them.
+    // B panels are always NR wide, so b advances by NR whatever V is; a advances by aStep: MR in a packed A micro-panel
+    // (missing rows zero, whatever R is), 1 along the single row of a GEMV.
+    private static void Micro<TRows, TCols>(int kc, T* a, int aStep, T* b, T* c, int ldc, bool acc)
+        where TRows : struct, ICount
+        where TCols : struct, ICount
+    {
+        int w = TV.Count, nr = Width, rows = TRows.Value, cols = Math.Min(TCols.Value, Vectors);
+        TV c00 = default, c01 = default, c02 = default, c03 = default;
+        TV c10 = default, c11 = default, c12 = default, c13 = default;
+        TV c20 = default, c21 = default, c22 = default, c23 = default;
+        TV c30 = default, c31 = default, c32 = default, c33 = default;
+        TV c40 = default, c41 = default, c42 = default, c43 = default;
+        TV c50 = default, c51 = default, c52 = default, c53 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = TV.Load(b);
+            var b1 = cols > 1 ? TV.Load(b + w) : default;
+            var b2 = cols > 2 ? TV.Load(b + (2 * w)) : default;
+            var b3 = cols > 3 ? TV.Load(b + (3 * w)) : default;
+            var a0 = TV.Create(a[0]);
+            c00 = TV.Fma(a0, b0, c00);
+            if (cols > 1)
+            {
+                c01 = TV.Fma(a0, b1, c01);
+            }
+
+            if (cols > 2)
+            {
+                c02 = TV.Fma(a0, b2, c02);
+            }
+
+            if (cols > 3)
+            {
+                c03 = TV.Fma(a0, b3, c03);
+            }
+
+            if (rows > 1)
+            {
+                var a1 = TV.Create(a[1]);
+                c10 = TV.Fma(a1, b0, c10);
+                if (cols > 1)
+                {
+                    c11 = TV.Fma(a1, b1, c11);
+                }
+
+                if (cols > 2)
+                {
+                    c12 = TV.Fma(a1, b2, c12);
+                }
+
+                if (cols > 3)
+                {
+                    c13 = TV.Fma(a1, b3, c13);
+                }
+            }
+
+            if (rows > 2)
+            {
+                var a2 = TV.Create(a[2]);
+                c20 = TV.Fma(a2, b0, c20);
+                if (cols > 1)
+                {
+                    c21 = TV.Fma(a2, b1, c21);
+                }
+
+                if (cols > 2)
+                {
+                    c22 = TV.Fma(a2, b2, c22);
+                }
+
+                if (cols > 3)
+                {
+                    c23 = TV.Fma(a2, b3, c23);
+                }
+            }
+
+            if (rows > 3)
+            {
+                var a3 = TV.Create(a[3]);
+                c30 = TV.Fma(a3, b0, c30);
+                if (cols > 1)
+                {
+                    c31 = TV.Fma(a3, b1, c31);
+                }
+
+                if (cols > 2)
+                {
+                    c32 = TV.Fma(a3, b2, c32);
+                }
+
+                if (cols > 3)
+                {
+                    c33 = TV.Fma(a3, b3, c33);
+                }
+            }
+
+            if (rows > 4)
+            {
+                var a4 = TV.Create(a[4]);
+                c40 = TV.Fma(a4, b0, c40);
+                if (cols > 1)
+                {
+                    c41 = TV.Fma(a4, b1, c41);
+                }
+
+                if (cols > 2)
+                {
+                    c42 = TV.Fma(a4, b2, c42);
+                }
+
+                if (cols > 3)
+                {
+                    c43 = TV.Fma(a4, b3, c43);
+                }
+            }
+
+            if (rows > 5)
+            {
+                var a5 = TV.Create(a[5]);
+                c50 = TV.Fma(a5, b0, c50);
+                if (cols > 1)
+                {
+                    c51 = TV.Fma(a5, b1, c51);
+                }
+
+                if (cols > 2)
+                {
+                    c52 = TV.Fma(a5, b2, c52);
+                }
+
+                if (cols > 3)
+                {
+                    c53 = TV.Fma(a5, b3, c53);
+                }
+            }
+
+            a += aStep;
+            b += nr;
+        }
+
+        Store(c, cols, acc, c00, c01, c02, c03);
+        if (rows > 1)
+        {
+            Store(c + ldc, cols, acc, c10, c11, c12, c13);
+        }
+
+        if (rows > 2)
+        {
+            Store(c + (2 * ldc), cols, acc, c20, c21, c22, c23);
+        }
+
+        if (rows > 3)
+        {
+            Store(c + (3 * ldc), cols, acc, c30, c31, c32, c33);
+        }
+
+        if (rows > 4)
+        {
+            Store(c + (4 * ldc), cols, acc, c40, c41, c42, c43);
+        }
+
+        if (rows > 5)
+        {
+            Store(c + (5 * ldc), cols, acc, c50, c51, c52, c53);
+        }
+    }
+
+    /// <summary>Stores the first <paramref name="cols"/> of four vectors at c (adding what is there when <paramref name="acc"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(T* c, int cols, bool acc, TV v0, TV v1, TV v2, TV v3)
+    {
+        int w = TV.Count;
+        if (acc)
+        {
+            v0 += TV.Load(c);
+            v1 = cols > 1 ? v1 + TV.Load(c + w) : v1;
+            v2 = cols > 2 ? v2 + TV.Load(c + (2 * w)) : v2;
+            v3 = cols > 3 ? v3 + TV.Load(c + (3 * w)) : v3;
+        }
+
+        TV.Store(v0, c);
+        if (cols > 1)
+        {
+            TV.Store(v1, c + w);
+        }
+
+        if (cols > 2)
+        {
+            TV.Store(v2, c + (2 * w));
+        }
+
+        if (cols > 3)
+        {
+            TV.Store(v3, c + (3 * w));
+        }
+    }
+
+    // One row of A against B: two panels at once at four vectors a panel, four at two, so eight accumulators cover the
+    // FMA latency; the rest panel by panel, a ragged last panel through the scratch tile.
+    private static void Gemv(int kc, T* x, T* bBase, long panelStride, int n, T* c, bool acc, T* edge)
+    {
+        int nr = Width, full = n / nr, group = 8 / Vectors, j = 0;
+        for (; j + group <= full; j += group)
+        {
+            Gemv8(kc, x, bBase + (j * panelStride), panelStride, c + (j * nr), acc);
+        }
+
+        for (; j < full; j++)
+        {
+            Micro<Count1, Cols>(kc, x, 1, bBase + (j * panelStride), c + (j * nr), 0, acc);
+        }
+
+        if (j * nr < n)
+        {
+            Micro<Count1, Cols>(kc, x, 1, bBase + (j * panelStride), edge, 0, false);
+            CopyOut(edge, nr, c + (j * nr), 0, 1, n - (j * nr), acc);
+        }
+    }
+
+    /// <summary>Eight vectors of C from 8 / TileVectors consecutive panels (panel q at <c>p0 + q·stride</c>).</summary>
+    private static void Gemv8(int kc, T* x, T* p0, long stride, T* c, bool acc)
+    {
+        int w = TV.Count, nr = Width;
+        bool four = Vectors == 4;
+        T* p1 = p0 + stride;
+        T* p2 = p1 + stride;
+        T* p3 = p2 + stride;
+        TV s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var xv = TV.Create(x[p]);
+            s0 = TV.Fma(xv, TV.Load(p0), s0);
+            s1 = TV.Fma(xv, TV.Load(p0 + w), s1);
+            s2 = TV.Fma(xv, TV.Load(four ? p0 + (2 * w) : p1), s2);
+            s3 = TV.Fma(xv, TV.Load(four ? p0 + (3 * w) : p1 + w), s3);
+            s4 = TV.Fma(xv, TV.Load(four ? p1 : p2), s4);
+            s5 = TV.Fma(xv, TV.Load(four ? p1 + w : p2 + w), s5);
+            s6 = TV.Fma(xv, TV.Load(four ? p1 + (2 * w) : p3), s6);
+            s7 = TV.Fma(xv, TV.Load(four ? p1 + (3 * w) : p3 + w), s7);
+            p0 += nr;
+            p1 += nr;
+            p2 += nr;
+            p3 += nr;
+        }
+
+        Store(c, 4, acc, s0, s1, s2, s3);
+        Store(c + (4 * w), 4, acc, s4, s5, s6, s7);
+    }
+
+    private static void PackABlock(T* dst, in MatA<T> a, int ic, int mc, int pc, int kc)
+    {
+        for (int ir = 0; ir < mc; ir += MR)
+        {
+            T* panel = dst + ((long)ir * kc);
+            int mv = Math.Min(MR, mc - ir);
+            if (a.Transposed)
+            {
+                for (int p = 0; p < kc; p++)
+                {
+                    T* src = a.Ptr + ((long)(pc + p) * a.Ld) + ic + ir;
+                    T* d = panel + (p * MR);
+                    int i = 0;
+                    for (; i < mv; i++)
+                    {
+                        d[i] = src[i];
+                    }
+
+                    for (; i < MR; i++)
+                    {
+                        d[i] = T.Zero;
+                    }
+                }
+            }
+            else
+            {
+                for (int i = 0; i < MR; i++)
+                {
+                    if (i < mv)
+                    {
+                        T* src = a.Ptr + ((long)(ic + ir + i) * a.Ld) + pc;
+                        for (int p = 0; p < kc; p++)
+                        {
+                            panel[(p * MR) + i] = src[p];
+                        }
+                    }
+                    else
+                    {
+                        for (int p = 0; p < kc; p++)
+                        {
+                            panel[(p * MR) + i] = T.Zero;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static void PackBBlock(T* dst, in MatB<T> b, int pc, int kc, int n)
+    {
+        int nr = Width;
+        for (int jr = 0, j = 0; jr < n; jr += nr, j++)
+        {
+            int nv = Math.Min(nr, n - jr);
+            T* panel = dst + ((long)j * kc * nr);
+            for (int p = 0; p < kc; p++)
+            {
+                T* src = b.Ptr + ((long)(pc + p) * b.Ld) + jr;
+                T* d = panel + (p * nr);
+                int q = 0;
+                for (; q < nv; q++)
+                {
+                    d[q] = src[q];
+                }
+
+                for (; q < nr; q++)
+                {
+                    d[q] = T.Zero;
+                }
+            }
+        }
+    }
+
+    /// <summary>Every vector of the tile (a type argument standing for <see cref="IVec{TSelf, T}.TileVectors"/>).</summary>
+    private struct Cols : ICount
+    {
+        public static int Value => 4;
+    }
+}
+
+/// <summary>A compile-time count for the micro-kernels (a struct type argument, so each count gets its own code).</summary>
+internal interface ICount
+{
+    static abstract int Value { get; }
+}
+
+internal struct Count1 : ICount
+{
+    public static int Value => 1;
+}
+
+internal struct Count2 : ICount
+{
+    public static int Value => 2;
+}
+
+internal struct Count3 : ICount
+{
+    public static int Value => 3;
+}
+
+internal struct Count4 : ICount
+{
+    public static int Value => 4;
+}
+
+internal struct Count5 : ICount
+{
+    public static int Value => 5;
+}
+
+internal struct Count6 : ICount
+{
+    public static int Value => 6;
+}
