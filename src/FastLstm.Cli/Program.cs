@@ -17,6 +17,7 @@ public static class Program
         root.Subcommands.Add(TextCommand.Create(output));
         root.Subcommands.Add(GradCheckCommand.Create(output));
         root.Subcommands.Add(BenchCommand.Create(output));
+        root.Subcommands.Add(InfoCommand.Create(output));
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
@@ -28,7 +29,7 @@ public static class Program
         {
             return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
         }
-        catch (Exception e) when (e is CliException or IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException or FormatException)
+        catch (Exception e) when (e is CliException or IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException or FormatException or InvalidOperationException)
         {
             error.WriteLine($"fastlstm: {OneLine(e)}");
             return e is CliException cli ? cli.ExitCode : ExitCodes.Failure;
