@@ -1,8 +1,8 @@
 namespace FastLstm.Tests;
 
 /// <summary>
-/// Steps split over threads (recurrent product by panels, fused pass by hidden units), at batch 1 and for batches of
-/// full-length sequences, must give what one thread gives. The properties in props/ cover small sizes; sequences split
+/// Steps split over threads (recurrent product by panels, fused pass by hidden units), forward and backward, at batch 1
+/// and for batches of full-length sequences, must give what one thread gives. The properties in props/ cover small sizes; sequences split
 /// from 256 hidden units, single steps from 128.
 /// </summary>
 public class ThreadingTests
@@ -59,6 +59,46 @@ public class ThreadingTests
             }
 
             Assert.True(TestData.RelativeError<double>(h, expected) < 1e-13, "Step with 2 threads");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(TestData.Cells), MemberType = typeof(TestData))]
+    public void SplitBackwardMatchesOneThread(CellType cell, bool bidirectional)
+    {
+        var spec = new RnnSpec(cell, 7, 260, 2, bidirectional);
+        var model = RnnModel<double>.CreateRandom(spec, 5);
+        const int steps = 4;
+        var rng = new Random(6);
+        foreach (int b in new[] { 1, 3 })
+        {
+            var x = TestData.Uniform<double>(rng, b * steps * spec.InputSize);
+            var dy = TestData.Uniform<double>(rng, b * steps * spec.OutputSize);
+            int state = spec.Layers * spec.Directions * b * spec.HiddenSize;
+            var dhN = TestData.Uniform<double>(rng, state);
+            var dcN = spec.HasCellState ? TestData.Uniform<double>(rng, state) : [];
+
+            double[][] Run(int threads)
+            {
+                using var session = new TrainingSession<double>(model, b, steps, threads);
+                var dx = new double[x.Length];
+                var dh0 = new double[state];
+                var dc0 = new double[dcN.Length];
+                session.Forward(x, b, steps, new double[dy.Length]);
+                session.Backward(dy, dx, dhN, dcN, dh0, dc0);
+                return [session.Gradients.ToArray(), dx, dh0, dc0];
+            }
+
+            var one = Run(1);
+            foreach (int threads in new[] { 2, 3 })
+            {
+                var many = Run(threads);
+                string[] names = ["gradients", "dInput", "dh0", "dc0"];
+                for (int i = 0; i < names.Length; i++)
+                {
+                    Assert.True(TestData.RelativeError<double>(many[i], one[i]) < 1e-12, $"{names[i]}, batch {b}, {threads} threads");
+                }
+            }
         }
     }
 }
