@@ -88,13 +88,25 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
             for (int ic = 0; ic < m; ic += mcMax)
             {
                 int mc = Math.Min(mcMax, m - ic);
-                PackABlock(s.A, a, ic, mc, pc, kc);
-                Macro(mc, n, kc, s.A, bBase, panelStride, c + ((long)ic * ldc), ldc, acc, s.Edge);
+                Panel panel;
+                if (a.Transposed)
+                {
+                    PackABlock(s.A, a, ic, mc, pc, kc);
+                    panel = new Panel(s.A, 1, MR, kc);
+                }
+                else
+                {
+                    // Rows of A are read where they are: each tile broadcasts from six row streams, which L1 serves as
+                    // well as a packed panel, and packing them would cost as much as the small products of a step.
+                    panel = new Panel(a.Ptr + ((long)ic * a.Ld) + pc, a.Ld, 1, a.Ld);
+                }
+
+                Macro(mc, n, kc, panel, bBase, panelStride, c + ((long)ic * ldc), ldc, acc, s.Edge);
             }
         }
     }
 
-    private static void Macro(int mc, int n, int kc, T* aPacked, T* bBase, long panelStride, T* c, int ldc, bool acc, T* edge)
+    private static void Macro(int mc, int n, int kc, Panel a, T* bBase, long panelStride, T* c, int ldc, bool acc, T* edge)
     {
         int nr = Width, w = TV.Count;
         for (int jr = 0, j = 0; jr < n; jr += nr, j++)
@@ -105,11 +117,11 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
             for (int ir = 0; ir < mc; ir += MR)
             {
                 int mv = Math.Min(MR, mc - ir);
-                T* ap = aPacked + ((long)ir * kc);
+                var ap = a.Tile(ir);
                 T* ct = c + ((long)ir * ldc) + jr;
                 if (ragged)
                 {
-                    Micro<Count6, Cols>(kc, ap, MR, bp, edge, nr, false);
+                    Rows<Cols>(mv, kc, ap, bp, edge, nr, false);
                     CopyOut(edge, nr, ct, ldc, mv, nv, acc);
                 }
                 else
@@ -121,7 +133,7 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
     }
 
     /// <summary>A tile of <paramref name="rows"/> × <paramref name="vectors"/> vectors straight into C.</summary>
-    private static void Tile(int rows, int vectors, int kc, T* a, T* b, T* c, int ldc, bool acc)
+    private static void Tile(int rows, int vectors, int kc, Panel a, T* b, T* c, int ldc, bool acc)
     {
         switch (vectors)
         {
@@ -132,17 +144,17 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
         }
     }
 
-    private static void Rows<TCols>(int rows, int kc, T* a, T* b, T* c, int ldc, bool acc)
+    private static void Rows<TCols>(int rows, int kc, Panel a, T* b, T* c, int ldc, bool acc)
         where TCols : struct, ICount
     {
         switch (rows)
         {
-            case 6: Micro<Count6, TCols>(kc, a, MR, b, c, ldc, acc); break;
-            case 5: Micro<Count5, TCols>(kc, a, MR, b, c, ldc, acc); break;
-            case 4: Micro<Count4, TCols>(kc, a, MR, b, c, ldc, acc); break;
-            case 3: Micro<Count3, TCols>(kc, a, MR, b, c, ldc, acc); break;
-            case 2: Micro<Count2, TCols>(kc, a, MR, b, c, ldc, acc); break;
-            default: Micro<Count1, TCols>(kc, a, MR, b, c, ldc, acc); break;
+            case 6: Micro<Count6, TCols>(kc, a, b, c, ldc, acc); break;
+            case 5: Micro<Count5, TCols>(kc, a, b, c, ldc, acc); break;
+            case 4: Micro<Count4, TCols>(kc, a, b, c, ldc, acc); break;
+            case 3: Micro<Count3, TCols>(kc, a, b, c, ldc, acc); break;
+            case 2: Micro<Count2, TCols>(kc, a, b, c, ldc, acc); break;
+            default: Micro<Count1, TCols>(kc, a, b, c, ldc, acc); break;
         }
     }
 
@@ -162,13 +174,15 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
     // The R × V-vector register tile (R ≤ MR, V ≤ TileVectors): up to 24 accumulators stay in registers for the whole k
     // loop. R and V are type arguments, so each instantiation is compiled with them as constants and the unused rows and
     // vectors vanish. No calls in the loop: on Linux every vector register is caller-saved and a call would spill them.
-    // B panels are always NR wide, so b advances by NR whatever V is; a advances by aStep: MR in a packed A micro-panel
-    // (missing rows zero, whatever R is), 1 along the single row of a GEMV.
-    private static void Micro<TRows, TCols>(int kc, T* a, int aStep, T* b, T* c, int ldc, bool acc)
+    // B panels are always NR wide, so b advances by NR whatever V is; A element (i, p) is a[i·Row + p·Step]: a packed
+    // micro-panel (Row 1, Step MR) or rows read in place (Row lda, Step 1). Only the R rows asked for are read.
+    private static void Micro<TRows, TCols>(int kc, Panel panel, T* b, T* c, int ldc, bool acc)
         where TRows : struct, ICount
         where TCols : struct, ICount
     {
         int w = TV.Count, nr = Width, rows = TRows.Value, cols = Math.Min(TCols.Value, Vectors);
+        T* a = panel.A;
+        nint step = panel.Step, r1 = panel.Row, r2 = 2 * r1, r3 = 3 * r1, r4 = 4 * r1, r5 = 5 * r1;
         TV c00 = default, c01 = default, c02 = default, c03 = default;
         TV c10 = default, c11 = default, c12 = default, c13 = default;
         TV c20 = default, c21 = default, c22 = default, c23 = default;
@@ -200,7 +214,7 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
 
             if (rows > 1)
             {
-                var a1 = TV.Create(a[1]);
+                var a1 = TV.Create(a[r1]);
                 c10 = TV.Fma(a1, b0, c10);
                 if (cols > 1)
                 {
@@ -220,7 +234,7 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
 
             if (rows > 2)
             {
-                var a2 = TV.Create(a[2]);
+                var a2 = TV.Create(a[r2]);
                 c20 = TV.Fma(a2, b0, c20);
                 if (cols > 1)
                 {
@@ -240,7 +254,7 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
 
             if (rows > 3)
             {
-                var a3 = TV.Create(a[3]);
+                var a3 = TV.Create(a[r3]);
                 c30 = TV.Fma(a3, b0, c30);
                 if (cols > 1)
                 {
@@ -260,7 +274,7 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
 
             if (rows > 4)
             {
-                var a4 = TV.Create(a[4]);
+                var a4 = TV.Create(a[r4]);
                 c40 = TV.Fma(a4, b0, c40);
                 if (cols > 1)
                 {
@@ -280,7 +294,7 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
 
             if (rows > 5)
             {
-                var a5 = TV.Create(a[5]);
+                var a5 = TV.Create(a[r5]);
                 c50 = TV.Fma(a5, b0, c50);
                 if (cols > 1)
                 {
@@ -298,7 +312,7 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
                 }
             }
 
-            a += aStep;
+            a += step;
             b += nr;
         }
 
@@ -371,12 +385,12 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
 
         for (; j < full; j++)
         {
-            Micro<Count1, Cols>(kc, x, 1, bBase + (j * panelStride), c + (j * nr), 0, acc);
+            Micro<Count1, Cols>(kc, new Panel(x, 0, 1, 0), bBase + (j * panelStride), c + (j * nr), 0, acc);
         }
 
         if (j * nr < n)
         {
-            Micro<Count1, Cols>(kc, x, 1, bBase + (j * panelStride), edge, 0, false);
+            Micro<Count1, Cols>(kc, new Panel(x, 0, 1, 0), bBase + (j * panelStride), edge, 0, false);
             CopyOut(edge, nr, c + (j * nr), 0, 1, n - (j * nr), acc);
         }
     }
@@ -411,54 +425,32 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
         Store(c + (4 * w), 4, acc, s4, s5, s6, s7);
     }
 
+    /// <summary>A transposed A block (element (i, k) at <c>Ptr[k·Ld + i]</c>) into MR-row micro-panels, missing rows zero.</summary>
     private static void PackABlock(T* dst, in MatA<T> a, int ic, int mc, int pc, int kc)
     {
         for (int ir = 0; ir < mc; ir += MR)
         {
             T* panel = dst + ((long)ir * kc);
             int mv = Math.Min(MR, mc - ir);
-            if (a.Transposed)
+            for (int p = 0; p < kc; p++)
             {
-                for (int p = 0; p < kc; p++)
+                T* src = a.Ptr + ((long)(pc + p) * a.Ld) + ic + ir;
+                T* d = panel + (p * MR);
+                int i = 0;
+                for (; i < mv; i++)
                 {
-                    T* src = a.Ptr + ((long)(pc + p) * a.Ld) + ic + ir;
-                    T* d = panel + (p * MR);
-                    int i = 0;
-                    for (; i < mv; i++)
-                    {
-                        d[i] = src[i];
-                    }
-
-                    for (; i < MR; i++)
-                    {
-                        d[i] = T.Zero;
-                    }
+                    d[i] = src[i];
                 }
-            }
-            else
-            {
-                for (int i = 0; i < MR; i++)
+
+                for (; i < MR; i++)
                 {
-                    if (i < mv)
-                    {
-                        T* src = a.Ptr + ((long)(ic + ir + i) * a.Ld) + pc;
-                        for (int p = 0; p < kc; p++)
-                        {
-                            panel[(p * MR) + i] = src[p];
-                        }
-                    }
-                    else
-                    {
-                        for (int p = 0; p < kc; p++)
-                        {
-                            panel[(p * MR) + i] = T.Zero;
-                        }
-                    }
+                    d[i] = T.Zero;
                 }
             }
         }
     }
 
+    /// <summary>K rows [pc, pc + kc) of a row-major B into NR-wide panels, the last one zero-padded.</summary>
     private static void PackBBlock(T* dst, in MatB<T> b, int pc, int kc, int n)
     {
         int nr = Width;
@@ -468,20 +460,22 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
             T* panel = dst + ((long)j * kc * nr);
             for (int p = 0; p < kc; p++)
             {
-                T* src = b.Ptr + ((long)(pc + p) * b.Ld) + jr;
-                T* d = panel + (p * nr);
-                int q = 0;
-                for (; q < nv; q++)
-                {
-                    d[q] = src[q];
-                }
-
-                for (; q < nr; q++)
-                {
-                    d[q] = T.Zero;
-                }
+                var d = new Span<T>(panel + (p * nr), nr);
+                new ReadOnlySpan<T>(b.Ptr + ((long)(pc + p) * b.Ld) + jr, nv).CopyTo(d);
+                d[nv..].Clear();
             }
         }
+    }
+
+    /// <summary>Where the micro-kernels read A: element (i, p) of the tile at row r0 is <c>A[(r0 + i)·Row... ]</c>, see <see cref="Tile"/>.</summary>
+    private readonly struct Panel(T* a, nint row, nint step, nint tileStride)
+    {
+        public readonly T* A = a;
+        public readonly nint Row = row;
+        public readonly nint Step = step;
+
+        /// <summary>The tile whose first row is r0 (a multiple of MR).</summary>
+        public Panel Tile(int r0) => new(A + (r0 * tileStride), Row, Step, tileStride);
     }
 
     /// <summary>Every vector of the tile (a type argument standing for <see cref="IVec{TSelf, T}.TileVectors"/>).</summary>
