@@ -3,15 +3,16 @@ using BenchmarkDotNet.Attributes;
 namespace FastLstm.Bench;
 
 /// <summary>
-/// FastLstm against ONNX Runtime's own operators on the same weights, sizes and thread counts (H = I), outputs checked
-/// equal in setup before anything is timed. ONNX Runtime is the baseline of each pair. libtorch runs from
-/// bench/torch_peer.py in the same session (bench/peers.sh).
+/// FastLstm against ONNX Runtime's own operators and libtorch 2.10 (TorchSharp) on the same weights, sizes and thread
+/// counts (H = I), every peer's output checked equal to FastLstm's in setup before anything is timed. ONNX Runtime is the
+/// baseline of each row.
 /// </summary>
 public class PeerBenchmarks
 {
     private Workload _w = null!;
     private InferenceSession<float> _session = null!;
     private OnnxRunner _onnx = null!;
+    private TorchPeer _torch = null!;
 
     public enum PeerCell
     {
@@ -30,7 +31,7 @@ public class PeerBenchmarks
     public int Threads { get; set; }
 
     public static IEnumerable<Size> Cases() =>
-        [new(1, 1, 64), new(1, 1, 128), new(1, 1, 256), new(1, 1, 512), new(1, 100, 256), new(16, 50, 512), new(64, 25, 1024)];
+        [new(1, 1, 64), new(1, 1, 128), new(1, 1, 256), new(1, 1, 512), new(1, 100, 256), new(4, 150, 256), new(16, 50, 512), new(64, 25, 1024)];
 
     [GlobalSetup]
     public void Setup()
@@ -39,7 +40,8 @@ public class PeerBenchmarks
         _w = new Workload(cell, Size.Batch, Size.Steps, Size.Hidden, Size.Hidden);
         _session = new InferenceSession<float>(_w.Model, Size.Batch, Size.Steps, Threads);
         _onnx = new OnnxRunner(_w.Model, Size.Batch, Size.Steps, Threads, _w.Input, _w.H, _w.C);
-        Verify(_w, _session, _onnx);
+        _torch = new TorchPeer(_w, Threads, training: false);
+        Verify(_w, _session, _onnx, _torch);
 
         // Here, not in an [IterationSetup]: that would make BenchmarkDotNet time one call per iteration, cold.
         int state = Size.Batch * Size.Hidden;
@@ -51,10 +53,14 @@ public class PeerBenchmarks
     {
         _session.Dispose();
         _onnx.Dispose();
+        _torch.Dispose();
     }
 
     [Benchmark(Baseline = true)]
     public void OnnxRuntime() => _onnx.Run();
+
+    [Benchmark]
+    public void Libtorch() => _torch.Infer();
 
     [Benchmark]
     public void Fused()
@@ -74,8 +80,8 @@ public class PeerBenchmarks
 
     private float[] _h = [], _c = [], _hN = [], _cN = [];
 
-    /// <summary>Both engines on the same input and initial state: outputs and final states must agree to float rounding.</summary>
-    public static void Verify(Workload w, InferenceSession<float> session, OnnxRunner onnx)
+    /// <summary>Every engine on the same input and initial state: outputs (and final states) must agree to float rounding.</summary>
+    public static void Verify(Workload w, InferenceSession<float> session, OnnxRunner onnx, TorchPeer torch)
     {
         int state = w.Batch * w.Spec.HiddenSize;
         var hN = new float[state];
@@ -92,26 +98,29 @@ public class PeerBenchmarks
             }
         }
 
-        Check("output", w.Output, theirs);
-        Check("hN", hN, onnx.HN);
+        Check(w, "ONNX Runtime output", w.Output, theirs);
+        Check(w, "ONNX Runtime hN", hN, onnx.HN);
         if (w.Spec.HasCellState)
         {
-            Check("cN", cN, onnx.CN);
+            Check(w, "ONNX Runtime cN", cN, onnx.CN);
         }
 
-        void Check(string name, float[] ours, float[] theirs)
-        {
-            double diff = 0, scale = 0;
-            for (int i = 0; i < ours.Length; i++)
-            {
-                diff = Math.Max(diff, Math.Abs(ours[i] - theirs[i]));
-                scale = Math.Max(scale, Math.Abs(theirs[i]));
-            }
+        Check(w, "libtorch output", w.Output, torch.Infer(keep: true)!);
+    }
 
-            if (!(diff <= 1e-4 * Math.Max(scale, 1e-3)))
-            {
-                throw new InvalidOperationException($"{w.Spec.Cell} {name}: FastLstm and ONNX Runtime differ by {diff:E2} (scale {scale:E2}).");
-            }
+    /// <summary>Throws unless a peer's tensor equals FastLstm's to 1e-4 of its scale.</summary>
+    public static void Check(Workload w, string name, float[] ours, float[] theirs)
+    {
+        double diff = 0, scale = 0;
+        for (int i = 0; i < ours.Length; i++)
+        {
+            diff = Math.Max(diff, Math.Abs(ours[i] - theirs[i]));
+            scale = Math.Max(scale, Math.Abs(theirs[i]));
+        }
+
+        if (ours.Length != theirs.Length || !(diff <= 1e-4 * Math.Max(scale, 1e-3)))
+        {
+            throw new InvalidOperationException($"{w.Spec.Cell} {name}: FastLstm and the peer differ by {diff:E2} (scale {scale:E2}).");
         }
     }
 }

@@ -4,8 +4,9 @@ namespace FastLstm.Bench;
 
 /// <summary>
 /// Runs the benchmarks: <c>dotnet run -c Release --project bench/FastLstm.Bench -- --filter '*'</c>.
-/// <c>--verify-peers</c> only checks that ONNX Runtime and FastLstm agree on every peer case;
-/// <c>--export-peer-cases DIR</c> writes the cases the libtorch runner (torch_peer.py) reads; <c>--gemm-probe</c> times the GEMM alone.
+/// <c>--verify-peers</c> only checks that ONNX Runtime, libtorch and FastLstm agree on every peer case;
+/// <c>--peer-report RESULTS OUT</c> merges one session's reports; <c>--gemm-probe</c> times the GEMM alone;
+/// <c>--quick [FILTER...]</c> times FastLstm and the peers with a stopwatch, interleaved in one process, for tuning.
 /// </summary>
 public static class Program
 {
@@ -20,28 +21,36 @@ public static class Program
                     var b = new PeerBenchmarks { Cell = cell, Size = size, Threads = 2 };
                     b.Setup();
                     b.Cleanup();
-                    Console.WriteLine($"{cell} {size}: ONNX Runtime and FastLstm agree");
+                    Console.WriteLine($"{cell} {size}: ONNX Runtime, libtorch and FastLstm agree");
+                }
+
+                foreach (var size in TrainingPeerBenchmarks.Cases())
+                {
+                    var b = new TrainingPeerBenchmarks { Cell = cell, Size = size, Threads = 2 };
+                    b.Setup();
+                    b.Cleanup();
+                    Console.WriteLine($"{cell} {size} training: libtorch and FastLstm agree");
                 }
             }
 
             return;
         }
 
-        if (args is ["--peer-report", string results, string output, .. var torch])
+        if (args is ["--quick", .. var filters])
         {
-            PeerReport.Run(results, output, torch);
+            QuickPeers.Run(filters);
+            return;
+        }
+
+        if (args is ["--peer-report", string results, string output])
+        {
+            PeerReport.Run(results, output);
             return;
         }
 
         if (args is ["--gemm-probe"])
         {
             GemmProbe.Run();
-            return;
-        }
-
-        if (args is ["--export-peer-cases", string dir])
-        {
-            PeerCases.Export(dir);
             return;
         }
 

@@ -2,11 +2,15 @@ using BenchmarkDotNet.Attributes;
 
 namespace FastLstm.Bench;
 
-/// <summary>Training step (forward + backward through time, input gradients included) at the sizes libtorch is compared on.</summary>
+/// <summary>
+/// A training step (forward + backward through time, input gradients included) against libtorch 2.10 (TorchSharp), whose
+/// output and gradients are checked equal to FastLstm's in setup. libtorch is the baseline.
+/// </summary>
 public class TrainingPeerBenchmarks
 {
     private Workload _w = null!;
     private TrainingSession<float> _session = null!;
+    private TorchPeer _torch = null!;
     private float[] _dInput = null!;
 
     [ParamsAllValues]
@@ -27,14 +31,28 @@ public class TrainingPeerBenchmarks
         _w = new Workload(cell, Size.Batch, Size.Steps, Size.Hidden, Size.Hidden);
         _session = new TrainingSession<float>(_w.Model, Size.Batch, Size.Steps, Threads);
         _dInput = new float[_w.Input.Length];
+        _torch = new TorchPeer(_w, Threads, training: true);
+        Fused();
+        _torch.Train();
+        var (weightHh, input) = _torch.Gradients();
+        PeerBenchmarks.Check(_w, "libtorch grad weight_hh_l0", _session.Gradient("weight_hh_l0").ToArray(), weightHh);
+        PeerBenchmarks.Check(_w, "libtorch grad input", _dInput, input);
     }
 
     [GlobalCleanup]
-    public void Cleanup() => _session.Dispose();
+    public void Cleanup()
+    {
+        _session.Dispose();
+        _torch.Dispose();
+    }
+
+    [Benchmark(Baseline = true)]
+    public void Libtorch() => _torch.Train();
 
     [Benchmark]
     public void Fused()
     {
+        _session.ZeroGradients();
         _session.Forward(_w.Input, Size.Batch, Size.Steps, _w.Output, _w.H, _w.C);
         _session.Backward(_w.DOutput, _dInput);
     }
