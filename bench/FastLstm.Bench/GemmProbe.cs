@@ -25,21 +25,28 @@ public static unsafe class GemmProbe
             ("input projection B16 T50 H512", 800, 2048, 512, false),
             ("recurrent step B16 H512", 16, 2048, 512, false),
             ("recurrent step B8 H512", 8, 2048, 512, false),
+            ("recurrent step B1 H128", 1, 512, 128, false),
             ("recurrent step B1 H256", 1, 1024, 256, false),
+            ("recurrent step B1 H512", 1, 2048, 512, false),
             ("weight gradient B16 T50 H512", 2048, 512, 800, true),
+            ("train H256: input projection", 800, 1024, 256, false),
+            ("train H256: recurrent step", 16, 1024, 256, false),
+            ("train H256: backward step", 16, 256, 1024, false),
+            ("train H256: dX", 800, 256, 1024, false),
+            ("train H256: dW", 1024, 256, 800, true),
         ];
         foreach (var (name, m, n, k, transposed) in shapes)
         {
             // 64-byte aligned like the engine's workspace: a misaligned panel splits every other load across cache lines.
             float* pa = Aligned(m * k), pb = Aligned(k * n), pc = Aligned(m * n), pp = Aligned(gemm.PackedLength(k, n));
-            float* psa = Aligned(gemm.ScratchALength), psb = Aligned(gemm.ScratchBLength(n)), pse = Aligned(gemm.EdgeLength);
+            float* psb = Aligned(gemm.ScratchBLength(n)), pse = Aligned(gemm.EdgeLength);
             new Span<float>(pa, m * k).Fill(0.5f);
             var b = new float[k * n];
             Array.Fill(b, 0.25f);
             b.CopyTo(new Span<float>(pb, k * n));
             {
                 gemm.PackB(pp, b, n, Enumerable.Range(0, k).ToArray(), Enumerable.Range(0, n).ToArray(), transposed: false);
-                var scratch = new GemmScratch<float>(psa, psb, pse);
+                var scratch = new GemmScratch<float>(psb, pse);
                 var opA = transposed ? new MatA<float>(pa, m, transposed: true) : new MatA<float>(pa, k);
                 var opB = transposed ? MatB<float>.RowMajor(pb, n) : MatB<float>.FromPacked(pp);
                 double seconds = Median(gemm, m, n, k, opA, opB, pc, scratch);

@@ -60,15 +60,14 @@ public unsafe class GemmTests
         var b = TestData.Uniform<T>(rng, k * n);
         var c0 = TestData.Uniform<T>(rng, m * n);
         var packed = new T[gemm.PackedLength(k, n)];
-        var scratchA = new T[gemm.ScratchALength];
         var scratchB = new T[gemm.ScratchBLength(n)];
         var edge = new T[gemm.EdgeLength];
         int[] kMap = Enumerable.Range(0, k).ToArray(), nMap = Enumerable.Range(0, n).ToArray();
 
-        fixed (T* pa = a, pat = at, pb = b, pp = packed, sa = scratchA, sb = scratchB, se = edge)
+        fixed (T* pa = a, pat = at, pb = b, pp = packed, sb = scratchB, se = edge)
         {
             gemm.PackB(pp, b, n, kMap, nMap, transposed: false);
-            var scratch = new GemmScratch<T>(sa, sb, se);
+            var scratch = new GemmScratch<T>(sb, se);
             foreach (bool accumulate in new[] { false, true })
             {
                 var expected = (T[])c0.Clone();
@@ -110,12 +109,11 @@ public unsafe class GemmTests
         var c = Enumerable.Repeat(float.NaN, rows * ldc).ToArray();
         var gemm = Gemm<float>.For(bits);
         var packed = new float[gemm.PackedLength(k, n)];
-        var scratchA = new float[gemm.ScratchALength];
         var edge = new float[gemm.EdgeLength];
-        fixed (float* pa = a, pc = c, pp = packed, sa = scratchA, se = edge)
+        fixed (float* pa = a, pc = c, pp = packed, se = edge)
         {
             gemm.PackB(pp, b, n, Enumerable.Range(0, k).ToArray(), Enumerable.Range(0, n).ToArray(), transposed: false);
-            gemm.Multiply(m, n, k, new MatA<float>(pa, k), MatB<float>.FromPacked(pp), pc + ldc + 3, ldc, false, new GemmScratch<float>(sa, null, se));
+            gemm.Multiply(m, n, k, new MatA<float>(pa, k), MatB<float>.FromPacked(pp), pc + ldc + 3, ldc, false, new GemmScratch<float>(null, se));
         }
 
         for (int r = 0; r < rows; r++)

@@ -46,7 +46,6 @@ internal sealed unsafe class ForwardBuffers<T>
         for (int i = 0; i < Scratch.Length; i++)
         {
             Scratch[i] = new GemmScratch<T>(
-                c.Take(plan.Gemm.ScratchALength),
                 _training ? c.Take(plan.Gemm.ScratchBLength(Math.Max(maxK, plan.Hp))) : null,
                 c.Take(plan.Gemm.EdgeLength));
         }

@@ -30,15 +30,15 @@ internal sealed unsafe class Scheduler<T> : IDisposable
     /// <summary>
     /// Whether to split each step over the threads instead of the batch: sequences all of full length and threads to
     /// spare. Better than a block of rows per core even for large batches, where no step needs a barrier: a half-height
-    /// product runs less efficient tiles and both cores would stream all of W_hh. Worth it for sequences from 256 hidden
-    /// units (at 128 and batch 1 the barriers cost more than the split saves); for a single streaming step, whose input
-    /// projection is a weight-bound product too, from 128.
+    /// product runs less efficient tiles and both cores would stream all of W_hh. Worth it from 256 hidden units: below,
+    /// the weights fit one core's L2 and the synchronisation (about 0.4 µs a barrier here) costs more than the split saves
+    /// (a streaming step at 128 units: 4.5 µs on one core, 6.0 on two).
     /// </summary>
     public bool SplitSteps(BatchLayout<T> layout, int hp, int recurrentWidth)
     {
         int chunks = hp * sizeof(T) / 64;
         return Threads > 1 && layout.FullLength && chunks >= Threads && _kernel.Panels(recurrentWidth) >= Threads
-            && _kernel.Panels(hp) >= Threads && hp >= (layout.Steps == 1 ? 128 : 256);
+            && _kernel.Panels(hp) >= Threads && hp >= 256;
     }
 
     /// <summary>Thread <paramref name="thread"/>'s share of <paramref name="n"/> columns, in whole packed panels.</summary>

@@ -34,11 +34,10 @@ internal readonly unsafe struct MatB<T>
     public static MatB<T> RowMajor(T* ptr, int ld) => new(ptr, ld, false);
 }
 
-/// <summary>Per-caller scratch: an A block (MC × KC), a B block (KC × padded N) and one edge tile (MR × NR).</summary>
-internal readonly unsafe struct GemmScratch<T>(T* a, T* b, T* edge)
+/// <summary>Per-caller scratch: a B block (KC × padded N) and one edge tile (MR × NR).</summary>
+internal readonly unsafe struct GemmScratch<T>(T* b, T* edge)
     where T : unmanaged
 {
-    public readonly T* A = a;
     public readonly T* B = b;
     public readonly T* Edge = edge;
 }
@@ -48,8 +47,7 @@ internal readonly unsafe struct GemmScratch<T>(T* a, T* b, T* edge)
 /// per vector width (<see cref="Gemm{T, TV}"/>); a session uses the one <see cref="For"/> picks, and its packed weights
 /// are laid out for that kernel's panel width.
 /// <para>Packed B: panels of <see cref="NR"/> columns; panel j is a K × NR row-major block at <c>j·K·NR</c>, the last one
-/// zero-padded. A is packed per (MC × KC) block into micro-panels of <see cref="MR"/> rows: element (i, k) of a
-/// micro-panel at <c>k·MR + i</c>, missing rows zero.</para>
+/// zero-padded. A is read in place, row-major or transposed, <see cref="MR"/> rows at a time.</para>
 /// <para>Exactly M × N elements of C are written, and with <c>accumulate</c> false C is never read. K = 0 clears (or keeps) C.</para>
 /// </summary>
 internal abstract unsafe class Gemm<T>
@@ -70,7 +68,7 @@ internal abstract unsafe class Gemm<T>
     /// <summary>Depth of a K block.</summary>
     public abstract int KC { get; }
 
-    /// <summary>Rows of an A block (a multiple of <see cref="MR"/>): the packed A block (MC × KC) stays in L2.</summary>
+    /// <summary>Rows of an A block (a multiple of <see cref="MR"/>): the A block (MC × KC) stays in L2 while B streams past.</summary>
     public abstract int MC { get; }
 
     public int Panels(int n) => (n + NR - 1) / NR;
@@ -80,8 +78,6 @@ internal abstract unsafe class Gemm<T>
 
     /// <summary>Elements of the B block scratch for products with up to <paramref name="maxN"/> columns.</summary>
     public long ScratchBLength(int maxN) => (long)Panels(maxN) * KC * NR;
-
-    public int ScratchALength => MC * KC;
 
     public int EdgeLength => MR * NR;
 

@@ -88,18 +88,12 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
             for (int ic = 0; ic < m; ic += mcMax)
             {
                 int mc = Math.Min(mcMax, m - ic);
-                Panel panel;
-                if (a.Transposed)
-                {
-                    PackABlock(s.A, a, ic, mc, pc, kc);
-                    panel = new Panel(s.A, 1, MR, kc);
-                }
-                else
-                {
-                    // Rows of A are read where they are: each tile broadcasts from six row streams, which L1 serves as
-                    // well as a packed panel, and packing them would cost as much as the small products of a step.
-                    panel = new Panel(a.Ptr + ((long)ic * a.Ld) + pc, a.Ld, 1, a.Ld);
-                }
+                // A is read where it is, never packed: a tile broadcasts from six row streams (or, transposed, from
+                // six neighbours of each column), which L1 and L2 serve as well as a packed panel; packing cost as much
+                // as a step's small products and held the weight gradients at 140–180 GFLOP/s (190 in place).
+                var panel = a.Transposed
+                    ? new Panel(a.Ptr + ((long)pc * a.Ld) + ic, 1, a.Ld, 1)
+                    : new Panel(a.Ptr + ((long)ic * a.Ld) + pc, a.Ld, 1, a.Ld);
 
                 Macro(mc, n, kc, panel, bBase, panelStride, c + ((long)ic * ldc), ldc, acc, s.Edge);
             }
@@ -174,8 +168,8 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
     // The R × V-vector register tile (R ≤ MR, V ≤ TileVectors): up to 24 accumulators stay in registers for the whole k
     // loop. R and V are type arguments, so each instantiation is compiled with them as constants and the unused rows and
     // vectors vanish. No calls in the loop: on Linux every vector register is caller-saved and a call would spill them.
-    // B panels are always NR wide, so b advances by NR whatever V is; A element (i, p) is a[i·Row + p·Step]: a packed
-    // micro-panel (Row 1, Step MR) or rows read in place (Row lda, Step 1). Only the R rows asked for are read.
+    // B panels are always NR wide, so b advances by NR whatever V is; A element (i, p) is a[i·Row + p·Step]: rows read in
+    // place (Row lda, Step 1) or a transposed A's columns (Row 1, Step lda). Only the R rows asked for are read.
     private static void Micro<TRows, TCols>(int kc, Panel panel, T* b, T* c, int ldc, bool acc)
         where TRows : struct, ICount
         where TCols : struct, ICount
@@ -423,31 +417,6 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
 
         Store(c, 4, acc, s0, s1, s2, s3);
         Store(c + (4 * w), 4, acc, s4, s5, s6, s7);
-    }
-
-    /// <summary>A transposed A block (element (i, k) at <c>Ptr[k·Ld + i]</c>) into MR-row micro-panels, missing rows zero.</summary>
-    private static void PackABlock(T* dst, in MatA<T> a, int ic, int mc, int pc, int kc)
-    {
-        for (int ir = 0; ir < mc; ir += MR)
-        {
-            T* panel = dst + ((long)ir * kc);
-            int mv = Math.Min(MR, mc - ir);
-            for (int p = 0; p < kc; p++)
-            {
-                T* src = a.Ptr + ((long)(pc + p) * a.Ld) + ic + ir;
-                T* d = panel + (p * MR);
-                int i = 0;
-                for (; i < mv; i++)
-                {
-                    d[i] = src[i];
-                }
-
-                for (; i < MR; i++)
-                {
-                    d[i] = T.Zero;
-                }
-            }
-        }
     }
 
     /// <summary>K rows [pc, pc + kc) of a row-major B into NR-wide panels, the last one zero-padded.</summary>
