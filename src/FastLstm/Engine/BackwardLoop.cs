@@ -73,19 +73,19 @@ internal sealed unsafe class BackwardLoop<T>
         int inSize = plan.Spec.LayerInputSize(l);
         T* dw = _buffers.DW, db = _buffers.DB;
         _scheduler.Multiply(plan.Gw, k, m, new MatA<T>(g.DGx, plan.Gw, transposed: true), MatB<T>.RowMajor(x, k), dw, k, false);
-        GradientSink<T>.Add(dw, k, plan.GateMap, plan.InputMap[l], grads, t.WeightIh, inSize);
+        GradientSink<T>.Add(dw, k, plan.GateMap, plan.InputRuns[l], grads, t.WeightIh, inSize);
         GradientSink<T>.AddColumnSums(g.DGx, m, plan.Gw, plan.GateMap, db, grads, t.BiasIh);
 
         T* dgh = separate ? g.DGh : g.DGx;
         T* hPrev = sl.S + (d == 1 ? (long)b * hp : 0);
         _scheduler.Multiply(plan.G1w, hp, m, new MatA<T>(dgh, ldgh, transposed: true), MatB<T>.RowMajor(hPrev, hp), dw, hp, false);
-        GradientSink<T>.Add(dw, hp, plan.RecurrentMap, plan.HiddenMap, grads, t.WeightHh, plan.H);
+        GradientSink<T>.Add(dw, hp, plan.RecurrentMap, plan.HiddenRuns, grads, t.WeightHh, plan.H);
         GradientSink<T>.AddColumnSums(dgh, m, ldgh, plan.RecurrentMap, db, grads, t.BiasHh);
 
         if (plan.Cell.Phase2 is { } p2)
         {
             _scheduler.Multiply(hp, hp, m, new MatA<T>(g.DG2, hp, transposed: true), MatB<T>.RowMajor(sl.Aux, plan.AuxW), dw, hp, false);
-            GradientSink<T>.Add(dw, hp, plan.Phase2Map, plan.HiddenMap, grads, t.Named(p2.Weight, plan.Cell), plan.H);
+            GradientSink<T>.Add(dw, hp, plan.Phase2Map, plan.HiddenRuns, grads, t.Named(p2.Weight, plan.Cell), plan.H);
             GradientSink<T>.AddColumnSums(g.DG2, m, hp, plan.Phase2Map, db, grads, t.Named(p2.Bias, plan.Cell));
         }
 

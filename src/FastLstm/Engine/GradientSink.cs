@@ -4,6 +4,47 @@ using System.Numerics.Tensors;
 namespace FastLstm.Engine;
 
 /// <summary>
+/// An index map (internal index → PyTorch index, −1 for padding) as its runs of consecutive indices, so that moving data
+/// through it is a few contiguous vector adds instead of one indexed add per element.
+/// </summary>
+internal sealed class MapRuns
+{
+    public MapRuns(int[] map)
+    {
+        var runs = new List<(int Source, int Target, int Length)>();
+        for (int c = 0; c < map.Length;)
+        {
+            if (map[c] < 0)
+            {
+                c++;
+                continue;
+            }
+
+            int end = c + 1;
+            while (end < map.Length && map[end] == map[c] + (end - c))
+            {
+                end++;
+            }
+
+            runs.Add((c, map[c], end - c));
+            c = end;
+        }
+
+        Source = runs.Select(r => r.Source).ToArray();
+        Target = runs.Select(r => r.Target).ToArray();
+        Length = runs.Select(r => r.Length).ToArray();
+    }
+
+    public int Count => Source.Length;
+
+    public int[] Source { get; }
+
+    public int[] Target { get; }
+
+    public int[] Length { get; }
+}
+
+/// <summary>
 /// Moves gradients computed in the engine's padded layout into the flat PyTorch layout of
 /// <see cref="TrainingSession{T}.Gradients"/>, adding (gradients accumulate like PyTorch's <c>.grad</c>).
 /// </summary>
@@ -14,7 +55,7 @@ internal static unsafe class GradientSink<T>
     /// Adds an internal [rowMap.Length × colMap.Length] result (row stride <paramref name="ld"/>) into a PyTorch tensor of
     /// row stride <paramref name="tensorLd"/>: internal (r, c) goes to (rowMap[r], colMap[c]); padding (−1) is dropped.
     /// </summary>
-    public static void Add(T* src, int ld, int[] rowMap, int[] colMap, Span<T> grads, ParameterLayout.Tensor tensor, int tensorLd)
+    public static void Add(T* src, int ld, int[] rowMap, MapRuns colMap, Span<T> grads, ParameterLayout.Tensor tensor, int tensorLd)
     {
         var dst = grads.Slice(tensor.Offset, tensor.Length);
         for (int r = 0; r < rowMap.Length; r++)
@@ -26,13 +67,10 @@ internal static unsafe class GradientSink<T>
             }
 
             T* s = src + ((long)r * ld);
-            for (int c = 0; c < colMap.Length; c++)
+            for (int i = 0; i < colMap.Count; i++)
             {
-                int col = colMap[c];
-                if (col >= 0)
-                {
-                    dst[(row * tensorLd) + col] += s[c];
-                }
+                var to = dst.Slice((row * tensorLd) + colMap.Target[i], colMap.Length[i]);
+                TensorPrimitives.Add(to, new ReadOnlySpan<T>(s + colMap.Source[i], colMap.Length[i]), to);
             }
         }
     }

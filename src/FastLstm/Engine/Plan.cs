@@ -42,6 +42,9 @@ internal sealed class Plan<T>
         {
             InputMap[l] = l == 0 ? Enumerable.Range(0, spec.InputSize).ToArray() : Concat(Dirs, HiddenMap, H);
         }
+
+        InputRuns = InputMap.Select(m => new MapRuns(m)).ToArray();
+        HiddenRuns = new MapRuns(HiddenMap);
     }
 
     public RnnSpec Spec { get; }
@@ -94,6 +97,12 @@ internal sealed class Plan<T>
 
     /// <summary>Per layer: the internal input column → the PyTorch column of weight_ih.</summary>
     public int[][] InputMap { get; }
+
+    /// <summary><see cref="InputMap"/> as runs of consecutive columns.</summary>
+    public MapRuns[] InputRuns { get; }
+
+    /// <summary><see cref="HiddenMap"/> as runs of consecutive columns.</summary>
+    public MapRuns HiddenRuns { get; }
 
     /// <summary>Internal input width of layer l (GEMM K of its input projection).</summary>
     public int InputWidth(int l) => InputMap[l].Length;
