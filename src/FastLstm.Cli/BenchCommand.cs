@@ -46,7 +46,7 @@ internal static class BenchCommand
             var table = new Table().AddColumns("engine", "time per forward", "GFLOP/s", "speed-up");
             table.AddRow("naive twin", Time(slow), (flops / slow / 1e9).ToString("F2", CultureInfo.InvariantCulture), "1.0×");
             table.AddRow("fused", Time(fused), (flops / fused / 1e9).ToString("F2", CultureInfo.InvariantCulture), (slow / fused).ToString("F1", CultureInfo.InvariantCulture) + "×");
-            console.MarkupLine(CultureInfo.InvariantCulture, $"{Options.CellName(spec.Cell)}: batch {b}, steps {t}, input {spec.InputSize}, hidden {spec.HiddenSize}, float, {p.GetValue(threads)} thread(s)");
+            console.MarkupLine(CultureInfo.InvariantCulture, $"{Options.CellName(spec.Cell)}: batch {b}, steps {t}, input {spec.InputSize}, hidden {spec.HiddenSize}, float, {p.GetValue(threads)} thread(s), {Isa.Describe(Isa.Bits)} vectors ({session.Kernel})");
             console.Write(table);
             return ExitCodes.Success;
         });
