@@ -50,6 +50,56 @@ internal static class Options
         };
     }
 
+    /// <summary>A comma-separated list of cells.</summary>
+    public static Option<CellType[]> CellList(string name, CellType[] defaultValue, string description) =>
+        new(name)
+        {
+            Description = $"{description} Default {string.Join(",", defaultValue.Select(CellName))}.",
+            DefaultValueFactory = _ => defaultValue,
+            CustomParser = r =>
+            {
+                string text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
+                var cells = new List<CellType>();
+                foreach (var part in text.Split(',', StringSplitOptions.TrimEntries))
+                {
+                    if (!Cells.TryGetValue(part, out var cell))
+                    {
+                        r.AddError($"{name}: expected a comma-separated list of {string.Join(", ", Cells.Keys)}, got '{part}'.");
+                        return [];
+                    }
+
+                    cells.Add(cell);
+                }
+
+                return [.. cells.Distinct()];
+            },
+        };
+
+    /// <summary>A comma-separated list of integers, each in [min, max].</summary>
+    public static Option<int[]> IntList(string name, int[] defaultValue, int min, int max, string description) =>
+        new(name)
+        {
+            Description = $"{description} Default {string.Join(",", defaultValue)}.",
+            DefaultValueFactory = _ => defaultValue,
+            CustomParser = r =>
+            {
+                string text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
+                var values = new List<int>();
+                foreach (var part in text.Split(',', StringSplitOptions.TrimEntries))
+                {
+                    if (!int.TryParse(part, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) || v < min || v > max)
+                    {
+                        r.AddError($"{name}: expected a comma-separated list of integers in {min}..{max}, got '{part}'.");
+                        return [];
+                    }
+
+                    values.Add(v);
+                }
+
+                return [.. values];
+            },
+        };
+
     public static Option<CellType> Cell(CellType defaultValue = CellType.Lstm)
     {
         var option = new Option<CellType>("--cell")

@@ -52,7 +52,7 @@ internal static class Plots
         Save(plot, path);
     }
 
-    private static void Save(Plot plot, string path)
+    public static void Save(Plot plot, string path)
     {
         try
         {

@@ -17,6 +17,8 @@ public static class Program
         root.Subcommands.Add(TextCommand.Create(output));
         root.Subcommands.Add(GradCheckCommand.Create(output));
         root.Subcommands.Add(BenchCommand.Create(output));
+        root.Subcommands.Add(MemoryCommands.GradientFlowCommand(output));
+        root.Subcommands.Add(MemoryCommands.LongMemoryCommand(output));
         root.Subcommands.Add(InfoCommand.Create(output));
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
