@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # FastLstm against ONNX Runtime 1.31.1 and libtorch 2.10 (TorchSharp-cpu 0.107), same weights and sizes, one session:
+#   0. every peer's output (and training gradients) checked equal to FastLstm's on every case;
 #   1. the peers, the naive twin's streaming steps and the FMA peak, at the widest vector width this CPU accelerates;
 #   2. FastLstm forced to 256 bits (FASTLSTM_ISA=256);
 #   3. the engine of a baseline commit (default: 0be992f, the last 256-bit-only engine) on the same cases;
@@ -19,6 +20,7 @@ dotnet build bench/FastLstm.Bench -c Release -v q -nologo >/dev/null
 bench() { dotnet "$root/bench/FastLstm.Bench/bin/Release/net10.0/FastLstm.Bench.dll" "$@"; }
 dotnet src/FastLstm.Cli/bin/Release/net10.0/FastLstm.Cli.dll info 2>/dev/null > "$out/machine.txt" || true
 
+bench --verify-peers > "$out/verify-peers.log"
 bench --filter '*PeerBenchmarks*' '*TrainingPeerBenchmarks*' '*PeakProbe*' '*StepBenchmarks*' > "$out/benchmarkdotnet.log"
 cp BenchmarkDotNet.Artifacts/results/*.csv "$raw/"
 rm -rf "$out/peers"

@@ -4,15 +4,16 @@ namespace FastLstm.Bench;
 
 /// <summary>
 /// FastLstm against ONNX Runtime's own operators and libtorch 2.10 (TorchSharp) on the same weights, sizes and thread
-/// counts (H = I), every peer's output checked equal to FastLstm's in setup before anything is timed. ONNX Runtime is the
-/// baseline of each row.
+/// counts (H = I). ONNX Runtime is the baseline of each row. Each benchmark process builds only the engine it times (a
+/// libtorch load or an idle peer's threads would tax the others); <see cref="Setup"/> builds all three and checks every
+/// peer's output equal to FastLstm's, which bench/peers.sh runs first (<c>--verify-peers</c>) in the same session.
 /// </summary>
 public class PeerBenchmarks
 {
     private Workload _w = null!;
-    private InferenceSession<float> _session = null!;
-    private OnnxRunner _onnx = null!;
-    private TorchPeer _torch = null!;
+    private InferenceSession<float>? _session;
+    private OnnxRunner? _onnx;
+    private TorchPeer? _torch;
 
     public enum PeerCell
     {
@@ -33,34 +34,53 @@ public class PeerBenchmarks
     public static IEnumerable<Size> Cases() =>
         [new(1, 1, 64), new(1, 1, 128), new(1, 1, 256), new(1, 1, 512), new(1, 100, 256), new(4, 150, 256), new(16, 50, 512), new(64, 25, 1024)];
 
-    [GlobalSetup]
+    /// <summary>Every engine, each peer's output checked equal to FastLstm's.</summary>
     public void Setup()
     {
-        var cell = Cell switch { PeerCell.Lstm => CellType.Lstm, PeerCell.Gru => CellType.Gru, _ => CellType.RnnTanh };
-        _w = new Workload(cell, Size.Batch, Size.Steps, Size.Hidden, Size.Hidden);
+        SetupFused();
+        SetupOnnx();
+        SetupTorch();
+        Verify(_w, _session!, _onnx!, _torch!);
+    }
+
+    [GlobalSetup(Target = nameof(Fused))]
+    public void SetupFused()
+    {
+        CreateWorkload();
         _session = new InferenceSession<float>(_w.Model, Size.Batch, Size.Steps, Threads);
-        _onnx = new OnnxRunner(_w.Model, Size.Batch, Size.Steps, Threads, _w.Input, _w.H, _w.C);
-        _torch = new TorchPeer(_w, Threads, training: false);
-        Verify(_w, _session, _onnx, _torch);
 
         // Here, not in an [IterationSetup]: that would make BenchmarkDotNet time one call per iteration, cold.
         int state = Size.Batch * Size.Hidden;
         (_h, _c, _hN, _cN) = (new float[state], new float[_w.C.Length], new float[state], new float[_w.C.Length]);
     }
 
+    [GlobalSetup(Target = nameof(OnnxRuntime))]
+    public void SetupOnnx()
+    {
+        CreateWorkload();
+        _onnx = new OnnxRunner(_w.Model, Size.Batch, Size.Steps, Threads, _w.Input, _w.H, _w.C);
+    }
+
+    [GlobalSetup(Target = nameof(Libtorch))]
+    public void SetupTorch()
+    {
+        CreateWorkload();
+        _torch = new TorchPeer(_w, Threads, training: false);
+    }
+
     [GlobalCleanup]
     public void Cleanup()
     {
-        _session.Dispose();
-        _onnx.Dispose();
-        _torch.Dispose();
+        _session?.Dispose();
+        _onnx?.Dispose();
+        _torch?.Dispose();
     }
 
     [Benchmark(Baseline = true)]
-    public void OnnxRuntime() => _onnx.Run();
+    public void OnnxRuntime() => _onnx!.Run();
 
     [Benchmark]
-    public void Libtorch() => _torch.Infer();
+    public void Libtorch() => _torch!.Infer();
 
     [Benchmark]
     public void Fused()
@@ -70,15 +90,20 @@ public class PeerBenchmarks
             // Streaming: one step with the state carried (h, c read and written in place).
             _w.H.CopyTo(_h, 0);
             _w.C.CopyTo(_c, 0);
-            _session.Step(_w.Input, Size.Batch, _w.Output, _h, _c);
+            _session!.Step(_w.Input, Size.Batch, _w.Output, _h, _c);
         }
         else
         {
-            _session.Forward(_w.Input, Size.Batch, Size.Steps, _w.Output, _w.H, _w.C, _hN, _cN);
+            _session!.Forward(_w.Input, Size.Batch, Size.Steps, _w.Output, _w.H, _w.C, _hN, _cN);
         }
     }
 
     private float[] _h = [], _c = [], _hN = [], _cN = [];
+
+    private void CreateWorkload()
+    {
+        _w ??= new Workload(Cell switch { PeerCell.Lstm => CellType.Lstm, PeerCell.Gru => CellType.Gru, _ => CellType.RnnTanh }, Size.Batch, Size.Steps, Size.Hidden, Size.Hidden);
+    }
 
     /// <summary>Every engine on the same input and initial state: outputs (and final states) must agree to float rounding.</summary>
     public static void Verify(Workload w, InferenceSession<float> session, OnnxRunner onnx, TorchPeer torch)
