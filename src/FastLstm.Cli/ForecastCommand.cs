@@ -1,12 +1,13 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
+using FastLstm.Training;
 using FastLstm.Training.Forecasting;
 using Spectre.Console;
 
 namespace FastLstm.Cli;
 
-/// <summary><c>fastlstm forecast</c>: one-to-many, seeded with the column's latest values, each prediction fed back.</summary>
+/// <summary><c>fastlstm forecast</c>: the next values of a column from a trained model, with 80 % and 95 % prediction intervals.</summary>
 internal static class ForecastCommand
 {
     public static Command Create(TextWriter output)
@@ -15,7 +16,7 @@ internal static class ForecastCommand
         var csv = new Option<string>("--csv") { Description = "CSV file with the history.", Required = true };
         var column = new Option<string>("--column") { Description = "Name of the numeric column.", Required = true };
         var steps = Options.Int("--steps", 12, 1, 1_000_000, "Values to forecast.");
-        var outPath = new Option<string>("--out") { Description = "CSV to write (step,forecast).", DefaultValueFactory = _ => "forecast.csv" };
+        var outPath = new Option<string>("--out") { Description = "CSV to write (step,forecast,lower_80,upper_80,lower_95,upper_95).", DefaultValueFactory = _ => "forecast.csv" };
         var plot = new Option<string>("--plot") { Description = "PNG of history and forecast.", DefaultValueFactory = _ => "forecast.png" };
         var command = new Command("forecast", "Forecast the next values of a CSV column with a trained model.") { model, csv, column, steps, outPath, plot };
         command.SetAction(p =>
@@ -27,28 +28,25 @@ internal static class ForecastCommand
                 throw new CliException($"{modelPath}: file not found.");
             }
 
-            var forecaster = Forecaster.Load(modelPath);
+            OutputPath.CheckWritable(csvOut);
+            OutputPath.CheckWritable(png);
             var history = Csv.ReadColumn(p.GetValue(csv)!, name);
+            var forecaster = Forecaster.Load(modelPath, history);
             if (history.Length < forecaster.MinimumHistory)
             {
-                throw new CliException($"column '{name}' has {history.Length} values; the model needs at least {forecaster.MinimumHistory} (window {forecaster.Lookback} + {forecaster.Transform.Lag} for differencing).");
+                throw new CliException($"column '{name}' has {history.Length} values; the model needs at least {forecaster.MinimumHistory}.");
             }
 
-            if (forecaster.Transform.Log && history.Any(v => v <= 0))
+            var f = forecaster.Forecast(history, k);
+            var sb = new StringBuilder("step,forecast,lower_80,upper_80,lower_95,upper_95\n");
+            for (int i = 0; i < k; i++)
             {
-                throw new CliException($"column '{name}' has values ≤ 0, but the model works on logarithms.");
-            }
-
-            var forecast = forecaster.Forecast(history, k);
-            var sb = new StringBuilder("step,forecast\n");
-            for (int i = 0; i < forecast.Length; i++)
-            {
-                sb.Append(CultureInfo.InvariantCulture, $"{i + 1},{forecast[i]:R}\n");
+                sb.Append(CultureInfo.InvariantCulture, $"{i + 1},{f.Values[i]:R},{f.Lower80[i]:R},{f.Upper80[i]:R},{f.Lower95[i]:R},{f.Upper95[i]:R}\n");
             }
 
             try
             {
-                File.WriteAllText(csvOut, sb.ToString());
+                SafeFile.Write(csvOut, Encoding.UTF8.GetBytes(sb.ToString()));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -56,19 +54,19 @@ internal static class ForecastCommand
             }
 
             int shown = Math.Min(history.Length, Math.Max(4 * k, 200));
-            Plots.Series(png, $"{name}: {k}-step forecast ({Options.CellName(forecaster.Spec.Cell)})", history[^shown..], null, forecast);
+            Plots.Forecast(png, $"{name}: {k}-step forecast ({forecaster.Method})", history[^shown..], f);
             var console = Output.Console(output);
-            var table = new Table().AddColumns("step", "forecast");
-            foreach (int i in Enumerable.Range(0, forecast.Length).Take(10))
+            var table = new Table().AddColumns("step", "forecast", "80 % interval", "95 % interval");
+            foreach (int i in Enumerable.Range(0, k).Take(10))
             {
-                table.AddRow((i + 1).ToString(CultureInfo.InvariantCulture), forecast[i].ToString("F3", CultureInfo.InvariantCulture));
+                table.AddRow((i + 1).ToString(CultureInfo.InvariantCulture), F(f.Values[i]), $"{F(f.Lower80[i])} .. {F(f.Upper80[i])}", $"{F(f.Lower95[i])} .. {F(f.Upper95[i])}");
             }
 
-            console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: last value {history[^1]:F3}; {k} steps ahead:"));
+            console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: last value {history[^1]:F3}; {k} steps ahead by {forecaster.Method}:"));
             console.Write(table);
-            if (forecast.Length > 10)
+            if (k > 10)
             {
-                console.WriteLine($"… {forecast.Length - 10} more in {csvOut}");
+                console.WriteLine($"… {k - 10} more in {csvOut}");
             }
 
             console.WriteLine($"wrote {csvOut}, {png}");
@@ -76,4 +74,6 @@ internal static class ForecastCommand
         });
         return command;
     }
+
+    private static string F(double v) => v.ToString("F3", CultureInfo.InvariantCulture);
 }

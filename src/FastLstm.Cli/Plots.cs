@@ -1,3 +1,4 @@
+using FastLstm.Training;
 using ScottPlot;
 
 namespace FastLstm.Cli;
@@ -28,22 +29,15 @@ internal static class Plots
     public static void Series(string path, string title, double[] history, (int Start, double[] Values)? test, double[] forecast)
     {
         var plot = new Plot();
-        var h = plot.Add.Scatter(Enumerable.Range(0, history.Length).Select(i => (double)i).ToArray(), history);
-        h.LegendText = "history";
-        h.MarkerSize = 0;
+        Line(plot, 0, history, "history");
         if (test is (int start, double[] values))
         {
-            var t = plot.Add.Scatter(Enumerable.Range(start, values.Length).Select(i => (double)i).ToArray(), values);
-            t.LegendText = "one-step predictions (test)";
-            t.MarkerSize = 0;
+            Line(plot, start, values, "one-step predictions (test)");
         }
 
         if (forecast.Length > 0)
         {
-            var f = plot.Add.Scatter(Enumerable.Range(history.Length - 1, forecast.Length + 1).Select(i => (double)i).ToArray(), [history[^1], .. forecast]);
-            f.LegendText = "forecast";
-            f.MarkerSize = 0;
-            f.LineWidth = 2;
+            Line(plot, history.Length - 1, [history[^1], .. forecast], "forecast", 2);
         }
 
         plot.Title(title);
@@ -52,11 +46,42 @@ internal static class Plots
         Save(plot, path);
     }
 
+    /// <summary>History, then the forecast with its 80 % and 95 % prediction bands.</summary>
+    public static void Forecast(string path, string title, double[] history, FastLstm.Training.Forecasting.ForecastResult forecast)
+    {
+        var plot = new Plot();
+        double[] future = Enumerable.Range(history.Length, forecast.Values.Length).Select(i => (double)i).ToArray();
+        var band95 = plot.Add.FillY(future, forecast.Lower95, forecast.Upper95);
+        band95.LegendText = "95 % interval";
+        band95.FillColor = Colors.Orange.WithAlpha(0.15);
+        band95.LineWidth = 0;
+        var band80 = plot.Add.FillY(future, forecast.Lower80, forecast.Upper80);
+        band80.LegendText = "80 % interval";
+        band80.FillColor = Colors.Orange.WithAlpha(0.3);
+        band80.LineWidth = 0;
+        Line(plot, 0, history, "history");
+        Line(plot, history.Length - 1, [history[^1], .. forecast.Values], "forecast", 2);
+        plot.Title(title);
+        plot.XLabel("time step");
+        plot.ShowLegend();
+        Save(plot, path);
+    }
+
+    /// <summary>A line without markers from x = <paramref name="start"/>, one step per value.</summary>
+    private static void Line(Plot plot, int start, double[] values, string legend, float width = 1)
+    {
+        var line = plot.Add.Scatter(Enumerable.Range(start, values.Length).Select(i => (double)i).ToArray(), values);
+        line.LegendText = legend;
+        line.MarkerSize = 0;
+        line.LineWidth = width;
+    }
+
     public static void Save(Plot plot, string path)
     {
         try
         {
-            plot.SavePng(path, 900, 500);
+            using var image = plot.GetImage(900, 500);
+            SafeFile.Write(path, image.GetImageBytes(ImageFormat.Png));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or DirectoryNotFoundException)
         {

@@ -6,44 +6,66 @@ using Spectre.Console;
 
 namespace FastLstm.Cli;
 
-/// <summary><c>fastlstm train</c>: fit a many-to-one forecaster on one CSV column and score it against baselines.</summary>
+/// <summary>
+/// <c>fastlstm train</c>: choose and fit a multi-step forecaster for one CSV column — season, transform and method found
+/// by a rolling-origin backtest at the forecast horizon, the choice refitted on the whole column.
+/// </summary>
 internal static class TrainCommand
 {
+    private static readonly Dictionary<string, ForecastChoice> Methods = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["auto"] = ForecastChoice.Auto,
+        ["network"] = ForecastChoice.Network,
+        ["direct"] = ForecastChoice.Direct,
+        ["recursive"] = ForecastChoice.Recursive,
+        ["es-rnn"] = ForecastChoice.EsRnn,
+        ["holt-winters"] = ForecastChoice.HoltWinters,
+        ["combination"] = ForecastChoice.Combination,
+        ["last-value"] = ForecastChoice.LastValue,
+        ["seasonal-naive"] = ForecastChoice.SeasonalNaive,
+        ["drift"] = ForecastChoice.Drift,
+        ["autoregression"] = ForecastChoice.Autoregression,
+    };
+
     public static Command Create(TextWriter output)
     {
         var csv = new Option<string>("--csv") { Description = "CSV file with a header row.", Required = true };
         var column = new Option<string>("--column") { Description = "Name of the numeric column to forecast.", Required = true };
         var outPath = new Option<string>("--out") { Description = "Model file to write (also MODEL.loss.png and MODEL.test.png).", Required = true };
         var cell = Options.Cell();
-        var hidden = Options.Int("--hidden", 64, 1, 4096, "Hidden units.");
+        var hidden = Options.Int("--hidden", 32, 1, 4096, "Hidden units.");
         var layers = Options.Int("--layers", 1, 1, 16, "Stacked layers.");
-        var lookback = Options.Int("--lookback", 24, 1, 10_000, "Past values in each window.");
-        var epochs = Options.Int("--epochs", 100, 1, 100_000, "Most epochs (early stopping may end sooner).");
+        var lookback = Options.Int("--lookback", 0, 0, 10_000, "Past values in each window (0: two seasons, at least 24).");
+        var horizon = Options.Int("--horizon", 0, 0, 10_000, "Steps the backtest scores and the networks predict at once (0: two seasons, else 24).");
+        var epochs = Options.Int("--epochs", 100, 1, 100_000, "Most epochs per network (early stopping may end sooner).");
         var batch = Options.Int("--batch", 32, 1, 4096, "Windows per step.");
         var lr = Options.Double("--lr", 1e-3, 1e-7, 10, "Adam learning rate.");
         var clip = Options.Double("--clip", 1.0, 0, 1e6, "Gradient clipping by global norm (0: off).");
-        var seed = Options.Int("--seed", 1, 0, int.MaxValue, "Seed of the weights and the shuffling.");
-        var testFraction = Options.Double("--test-fraction", 0.2, 0.01, 0.9, "Latest fraction held out for the test.");
-        var season = Options.Int("--season", 0, 0, 100_000, "Seasonal period: adds the seasonal-naive baseline and a seasonal difference (0: none).");
-        var log = new Option<string>("--log") { Description = "Model log values: auto (when every value is positive), yes, no.", DefaultValueFactory = _ => "auto" };
+        var seed = Options.Int("--seed", 1, 0, int.MaxValue, "Seed of the weights and the shuffling (ensemble member k: seed + 7919·k).");
+        var testFraction = Options.Double("--test-fraction", 0.2, 0.01, 0.9, "Largest share of the column the backtest's origins may take.");
+        var season = Options.Int("--season", -1, -1, 100_000, "Seasonal period (-1: found from the autocorrelation; 0: none).");
+        var log = new Option<string>("--log") { Description = "Transforms tried: auto (log too when every value is positive), yes (only log), no (never).", DefaultValueFactory = _ => "auto" };
         log.AcceptOnlyFromAmong("auto", "yes", "no");
-        var difference = Options.Int("--difference", 1, 0, 1, "1: model the change from the previous value (trend and level); 0: the value itself.");
-        var patience = Options.Int("--patience", 15, 1, 100_000, "Epochs without a better validation loss before stopping.");
-        var command = new Command("train", "Train a forecaster on a CSV column (a window of values predicts the next one) and compare it with baselines.")
+        var difference = new Option<string>("--difference") { Description = "First differences tried: auto (with and without), 1 (always), 0 (never).", DefaultValueFactory = _ => "auto" };
+        difference.AcceptOnlyFromAmong("auto", "0", "1");
+        var method = new Option<string>("--method") { Description = $"Forecasting method: {string.Join(", ", Methods.Keys)}; auto lets the backtest choose.", DefaultValueFactory = _ => "auto", HelpName = "name" };
+        method.AcceptOnlyFromAmong([.. Methods.Keys]);
+        var ensemble = Options.Int("--ensemble", 5, 1, 64, "Networks from different seeds averaged in the final model.");
+        var threads = Options.Int("--threads", 2, 1, 256, "Cores for training the ensemble (results do not depend on it).");
+        var patience = Options.Int("--patience", 10, 1, 100_000, "Epochs without a better validation loss before a network stops.");
+        var command = new Command("train", "Choose and fit a multi-step forecaster for a CSV column: season, transform and method by a rolling-origin backtest, then refit on all of it.")
         {
-            csv, column, outPath, cell, hidden, layers, lookback, epochs, batch, lr, clip, seed, testFraction, season, log, difference, patience,
+            csv, column, outPath, cell, hidden, layers, lookback, horizon, epochs, batch, lr, clip, seed, testFraction, season, log, difference, method, ensemble, threads, patience,
         };
         command.SetAction(p =>
         {
             string file = p.GetValue(csv)!, name = p.GetValue(column)!, model = p.GetValue(outPath)!;
+            OutputPath.CheckWritable(model);
+            int concurrent = Math.Min(p.GetValue(threads), p.GetValue(ensemble));
+            MemoryBudget.Check($"--hidden {p.GetValue(hidden)} --layers {p.GetValue(layers)} ({concurrent} networks trained at once)",
+                concurrent * MemoryBudget.Training(new RnnSpec(p.GetValue(cell), 1, p.GetValue(hidden), p.GetValue(layers)), p.GetValue(batch), p.GetValue(lookback) > 0 ? p.GetValue(lookback) : 120));
             var series = Csv.ReadColumn(file, name);
-            bool useLog = p.GetValue(log) switch
-            {
-                "yes" => true,
-                "no" => false,
-                _ => series.Length > 0 && series.All(v => v > 0),
-            };
-            if (useLog && series.Any(v => v <= 0))
+            if (p.GetValue(log) == "yes" && series.Any(v => v <= 0))
             {
                 throw new CliException($"--log yes: column '{name}' has values ≤ 0, which have no logarithm.");
             }
@@ -54,9 +76,14 @@ internal static class TrainCommand
                 Hidden = p.GetValue(hidden),
                 Layers = p.GetValue(layers),
                 Lookback = p.GetValue(lookback),
-                TestFraction = p.GetValue(testFraction),
+                Horizon = p.GetValue(horizon),
                 Season = p.GetValue(season),
-                Transform = new SeriesTransform(useLog, p.GetValue(difference), p.GetValue(season)),
+                Log = p.GetValue(log) switch { "yes" => true, "no" => false, _ => null },
+                Difference = p.GetValue(difference) switch { "0" => 0, "1" => 1, _ => null },
+                Method = Methods[p.GetValue(method)!],
+                Ensemble = p.GetValue(ensemble),
+                Threads = p.GetValue(threads),
+                BacktestFraction = p.GetValue(testFraction),
             };
             var training = new TrainingOptions
             {
@@ -69,52 +96,33 @@ internal static class TrainCommand
             };
 
             var console = Output.Console(output);
-            int testCount = (int)Math.Round(series.Length * options.TestFraction);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var (forecaster, report) = Progress.Run(console, "train", 1, update =>
+                Forecaster.Train(series, options, training, stage => update(0, stage)));
+            var b = report.Backtest;
             console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{name}: {series.Length} values; training on the first {series.Length - testCount}, testing one-step-ahead on the last {testCount}. Modelled: {Describe(options.Transform)}; {Options.CellName(options.Cell)}, hidden {options.Hidden}, layers {options.Layers}, lookback {options.Lookback}."));
-            var (forecaster, evaluation, history) = Progress.Run(console, "epoch", training.Epochs, report =>
-                Forecaster.Train(series, options, training, r => report(r.Epoch, string.Create(CultureInfo.InvariantCulture,
-                    $"train {r.TrainLoss:F4}  validation {r.ValidationLoss:F4}{(r.IsBest ? " *" : "")}"))));
-            var best = history.Where(h => h.IsBest).Last();
-            console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{history.Count} epochs in {history[^1].Elapsed.TotalSeconds:F1} s; kept epoch {best.Epoch} (validation loss {best.ValidationLoss:F4})."));
-
-            var table = new Table().AddColumns("method", "test RMSE", "test MAE", "RMSE vs last value");
-            double lastRmse = evaluation.Scores.First(s => s.Method == "last value").Rmse;
-            foreach (var s in evaluation.Scores)
+                $"{name}: {series.Length} values; season {(report.Season > 0 ? report.Season.ToString(CultureInfo.InvariantCulture) : "none")}{(p.GetValue(season) < 0 ? " (found)" : "")}; horizon {report.Horizon}; window {report.Lookback}. Backtest: fitted on the first {b.FitLength} values, {report.Horizon}-step forecasts from {b.Origins.Count} origins ({b.Origins[0]}..{b.Origins[^1]})."));
+            var table = new Table().AddColumns("method", "RMSE", "MAE", "MASE", "sMAPE %");
+            foreach (var s in report.Scores)
             {
-                table.AddRow(s.Method, s.Rmse.ToString("F3", CultureInfo.InvariantCulture), s.Mae.ToString("F3", CultureInfo.InvariantCulture),
-                    (s.Rmse / lastRmse).ToString("F3", CultureInfo.InvariantCulture));
+                bool chosen = s.Method == report.Chosen;
+                table.AddRow((chosen ? "▶ " : "  ") + s.Method, F(s.Rmse), F(s.Mae), F(s.Mase), F(s.Smape));
             }
 
             console.Write(table);
+            console.WriteLine($"chosen: {report.Chosen}; refitted on all {series.Length} values ({(forecaster.Choice is ForecastChoice.Direct or ForecastChoice.Recursive or ForecastChoice.EsRnn or ForecastChoice.Combination ? $"{options.Ensemble} networks averaged" : "no network in the forecast")}) in {clock.Elapsed.TotalSeconds:F1} s.");
             forecaster.Save(model);
-            Plots.Loss(model + ".loss.png", $"{name}: training and validation loss (scaled MSE)", history.Select(h => (h.TrainLoss, h.ValidationLoss)).ToList());
-            Plots.Series(model + ".test.png", $"{name}: held-out one-step predictions ({Options.CellName(options.Cell)})", series, (evaluation.TestStart, evaluation.Predictions), []);
+            if (report.History.Count > 0)
+            {
+                Plots.Loss(model + ".loss.png", $"{name}: {forecaster.Network.Name}, backtest fit (scaled MSE)", report.History.Select(h => (h.TrainLoss, h.ValidationLoss)).ToList());
+            }
+
+            Plots.Series(model + ".test.png", $"{name}: {report.Chosen}, forecast from the last backtest origin", series, (b.Origins[^1], report.LastOrigin), []);
             console.WriteLine($"wrote {model}, {model}.loss.png, {model}.test.png");
             return ExitCodes.Success;
         });
         return command;
     }
 
-    private static string Describe(SeriesTransform t)
-    {
-        var parts = new List<string>();
-        if (t.Log)
-        {
-            parts.Add("log");
-        }
-
-        if (t.Difference == 1)
-        {
-            parts.Add("change from the previous value");
-        }
-
-        if (t.Season > 0)
-        {
-            parts.Add($"seasonal difference ({t.Season})");
-        }
-
-        return parts.Count == 0 ? "the values themselves" : string.Join(", ", parts);
-    }
+    private static string F(double v) => double.IsFinite(v) ? v.ToString("F3", CultureInfo.InvariantCulture) : "—";
 }

@@ -54,14 +54,27 @@ public sealed class WindowRegressor<T>
     /// </summary>
     public IReadOnlyList<EpochReport> Fit(ReadOnlySpan<T> x, ReadOnlySpan<T> y, int count, TrainingOptions options, Action<EpochReport>? onEpoch = null)
     {
+        CheckData(x.Length, y.Length, count);
+        return Fit(new ArrayWindows<T>(x.ToArray(), y.ToArray(), Steps * Features, Outputs), options, onEpoch);
+    }
+
+    /// <summary>
+    /// Fits on the windows of <paramref name="data"/>, read batch by batch (nothing beyond a batch is materialised), in
+    /// time order: the last <see cref="TrainingOptions.ValidationFraction"/> of them validate. Returns every epoch's report;
+    /// the weights end at the best validation epoch (the best training epoch without validation).
+    /// </summary>
+    public IReadOnlyList<EpochReport> Fit(WindowSet<T> data, TrainingOptions options, Action<EpochReport>? onEpoch = null)
+    {
+        ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        CheckData(x.Length, y.Length, count);
+        CheckSet(data);
+        int count = data.Count;
         int validation = (int)(count * options.ValidationFraction);
         int train = count - validation;
         if (train < 1)
         {
-            throw new ArgumentException($"x: {count} windows leave none for training after holding out {validation} for validation.", nameof(x));
+            throw new ArgumentException($"x: {count} windows leave none for training after holding out {validation} for validation.", nameof(data));
         }
 
         int batch = Math.Min(options.BatchSize, train);
@@ -81,12 +94,12 @@ public sealed class WindowRegressor<T>
             for (int start = 0; start < train; start += batch)
             {
                 int b = Math.Min(batch, train - start);
-                buffers.Gather(x, y, order.AsSpan(start, b));
+                buffers.Gather(data, order.AsSpan(start, b));
                 sum += double.CreateTruncating(TrainBatch(session, buffers, b)) * b;
                 learner.Step();
             }
 
-            double validationLoss = validation > 0 ? Evaluate(x[(train * Steps * Features)..], y[(train * Outputs)..], validation) : sum / train;
+            double validationLoss = validation > 0 ? Evaluate(data, train, validation) : sum / train;
             bool isBest = validationLoss < best.Loss;
             if (isBest)
             {
@@ -122,13 +135,13 @@ public sealed class WindowRegressor<T>
 
         CheckData(x.Length, predictions.Length, count);
         const int chunk = 256;
-        using var session = new InferenceSession<T>(Network, Math.Min(chunk, Math.Max(count, 1)), Steps);
-        var buffers = new Buffers(this, Math.Min(chunk, Math.Max(count, 1)));
+        int batch = Math.Min(chunk, Math.Max(count, 1));
+        var buffers = _predictBuffers is { } kept && kept.Batch >= batch ? kept : _predictBuffers = new PredictBuffers(this, batch);
         for (int start = 0; start < count; start += chunk)
         {
             int b = Math.Min(chunk, count - start);
             int window = Steps * Features;
-            session.Forward(x.Slice(start * window, b * window), b, Steps, buffers.Output.AsSpan(0, b * Steps * Network.Spec.OutputSize));
+            buffers.Session.Forward(x.Slice(start * window, b * window), b, Steps, buffers.Output.AsSpan(0, b * Steps * Network.Spec.OutputSize));
             buffers.LastSteps(b);
             Head.Affine(buffers.Features.AsSpan(0, b * Head.Inputs), b, predictions.Slice(start * Outputs, b * Outputs));
         }
@@ -141,6 +154,34 @@ public sealed class WindowRegressor<T>
         Predict(x, count, predictions);
         return double.CreateTruncating(Loss.MeanSquaredError<T>(predictions, y[..(count * Outputs)], default));
     }
+
+    /// <summary>Mean squared error over windows [first, first + count) of <paramref name="data"/>, a chunk at a time.</summary>
+    public double Evaluate(WindowSet<T> data, int first, int count)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        CheckSet(data);
+        const int chunk = 256;
+        int window = Steps * Features;
+        var x = new T[Math.Min(chunk, count) * window];
+        var y = new T[Math.Min(chunk, count) * Outputs];
+        var predictions = new T[y.Length];
+        double sum = 0;
+        for (int start = 0; start < count; start += chunk)
+        {
+            int b = Math.Min(chunk, count - start);
+            for (int r = 0; r < b; r++)
+            {
+                data.Read(first + start + r, x.AsSpan(r * window, window), y.AsSpan(r * Outputs, Outputs));
+            }
+
+            Predict(x.AsSpan(0, b * window), b, predictions.AsSpan(0, b * Outputs));
+            sum += double.CreateTruncating(Loss.MeanSquaredError<T>(predictions.AsSpan(0, b * Outputs), y.AsSpan(0, b * Outputs), default)) * b;
+        }
+
+        return sum / count;
+    }
+
+    private PredictBuffers? _predictBuffers;
 
     private T TrainBatch(TrainingSession<T> session, Buffers s, int b)
     {
@@ -162,6 +203,14 @@ public sealed class WindowRegressor<T>
         return loss;
     }
 
+    private void CheckSet(WindowSet<T> data)
+    {
+        if (data.Count < 1 || data.Window != Steps * Features || data.Outputs != Outputs)
+        {
+            throw new ArgumentException($"data: expected windows of {Steps}·{Features} values with {Outputs} targets, got {data.Count} windows of {data.Window} with {data.Outputs}.", nameof(data));
+        }
+    }
+
     private void CheckData(int xLength, int yLength, int count)
     {
         if (count < 1 || (long)count * Steps * Features != xLength)
@@ -173,6 +222,25 @@ public sealed class WindowRegressor<T>
         {
             throw new ArgumentException($"y: expected count·outputs = {count}·{Outputs} elements, got {yLength}.", "y");
         }
+    }
+
+    /// <summary>
+    /// A prediction session and its buffers, kept between calls: a forecast that feeds its predictions back asks for one
+    /// window at a time, thousands of times, and the session re-reads the weights only when they changed.
+    /// </summary>
+    private sealed class PredictBuffers(WindowRegressor<T> owner, int batch)
+    {
+        private readonly int _width = owner.Network.Spec.OutputSize;
+
+        public int Batch { get; } = batch;
+
+        public InferenceSession<T> Session { get; } = new(owner.Network, batch, owner.Steps);
+
+        public T[] Output { get; } = new T[batch * owner.Steps * owner.Network.Spec.OutputSize];
+
+        public T[] Features { get; } = new T[batch * owner.Network.Spec.OutputSize];
+
+        public void LastSteps(int b) => CopyLastSteps(Output, Features, b, owner.Steps, _width);
     }
 
     /// <summary>Per-batch buffers, allocated once per fit or prediction.</summary>
@@ -197,24 +265,85 @@ public sealed class WindowRegressor<T>
 
         public T[] DPrediction { get; } = new T[batch * owner.Outputs];
 
-        public void Gather(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<int> rows)
+        public void Gather(WindowSet<T> data, ReadOnlySpan<int> rows)
         {
             int o = owner.Outputs;
             for (int r = 0; r < rows.Length; r++)
             {
-                x.Slice(rows[r] * _window, _window).CopyTo(X.AsSpan(r * _window));
-                y.Slice(rows[r] * o, o).CopyTo(Y.AsSpan(r * o));
+                data.Read(rows[r], X.AsSpan(r * _window, _window), Y.AsSpan(r * o, o));
             }
         }
 
-        /// <summary>Features[r] = the output of sequence r at its last step.</summary>
-        public void LastSteps(int b)
+        public void LastSteps(int b) => CopyLastSteps(Output, Features, b, owner.Steps, _width);
+    }
+
+    /// <summary>features[r] = the output of sequence r at its last step.</summary>
+    private static void CopyLastSteps(T[] output, T[] features, int b, int steps, int width)
+    {
+        for (int r = 0; r < b; r++)
         {
-            int steps = owner.Steps;
-            for (int r = 0; r < b; r++)
-            {
-                Output.AsSpan((((r * steps) + steps - 1) * _width), _width).CopyTo(Features.AsSpan(r * _width));
-            }
+            output.AsSpan(((r * steps) + steps - 1) * width, width).CopyTo(features.AsSpan(r * width));
         }
+    }
+}
+
+/// <summary>Training examples for <see cref="WindowRegressor{T}"/>, read one at a time: a window of inputs and its targets.</summary>
+/// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+public abstract class WindowSet<T>
+{
+    /// <summary>Examples, in time order.</summary>
+    public abstract int Count { get; }
+
+    /// <summary>Input values per example (steps · features).</summary>
+    public abstract int Window { get; }
+
+    /// <summary>Targets per example.</summary>
+    public abstract int Outputs { get; }
+
+    /// <summary>Copies example <paramref name="index"/> into <paramref name="x"/> [Window] and <paramref name="y"/> [Outputs].</summary>
+    public abstract void Read(int index, Span<T> x, Span<T> y);
+}
+
+/// <summary>Examples held in two arrays: x [count, window], y [count, outputs].</summary>
+public sealed class ArrayWindows<T>(T[] x, T[] y, int window, int outputs) : WindowSet<T>
+{
+    /// <inheritdoc/>
+    public override int Count => y.Length / outputs;
+
+    /// <inheritdoc/>
+    public override int Window => window;
+
+    /// <inheritdoc/>
+    public override int Outputs => outputs;
+
+    /// <inheritdoc/>
+    public override void Read(int index, Span<T> xOut, Span<T> yOut)
+    {
+        x.AsSpan(index * window, window).CopyTo(xOut);
+        y.AsSpan(index * outputs, outputs).CopyTo(yOut);
+    }
+}
+
+/// <summary>
+/// The windows of one series, never materialised: example i reads the <paramref name="steps"/> values before position
+/// <c>first + i</c> and predicts the <paramref name="horizon"/> values from there.
+/// </summary>
+public sealed class SeriesWindows<T>(T[] series, int steps, int horizon, int first, int count) : WindowSet<T>
+{
+    /// <inheritdoc/>
+    public override int Count => count;
+
+    /// <inheritdoc/>
+    public override int Window => steps;
+
+    /// <inheritdoc/>
+    public override int Outputs => horizon;
+
+    /// <inheritdoc/>
+    public override void Read(int index, Span<T> x, Span<T> y)
+    {
+        int t = first + index;
+        series.AsSpan(t - steps, steps).CopyTo(x);
+        series.AsSpan(t, horizon).CopyTo(y);
     }
 }

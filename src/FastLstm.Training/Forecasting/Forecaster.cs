@@ -1,266 +1,567 @@
 namespace FastLstm.Training.Forecasting;
 
-/// <summary>The network and data choices of a forecaster.</summary>
-public sealed record ForecasterOptions
+/// <summary>Which forecasting method a <see cref="Forecaster"/> uses; <see cref="Auto"/> lets the backtest choose.</summary>
+public enum ForecastChoice
 {
-    /// <summary>The recurrent cell.</summary>
-    public CellType Cell { get; init; } = CellType.Lstm;
+    /// <summary>The method with the lowest backtest RMSE among all below.</summary>
+    Auto,
 
-    /// <summary>Hidden units per layer.</summary>
-    public int Hidden { get; init; } = 64;
+    /// <summary>The best recurrent network (direct or recursive, any transform, or ES-RNN).</summary>
+    Network,
 
-    /// <summary>Stacked layers.</summary>
-    public int Layers { get; init; } = 1;
+    /// <summary>A network predicting every horizon step at once, the transform chosen by the backtest.</summary>
+    Direct,
 
-    /// <summary>Transformed values the network reads to predict the next one.</summary>
-    public int Lookback { get; init; } = 24;
+    /// <summary>A one-step network whose predictions are fed back, the transform chosen by the backtest.</summary>
+    Recursive,
 
-    /// <summary>The latest fraction of the series, never seen in training, that scores the model.</summary>
-    public double TestFraction { get; init; } = 0.2;
+    /// <summary>ES-RNN: a network correcting Holt-Winters' forecasts.</summary>
+    EsRnn,
 
-    /// <summary>Log, differences and seasonal difference applied before the network.</summary>
-    public SeriesTransform Transform { get; init; } = new(Log: false, Difference: 1, Season: 0);
+    /// <summary>Holt-Winters alone, its form picked by AIC.</summary>
+    HoltWinters,
 
-    /// <summary>Period of the seasonal-naive baseline (0: no such baseline).</summary>
-    public int Season { get; init; }
+    /// <summary>The mean of the best network's and Holt-Winters' forecasts.</summary>
+    Combination,
+
+    /// <summary>The last value.</summary>
+    LastValue,
+
+    /// <summary>The value one season before.</summary>
+    SeasonalNaive,
+
+    /// <summary>The line through the first and last values.</summary>
+    Drift,
+
+    /// <summary>A linear autoregression of the first differences.</summary>
+    Autoregression,
 }
 
-/// <summary>Test error of one method, in the series' own units.</summary>
-public sealed record ForecastScore(string Method, double Rmse, double Mae);
+/// <summary>The choices behind a forecaster; every one has a default a user can leave alone.</summary>
+public sealed record ForecasterOptions
+{
+    /// <summary>Recurrent cell of the network candidates.</summary>
+    public CellType Cell { get; init; } = CellType.Lstm;
 
-/// <summary>One-step-ahead scores on the held-out tail, model and baselines, with the model's predictions.</summary>
-/// <param name="TestStart">Index of the first held-out value.</param>
-/// <param name="Scores">The model first, then the baselines.</param>
-/// <param name="Predictions">The model's one-step predictions of series[TestStart..].</param>
-public sealed record ForecastEvaluation(int TestStart, IReadOnlyList<ForecastScore> Scores, double[] Predictions);
+    /// <summary>Hidden units per layer of the network candidates.</summary>
+    public int Hidden { get; init; } = 32;
+
+    /// <summary>Stacked recurrent layers of the network candidates.</summary>
+    public int Layers { get; init; } = 1;
+
+    /// <summary>Values a network window reads (0: two seasons, at least 24, at most 120).</summary>
+    public int Lookback { get; init; }
+
+    /// <summary>Steps the backtest scores and the networks predict at once (0: two seasons when there is a season, else 24).</summary>
+    public int Horizon { get; init; }
+
+    /// <summary>Seasonal period (−1: found from the autocorrelation; 0: none).</summary>
+    public int Season { get; init; } = -1;
+
+    /// <summary>Restricts the transforms tried: true only logs, false never (null: both, logs only for a positive series).</summary>
+    public bool? Log { get; init; }
+
+    /// <summary>Restricts the transforms tried to this first-difference order, 0 or 1 (null: both).</summary>
+    public int? Difference { get; init; }
+
+    /// <summary>The method, or <see cref="ForecastChoice.Auto"/>.</summary>
+    public ForecastChoice Method { get; init; } = ForecastChoice.Auto;
+
+    /// <summary>Networks from different seeds averaged in the final model.</summary>
+    public int Ensemble { get; init; } = 5;
+
+    /// <summary>Cores for training ensemble members side by side (each member on one, so results do not depend on it).</summary>
+    public int Threads { get; init; } = 2;
+
+    /// <summary>
+    /// Share of the series the backtest's forecasts may cover: origins are consecutive, the last leaving exactly one horizon
+    /// after it, as many as the share allows — but at least 12 where the series can spare them, at most <see cref="Origins"/>.
+    /// </summary>
+    public double BacktestFraction { get; init; } = 0.2;
+
+    /// <summary>Most backtest origins.</summary>
+    public int Origins { get; init; } = 24;
+
+    /// <summary>Throws when a field is out of range, naming it.</summary>
+    public void Validate()
+    {
+        Check(Hidden is >= 1 and <= 4096, nameof(Hidden), Hidden, "1..4096");
+        Check(Layers is >= 1 and <= 16, nameof(Layers), Layers, "1..16");
+        Check(Lookback is >= 0 and <= 10_000, nameof(Lookback), Lookback, "0 (auto) or 1..10000");
+        Check(Horizon is >= 0 and <= 10_000, nameof(Horizon), Horizon, "0 (auto) or 1..10000");
+        Check(Season is >= -1 and <= 100_000, nameof(Season), Season, "−1 (auto), 0 or a period");
+        Check(Difference is null or 0 or 1, nameof(Difference), Difference!, "0, 1 or unset");
+        Check(Enum.IsDefined(Method), nameof(Method), Method, "a ForecastChoice");
+        Check(Ensemble is >= 1 and <= 64, nameof(Ensemble), Ensemble, "1..64");
+        Check(Threads is >= 1 and <= 256, nameof(Threads), Threads, "1..256");
+        Check(Origins is >= 1 and <= 1000, nameof(Origins), Origins, "1..1000");
+        Check(BacktestFraction is > 0 and < 1, nameof(BacktestFraction), BacktestFraction, "in (0, 1)");
+
+        static void Check(bool ok, string name, object value, string expected)
+        {
+            if (!ok)
+            {
+                throw new ArgumentOutOfRangeException(name, value, $"{name}: expected {expected}, got {value}.");
+            }
+        }
+    }
+}
+
+/// <summary>What training found: the season and horizon used, every method's backtest score, and the choice.</summary>
+/// <param name="Season">The seasonal period used (0: none).</param>
+/// <param name="Horizon">Steps scored.</param>
+/// <param name="Lookback">Network window length.</param>
+/// <param name="Backtest">The origins and scale of the scores.</param>
+/// <param name="Scores">Every method tried, best first.</param>
+/// <param name="Chosen">The method the forecaster uses.</param>
+/// <param name="LastOrigin">The chosen method's forecast from the last origin (the final horizon of the series).</param>
+/// <param name="History">Epochs of the best network's backtest fit.</param>
+public sealed record ForecastReport(int Season, int Horizon, int Lookback, Backtest Backtest, IReadOnlyList<BacktestScore> Scores, string Chosen,
+    double[] LastOrigin, IReadOnlyList<EpochReport> History);
+
+/// <summary>A forecast with its prediction intervals (normal, from the backtest's RMSE at each step).</summary>
+public sealed record ForecastResult(double[] Values, double[] Lower80, double[] Upper80, double[] Lower95, double[] Upper95);
 
 /// <summary>
-/// Forecasting a univariate series with a many-to-one recurrent network: windows of the transformed, standardised
-/// series predict its next value; predictions are turned back into the series' units from the history. Scaling uses
-/// the training part only; the test part is never seen in training.
+/// Multi-step forecasting of a univariate series. <see cref="Train"/> finds the season (autocorrelation) and the horizon,
+/// scores the baselines (last value, seasonal naive, drift, Holt-Winters, linear autoregression) and the recurrent
+/// candidates (direct and recursive networks over several transforms, ES-RNN, a combination with Holt-Winters) by a
+/// rolling-origin backtest on the series, picks the best, and refits it on the whole series — networks as an ensemble of
+/// seeds. Forecasts come with prediction intervals from the backtest errors at each step.
 /// </summary>
 public sealed class Forecaster
 {
-    private const double Kind = 1;
-    private readonly WindowRegressor<float> _model;
-    private readonly double _mean;
-    private readonly double _std;
+    private const double Kind = 2;
+    private const double Z80 = 1.2815515655446004, Z95 = 1.959963984540054;
 
-    private Forecaster(WindowRegressor<float> model, SeriesTransform transform, double mean, double std)
+    private readonly ForecastMethod _method;
+    private readonly double[] _sigma;
+
+    private Forecaster(ForecastMethod method, NetworkMethod network, HoltWintersMethod? holtWinters, ForecastChoice choice, int season, int horizon, double[] sigma)
     {
-        _model = model;
-        Transform = transform;
-        _mean = mean;
-        _std = std;
+        _method = method;
+        Network = network;
+        HoltWinters = holtWinters;
+        Choice = choice;
+        Season = season;
+        Horizon = horizon;
+        _sigma = sigma;
     }
 
-    /// <summary>How the series is made stationary.</summary>
-    public SeriesTransform Transform { get; }
+    /// <summary>The method used (its name as in the backtest table).</summary>
+    public string Method => _method.Name;
 
-    /// <summary>Values of history the model needs: the window plus what the differences consume.</summary>
-    public int MinimumHistory => Lookback + Transform.Lag;
+    /// <summary>Which kind of method that is.</summary>
+    public ForecastChoice Choice { get; }
 
-    /// <summary>Window length.</summary>
-    public int Lookback => _model.Steps;
+    /// <summary>Seasonal period used (given or found; 0: none).</summary>
+    public int Season { get; }
 
-    /// <summary>The network's shape.</summary>
-    public RnnSpec Spec => _model.Network.Spec;
+    /// <summary>Horizon the choice was backtested at.</summary>
+    public int Horizon { get; }
 
-    /// <summary>
-    /// Trains on the series except its last <see cref="ForecasterOptions.TestFraction"/>, then scores one-step-ahead
-    /// predictions of that held-out part against the baselines: last value, seasonal naive (with a season) and a linear
-    /// autoregression on the same windows.
-    /// </summary>
-    public static (Forecaster Forecaster, ForecastEvaluation Evaluation, IReadOnlyList<EpochReport> History) Train(
-        ReadOnlySpan<double> series, ForecasterOptions options, TrainingOptions training, Action<EpochReport>? onEpoch = null)
+    /// <summary>The best network candidate, refitted (used when the choice is a network or the combination).</summary>
+    public NetworkMethod Network { get; }
+
+    /// <summary>Holt-Winters fitted on the whole series (when the season allowed one).</summary>
+    public HoltWintersMethod? HoltWinters { get; }
+
+    /// <summary>Values of history a forecast needs.</summary>
+    public int MinimumHistory => Math.Max(Network.Options.Lookback + (Network.Options.Residual ? 2 * Network.Options.Period : Network.Options.Transform.Lag) + 1, Math.Max(2, 2 * Season + 2));
+
+    /// <summary>Trains and chooses; <paramref name="onProgress"/> hears (stage, detail) as the work goes.</summary>
+    public static (Forecaster Forecaster, ForecastReport Report) Train(ReadOnlySpan<double> series, ForecasterOptions options, TrainingOptions training, Action<string>? onProgress = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(training);
-        var transform = options.Transform;
-        transform.Validate(series);
-        if (options.Lookback < 1)
+        options.Validate();
+        training.Validate();
+        for (int i = 0; i < series.Length; i++)
         {
-            throw new ArgumentOutOfRangeException(nameof(options), options.Lookback, $"lookback: expected ≥ 1, got {options.Lookback}.");
-        }
-
-        if (options.TestFraction is <= 0 or >= 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), options.TestFraction, $"test fraction: expected a value in (0, 1), got {options.TestFraction}.");
-        }
-
-        int n = series.Length, first = transform.Lag + options.Lookback;
-        int testStart = n - (int)Math.Round(n * options.TestFraction);
-        int trainWindows = testStart - first;
-        if (trainWindows < 10 || testStart >= n)
-        {
-            throw new ArgumentException(
-                $"series: {n} values are too few for a window of {options.Lookback} (+{transform.Lag} consumed by differencing) with {options.TestFraction:P0} held out; need at least {(int)Math.Ceiling((first + 10) / (1 - options.TestFraction)) + 1}.",
-                nameof(series));
-        }
-
-        var z = transform.Apply(series);
-        var fitted = z.AsSpan(transform.Lag, testStart - transform.Lag);
-        double mean = fitted.ToArray().Average();
-        double std = Math.Sqrt(fitted.ToArray().Select(v => (v - mean) * (v - mean)).Average());
-        std = std > 1e-12 ? std : 1;
-        var scaled = z.Select(v => (v - mean) / std).ToArray();
-
-        int lookback = options.Lookback;
-        var x = new float[trainWindows * lookback];
-        var y = new float[trainWindows];
-        var xd = new double[trainWindows * lookback];
-        for (int i = 0; i < trainWindows; i++)
-        {
-            int t = first + i;
-            for (int k = 0; k < lookback; k++)
+            if (!double.IsFinite(series[i]))
             {
-                xd[(i * lookback) + k] = scaled[t - lookback + k];
-                x[(i * lookback) + k] = (float)scaled[t - lookback + k];
+                throw new ArgumentException($"series[{i}] = {series[i]}: expected finite values.", nameof(series));
             }
-
-            y[i] = (float)scaled[t];
         }
 
-        var spec = new RnnSpec(options.Cell, 1, options.Hidden, options.Layers);
-        var regressor = new WindowRegressor<float>(spec, lookback, 1, training.Seed);
-        var history = regressor.Fit(x, y, trainWindows, training, onEpoch);
-        var forecaster = new Forecaster(regressor, transform, mean, std);
-        var ar = LinearAutoregression.Fit(xd, y.Select(v => (double)v).ToArray(), trainWindows, lookback);
-        return (forecaster, forecaster.Evaluate(series, scaled, testStart, ar, options.Season), history);
-    }
-
-    /// <summary>The next value after <paramref name="history"/>.</summary>
-    public double PredictNext(ReadOnlySpan<double> history)
-    {
-        CheckHistory(history);
-        var window = Window(Transform.Apply(history), history.Length);
-        var prediction = new float[1];
-        _model.Predict(window, 1, prediction);
-        return Transform.Invert((prediction[0] * _std) + _mean, history);
-    }
-
-    /// <summary>One-to-many: the next <paramref name="steps"/> values, each prediction fed back as history.</summary>
-    public double[] Forecast(ReadOnlySpan<double> history, int steps)
-    {
-        CheckHistory(history);
-        ArgumentOutOfRangeException.ThrowIfLessThan(steps, 1);
-        var extended = new List<double>(history.Length + steps);
-        extended.AddRange(history);
-        var result = new double[steps];
-        for (int k = 0; k < steps; k++)
+        if (series.Length < 16)
         {
-            result[k] = PredictNext(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(extended));
-            extended.Add(result[k]);
+            throw new ArgumentException($"series: {series.Length} values are too few to forecast from; need at least 16.", nameof(series));
+        }
+
+        int n = series.Length;
+        double[] values = series.ToArray();
+        int season = options.Season >= 0 ? options.Season : SeasonDetector.Find(series);
+        if (season > 0 && n < (3 * season) + 8)
+        {
+            season = 0;
+        }
+
+        int horizon = options.Horizon > 0 ? options.Horizon : season > 0 ? 2 * season : 24;
+        horizon = Math.Min(horizon, Math.Max(1, n / 4));
+        int lookback = options.Lookback > 0 ? options.Lookback : Math.Clamp(2 * season, 24, 120);
+        lookback = Math.Min(lookback, Math.Max(2, n / 4));
+        bool positive = true;
+        foreach (double v in series)
+        {
+            positive &= v > 0;
+        }
+
+        // A short series still gets a backtest, on fewer values (a candidate that cannot fit on them drops out).
+        int minimumFit = Math.Max(lookback + (2 * season) + horizon + 16, 3 * season);
+        minimumFit = Math.Max(Math.Min(minimumFit, n - horizon - 2), Math.Min(n - horizon, 8));
+        // Consecutive origins at the end of the series: on the sample series this chose better than origins spread over the
+        // whole backtest share (measured; bench/results/forecast-vs-statsmodels.md), whose fit part is also shorter.
+        int origins = Math.Min(options.Origins, Math.Max(12, (int)Math.Round(n * options.BacktestFraction) - horizon + 1));
+        var backtest = Backtest.Plan(series, horizon, origins, minimumFit, season, span: origins - 1);
+        var scores = new List<(BacktestScore Score, ForecastMethod Method, ForecastChoice Choice)>();
+        void Try(ForecastMethod method, ForecastChoice choice)
+        {
+            try
+            {
+                onProgress?.Invoke($"backtest: {method.Name}");
+                scores.Add((backtest.Score(method, values), method, choice));
+            }
+            catch (ArgumentException)
+            {
+                // A method the series is too short for (a season of history, a long window) is simply not a candidate.
+            }
+        }
+
+        Try(new LastValueMethod(), ForecastChoice.LastValue);
+        if (season > 0)
+        {
+            Try(new SeasonalNaiveMethod(season), ForecastChoice.SeasonalNaive);
+        }
+
+        Try(new DriftMethod(), ForecastChoice.Drift);
+        var hw = new HoltWintersMethod(season);
+        Try(hw, ForecastChoice.HoltWinters);
+        Try(new AutoregressionMethod(Math.Min(lookback, 24)), ForecastChoice.Autoregression);
+
+        var net = new NetworkForecastOptions
+        {
+            Cell = options.Cell,
+            Hidden = options.Hidden,
+            Layers = options.Layers,
+            Lookback = lookback,
+            Horizon = horizon,
+            Period = season,
+            Members = 1,
+            Threads = 1,
+            Training = training,
+        };
+        var networks = new List<(BacktestScore Score, NetworkMethod Method, ForecastChoice Choice)>();
+        void TryNetwork(NetworkForecastOptions o, ForecastChoice choice)
+        {
+            var method = new NetworkMethod(o);
+            try
+            {
+                onProgress?.Invoke($"backtest: {method.Name}");
+                var score = backtest.Score(method, values);
+                networks.Add((score, method, choice));
+                scores.Add((score, method, choice));
+            }
+            catch (ArgumentException)
+            {
+                // Too short for this window and transform.
+            }
+        }
+
+        foreach (var transform in Transforms(options, season, positive))
+        {
+            TryNetwork(net with { Transform = transform }, ForecastChoice.Direct);
+        }
+
+        if (networks.Count > 0)
+        {
+            var bestDirect = networks.MinBy(s => s.Score.Rmse).Method.Options;
+            TryNetwork(bestDirect with { Recursive = true }, ForecastChoice.Recursive);
+        }
+
+        if (scores.Any(s => s.Choice == ForecastChoice.HoltWinters))
+        {
+            TryNetwork(net with { Residual = true }, ForecastChoice.EsRnn);
+        }
+
+        if (networks.Count == 0)
+        {
+            throw new ArgumentException($"series: {n} values are too few for a network with a window of {lookback} and a horizon of {horizon}.", nameof(series));
+        }
+
+        var bestNetwork = networks.MinBy(s => s.Score.Rmse);
+        if (scores.Any(s => s.Choice == ForecastChoice.HoltWinters))
+        {
+            var combination = new CombinationMethod(bestNetwork.Method, hw);
+            scores.Add((backtest.Score(combination, series, fitted: true), combination, ForecastChoice.Combination));
+        }
+
+        var chosen = options.Method switch
+        {
+            ForecastChoice.Auto => Simplest(scores, backtest),
+            ForecastChoice.Network => bestNetwork,
+            _ => scores.Where(s => s.Choice == options.Method).DefaultIfEmpty().MinBy(s => s.Score?.Rmse ?? double.PositiveInfinity),
+        };
+        if (chosen.Method is null)
+        {
+            throw new ArgumentException($"method: {options.Method} cannot be fitted to this series (too short, or no season for it).", nameof(options));
+        }
+
+        var lastOrigin = backtest.Forecasts(chosen.Method, series)[^1];
+
+        // Refit on everything: the best network as an ensemble, for as many epochs as its backtest fit kept.
+        var network = chosen.Method as NetworkMethod ?? bestNetwork.Method;
+        onProgress?.Invoke($"refit on all {n} values: {network.Name}, {options.Ensemble} seeds");
+        var final = new NetworkMethod(network.Options with { Members = options.Ensemble, Threads = options.Threads });
+        final.Fit(series, Math.Max(1, network.BestEpoch));
+        var history = bestNetwork.Method.Reports;
+        HoltWintersMethod? finalHw = null;
+        if (scores.Any(s => s.Choice == ForecastChoice.HoltWinters))
+        {
+            finalHw = new HoltWintersMethod(season);
+            finalHw.Fit(series);
+        }
+
+        ForecastMethod method = chosen.Choice switch
+        {
+            ForecastChoice.Direct or ForecastChoice.Recursive or ForecastChoice.EsRnn => final,
+            ForecastChoice.HoltWinters => finalHw!,
+            ForecastChoice.Combination => new CombinationMethod(final, finalHw!),
+            ForecastChoice.LastValue => new LastValueMethod(),
+            ForecastChoice.SeasonalNaive => new SeasonalNaiveMethod(season),
+            ForecastChoice.Drift => new DriftMethod(),
+            _ => Refit(new AutoregressionMethod(Math.Min(lookback, 24)), series),
+        };
+        var forecaster = new Forecaster(method, final, finalHw, chosen.Choice, season, horizon, chosen.Score.RmseByStep);
+        var ordered = scores.OrderBy(s => s.Score.Rmse).Select(s => s.Score).ToList();
+        return (forecaster, new ForecastReport(season, horizon, lookback, backtest, ordered, chosen.Score.Method, lastOrigin, history));
+    }
+
+    /// <summary>
+    /// The best method by backtest RMSE, unless it fails to beat the best naive forecast (last value, seasonal naive) by more
+    /// than the backtest's noise: then that naive forecast. A random walk (a price) has nothing more to learn, and a choice
+    /// made on noise is worse out of sample than the naive forecast it barely beat.
+    /// </summary>
+    private static (BacktestScore Score, ForecastMethod Method, ForecastChoice Choice) Simplest(
+        List<(BacktestScore Score, ForecastMethod Method, ForecastChoice Choice)> scores, Backtest backtest)
+    {
+        var best = scores.MinBy(s => s.Score.Rmse);
+        var naive = scores.Where(s => s.Choice is ForecastChoice.LastValue or ForecastChoice.SeasonalNaive).MinBy(s => s.Score.Rmse);
+        return naive.Method is null || best.Choice == naive.Choice || backtest.Beats(best.Score, naive.Score) ? best : naive;
+    }
+
+    /// <summary>The next <paramref name="steps"/> values after <paramref name="history"/>, with 80 % and 95 % intervals.</summary>
+    public ForecastResult Forecast(ReadOnlySpan<double> history, int steps)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(steps, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(steps, 1_000_000);
+        if (history.Length < MinimumHistory)
+        {
+            throw new ArgumentException($"history: expected at least {MinimumHistory} values, got {history.Length}.", nameof(history));
+        }
+
+        for (int i = 0; i < history.Length; i++)
+        {
+            if (!double.IsFinite(history[i]) || (Network.Options.Transform.Log && Choice is ForecastChoice.Direct or ForecastChoice.Recursive && history[i] <= 0))
+            {
+                throw new ArgumentException($"history[{i}] = {history[i]}: expected a finite{(Network.Options.Transform.Log ? ", positive" : "")} value.", nameof(history));
+            }
+        }
+
+        var values = _method.Forecast(history, steps);
+        var result = new ForecastResult(values, new double[steps], new double[steps], new double[steps], new double[steps]);
+        for (int h = 0; h < steps; h++)
+        {
+            // Beyond the horizon scored, the last step's error grows like a random walk's.
+            double sigma = h < _sigma.Length ? _sigma[h] : _sigma[^1] * Math.Sqrt((h + 1.0) / _sigma.Length);
+            result.Lower80[h] = values[h] - (Z80 * sigma);
+            result.Upper80[h] = values[h] + (Z80 * sigma);
+            result.Lower95[h] = values[h] - (Z95 * sigma);
+            result.Upper95[h] = values[h] + (Z95 * sigma);
         }
 
         return result;
     }
 
-    /// <summary>Saves network, head, transform, window and scaling in one model file.</summary>
-    public void Save(string path) => ModelFile.Save(path, new SavedModel<float>(_model.Network, _model.Head, new Dictionary<string, double[]>
+    /// <summary>Saves the method, the network ensemble, Holt-Winters' parameters and the interval widths in one model file.</summary>
+    public void Save(string path)
     {
-        ["kind"] = [Kind],
-        ["lookback"] = [Lookback],
-        ["transform"] = [Transform.Log ? 1 : 0, Transform.Difference, Transform.Season],
-        ["scale"] = [_mean, _std],
-    }));
+        var o = Network.Options;
+        var (mean, std, ets, positive) = Network.State;
+        var members = Network.Members;
+        var metadata = new Dictionary<string, double[]>
+        {
+            ["kind"] = [Kind],
+            ["method"] = [(int)Choice],
+            ["season"] = [Season, Horizon],
+            ["network"] = [(int)o.Cell, o.Hidden, o.Layers, o.Lookback, o.Horizon, o.Recursive ? 1 : 0, o.Residual ? 1 : 0, o.Period,
+                o.Transform.Log ? 1 : 0, o.Transform.Difference, o.Transform.Season, mean, std, positive ? 1 : 0, members.Count],
+            ["sigma"] = _sigma,
+        };
+        if (ets is not null)
+        {
+            metadata["network.ets"] = ets.Save();
+        }
 
-    /// <summary>Loads a forecaster saved by <see cref="Save"/>.</summary>
+        if (HoltWinters is not null)
+        {
+            metadata["hw"] = HoltWinters.Model.Save();
+        }
+
+        if (_method is AutoregressionMethod ar)
+        {
+            metadata["ar"] = ar.Weights;
+        }
+
+        for (int k = 1; k < members.Count; k++)
+        {
+            metadata[$"member{k}.network"] = members[k].Network.Parameters.ToArray().Select(v => (double)v).ToArray();
+            metadata[$"member{k}.head"] = members[k].Head.Parameters.ToArray().Select(v => (double)v).ToArray();
+        }
+
+        ModelFile.Save(path, new SavedModel<float>(members[0].Network, members[0].Head, metadata));
+    }
+
+    /// <summary>Loads a forecaster saved by <see cref="Save"/>; <paramref name="history"/> positions its Holt-Winters models.</summary>
     /// <exception cref="InvalidDataException">Not a valid forecaster file.</exception>
-    public static Forecaster Load(string path)
+    public static Forecaster Load(string path, ReadOnlySpan<double> history)
     {
         var saved = ModelFile.Load<float>(path);
         var m = saved.Metadata;
-        if (!m.TryGetValue("kind", out var kind) || kind is not [Kind] || saved.Head is null || saved.Network.Spec.InputSize != 1 || saved.Head.Outputs != 1)
+        if (!m.TryGetValue("kind", out var kind) || kind is not [Kind] || saved.Head is null || saved.Network.Spec.InputSize != 1)
         {
-            throw new InvalidDataException($"{path}: not a time-series model (train one with 'fastlstm train').");
+            throw new InvalidDataException(m.TryGetValue("kind", out var k) && k is [1]
+                ? $"{path}: a time-series model from an earlier version of fastlstm (one-step, one network); train it again."
+                : $"{path}: not a time-series model (train one with 'fastlstm train').");
         }
 
-        if (!m.TryGetValue("lookback", out var lookback) || lookback is not [>= 1 and <= 100_000]
-            || !m.TryGetValue("transform", out var t) || t is not [0 or 1, 0 or 1, >= 0 and <= 100_000]
-            || !m.TryGetValue("scale", out var scale) || scale is not [_, > 0] || !double.IsFinite(scale[0]))
+        try
         {
-            throw new InvalidDataException($"{path}: the forecaster's window, transform or scaling is missing or invalid.");
-        }
-
-        var regressor = new WindowRegressor<float>(saved.Network, saved.Head, (int)lookback[0]);
-        return new Forecaster(regressor, new SeriesTransform(t[0] == 1, (int)t[1], (int)t[2]), scale[0], scale[1]);
-    }
-
-    private ForecastEvaluation Evaluate(ReadOnlySpan<double> series, double[] scaled, int testStart, LinearAutoregression ar, int season)
-    {
-        int count = series.Length - testStart, lookback = Lookback;
-        var windows = new float[count * lookback];
-        for (int i = 0; i < count; i++)
-        {
-            for (int k = 0; k < lookback; k++)
+            var method = m["method"];
+            var seasonAndHorizon = m["season"];
+            var net = m["network"];
+            var sigma = m["sigma"];
+            if (method is not [>= 0 and <= 10] || seasonAndHorizon is not [>= 0 and <= 100_000, >= 1 and <= 10_000] || net.Length != 15
+                || sigma.Length != (int)seasonAndHorizon[1] || sigma.Any(s => !(s >= 0) || !double.IsFinite(s)))
             {
-                windows[(i * lookback) + k] = (float)scaled[testStart + i - lookback + k];
+                throw new InvalidDataException("the method, season, horizon or interval widths are invalid.");
             }
-        }
 
-        var predicted = new float[count];
-        _model.Predict(windows, count, predicted);
-        var model = new double[count];
-        var last = new double[count];
-        var seasonal = new double[count];
-        var linear = new double[count];
-        var actual = series[testStart..].ToArray();
-        for (int i = 0; i < count; i++)
-        {
-            int t = testStart + i;
-            var before = series[..t];
-            model[i] = Transform.Invert((predicted[i] * _std) + _mean, before);
-            last[i] = series[t - 1];
-            seasonal[i] = season > 0 && t >= season ? series[t - season] : double.NaN;
-            linear[i] = Transform.Invert((ar.Predict(scaled.AsSpan(t - lookback, lookback)) * _std) + _mean, before);
-        }
+            var options = new NetworkForecastOptions
+            {
+                Cell = (CellType)(int)net[0],
+                Hidden = (int)net[1],
+                Layers = (int)net[2],
+                Lookback = (int)net[3],
+                Horizon = (int)net[4],
+                Recursive = net[5] == 1,
+                Residual = net[6] == 1,
+                Period = (int)net[7],
+                Transform = new SeriesTransform(net[8] == 1, (int)net[9], (int)net[10]),
+            };
+            int outputs = options.Recursive && !options.Residual ? 1 : options.Horizon;
+            if (!Enum.IsDefined(options.Cell) || options.Lookback is < 1 or > 10_000 || options.Horizon is < 1 or > 10_000 || net[14] is < 1 or > 64
+                || saved.Head.Outputs != outputs || saved.Network.Spec.HiddenSize != options.Hidden || !(net[12] > 0))
+            {
+                throw new InvalidDataException("the network's shape does not match its description.");
+            }
 
-        var scores = new List<ForecastScore>
-        {
-            Score($"{Spec.Cell} (this model)", model, actual),
-            Score("last value", last, actual),
-        };
-        if (season > 0)
-        {
-            scores.Add(Score($"seasonal naive ({season})", seasonal, actual));
-        }
+            var members = new WindowRegressor<float>[(int)net[14]];
+            members[0] = new WindowRegressor<float>(saved.Network, saved.Head, options.Lookback);
+            for (int k = 1; k < members.Length; k++)
+            {
+                var network = new RnnModel<float>(saved.Network.Spec);
+                var head = new DenseHead<float>(saved.Head.Inputs, saved.Head.Outputs, saved.Head.Activation);
+                Copy(m[$"member{k}.network"], network.Parameters);
+                Copy(m[$"member{k}.head"], head.Parameters);
+                members[k] = new WindowRegressor<float>(network, head, options.Lookback);
+            }
 
-        scores.Add(Score("linear autoregression", linear, actual));
-        return new ForecastEvaluation(testStart, scores, model);
+            var ets = m.TryGetValue("network.ets", out var e) ? ExponentialSmoothing.FromParameters(e, history) : null;
+            var final = new NetworkMethod(options);
+            final.Use(members, net[11], net[12], ets, net[13] == 1);
+            HoltWintersMethod? hw = null;
+            if (m.TryGetValue("hw", out var hwParameters))
+            {
+                hw = new HoltWintersMethod((int)seasonAndHorizon[0]);
+                hw.Use(ExponentialSmoothing.FromParameters(hwParameters, history));
+            }
+
+            var choice = (ForecastChoice)(int)method[0];
+            int season = (int)seasonAndHorizon[0];
+            ForecastMethod used = choice switch
+            {
+                ForecastChoice.Direct or ForecastChoice.Recursive or ForecastChoice.EsRnn => final,
+                ForecastChoice.HoltWinters => hw ?? throw new InvalidDataException("Holt-Winters is chosen but not saved."),
+                ForecastChoice.Combination => new CombinationMethod(final, hw ?? throw new InvalidDataException("Holt-Winters is combined but not saved.")),
+                ForecastChoice.LastValue => new LastValueMethod(),
+                ForecastChoice.SeasonalNaive when season > 0 => new SeasonalNaiveMethod(season),
+                ForecastChoice.Drift => new DriftMethod(),
+                ForecastChoice.Autoregression => AutoregressionMethod.FromWeights(m["ar"]),
+                _ => throw new InvalidDataException($"method {choice} cannot be loaded."),
+            };
+            return new Forecaster(used, final, hw, choice, season, (int)seasonAndHorizon[1], sigma);
+        }
+        catch (KeyNotFoundException e)
+        {
+            throw new InvalidDataException($"{path}: the forecaster's metadata is incomplete ({e.Message}).", e);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"{path}: the forecaster's metadata is invalid ({e.Message}).", e);
+        }
+        catch (InvalidDataException e) when (!e.Message.StartsWith(path, StringComparison.Ordinal))
+        {
+            throw new InvalidDataException($"{path}: {e.Message}", e);
+        }
     }
 
-    private static ForecastScore Score(string method, double[] predicted, double[] actual)
+    /// <summary>The transforms the network candidates try: the stationary forms the options and the series allow.</summary>
+    private static IEnumerable<SeriesTransform> Transforms(ForecasterOptions options, int season, bool positive)
     {
-        double se = 0, ae = 0;
-        for (int i = 0; i < actual.Length; i++)
-        {
-            double e = predicted[i] - actual[i];
-            se += e * e;
-            ae += Math.Abs(e);
-        }
+        var logs = options.Log switch { true => new[] { true }, false => new[] { false }, _ => positive ? new[] { false, true } : new[] { false } };
+        var differences = options.Difference is int d ? new[] { d } : new[] { 0, 1 };
+        var seasons = season > 0 ? new[] { 0, season } : new[] { 0 };
+        var all = from l in logs from dd in differences from s in seasons select new SeriesTransform(l, dd, s);
 
-        return new ForecastScore(method, Math.Sqrt(se / actual.Length), ae / actual.Length);
+        // At most four: levels (or log levels), a first difference, a seasonal difference and, for a positive series, the
+        // log of the seasonal one — the forms a demanding user would try first.
+        return all.OrderBy(t => Rank(t, positive)).Take(4);
+
+        static int Rank(SeriesTransform t, bool positive) =>
+            (t.Difference, t.Season > 0, t.Log) switch
+            {
+                (1, false, false) => 0,
+                (0, true, false) => 1,
+                (0, true, true) => positive ? 2 : 9,
+                (0, false, false) => 3,
+                (1, false, true) => 4,
+                (0, false, true) => 5,
+                _ => 6,
+            };
     }
 
-    private float[] Window(double[] z, int end)
+    private static ForecastMethod Refit(ForecastMethod method, ReadOnlySpan<double> series)
     {
-        var w = new float[Lookback];
-        for (int k = 0; k < Lookback; k++)
-        {
-            w[k] = (float)((z[end - Lookback + k] - _mean) / _std);
-        }
-
-        return w;
+        method.Fit(series);
+        return method;
     }
 
-    private void CheckHistory(ReadOnlySpan<double> history)
+    private static void Copy(double[] source, Span<float> target)
     {
-        if (history.Length < MinimumHistory)
+        if (source.Length != target.Length)
         {
-            throw new ArgumentException($"history: expected at least {MinimumHistory} values (window {Lookback} + {Transform.Lag} for differencing), got {history.Length}.", nameof(history));
+            throw new InvalidDataException($"an ensemble member holds {source.Length} values, expected {target.Length}.");
         }
 
-        Transform.Validate(history);
+        for (int i = 0; i < source.Length; i++)
+        {
+            if (!double.IsFinite(source[i]))
+            {
+                throw new InvalidDataException("an ensemble member holds a value that is not finite.");
+            }
+
+            target[i] = (float)source[i];
+        }
     }
 }

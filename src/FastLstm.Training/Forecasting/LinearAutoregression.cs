@@ -13,6 +13,12 @@ public sealed class LinearAutoregression
     /// <summary>Window length.</summary>
     public int Order => _weights.Length - 1;
 
+    /// <summary>Intercept, then one coefficient per window position (a copy).</summary>
+    public double[] Weights => (double[])_weights.Clone();
+
+    /// <summary>An autoregression with the given <see cref="Weights"/>.</summary>
+    public static LinearAutoregression FromWeights(double[] weights) => new((double[])weights.Clone());
+
     /// <summary>Fits on <paramref name="count"/> windows x [count, order] → y [count].</summary>
     public static LinearAutoregression Fit(ReadOnlySpan<double> x, ReadOnlySpan<double> y, int count, int order)
     {
@@ -46,6 +52,11 @@ public sealed class LinearAutoregression
     /// <summary>The prediction for one window of <see cref="Order"/> values.</summary>
     public double Predict(ReadOnlySpan<double> window)
     {
+        if (window.Length != Order)
+        {
+            throw new ArgumentException($"window: expected {Order} values (the order), got {window.Length}.", nameof(window));
+        }
+
         double s = _weights[0];
         for (int k = 0; k < Order; k++)
         {

@@ -48,6 +48,9 @@ public sealed record SeriesTransform(bool Log, int Difference, int Season)
         return z;
     }
 
+    /// <summary>The transformed value at <paramref name="t"/> ≥ <see cref="Lag"/>, from the values up to and including it.</summary>
+    public double At(ReadOnlySpan<double> series, int t) => Seasonal(series, t);
+
     /// <summary>
     /// The series value at t = history.Length implied by a predicted transformed value <paramref name="z"/>, given the
     /// values before it (actual, or earlier forecasts).
@@ -55,6 +58,11 @@ public sealed record SeriesTransform(bool Log, int Difference, int Season)
     public double Invert(double z, ReadOnlySpan<double> history)
     {
         int t = history.Length;
+        if (t < Lag)
+        {
+            throw new ArgumentException($"history: this transform looks {Lag} values back, got {t}.", nameof(history));
+        }
+
         double d = z + (Season > 0 ? Differenced(history, t - Season) : 0);
         double v = Difference == 1 ? Level(history[t - 1]) + d : d;
         return Log ? Math.Exp(v) : v;

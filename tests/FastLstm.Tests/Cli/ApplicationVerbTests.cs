@@ -3,7 +3,7 @@ namespace FastLstm.Tests.Cli;
 /// <summary>train → forecast and text train → generate through the CLI, and every error path of those verbs.</summary>
 public class ApplicationVerbTests : IDisposable
 {
-    private static readonly string Samples = Path.Combine(FindRoot(), "samples");
+    private static readonly string Samples = Path.Combine(RepositoryRoot.Path, "samples");
     private readonly string _dir = Directory.CreateTempSubdirectory("fastlstm-cli-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
@@ -15,12 +15,13 @@ public class ApplicationVerbTests : IDisposable
         var train = CliRunner.Run("train", "--csv", Path.Combine(Samples, "air-passengers.csv"), "--column", "passengers", "--out", model,
             "--season", "12", "--hidden", "8", "--epochs", "3", "--lookback", "12");
         Assert.True(train.Exit == 0, train.Err);
-        foreach (var method in new[] { "lstm (this model)", "last value", "seasonal naive (12)", "linear autoregression" })
+        foreach (var method in new[] { "lstm direct", "last value", "seasonal naive (12)", "drift", "Holt-Winters", "linear autoregression", "ES-RNN" })
         {
             Assert.Contains(method, train.Out, StringComparison.OrdinalIgnoreCase);
         }
 
-        Assert.Contains("epoch 1/3", train.Out, StringComparison.Ordinal); // plain progress lines when redirected
+        Assert.Contains("backtest: last value", train.Out, StringComparison.Ordinal); // plain progress lines when redirected
+        Assert.Contains("chosen: ", train.Out, StringComparison.Ordinal);
         Assert.True(new FileInfo(model).Length > 100);
         Assert.True(new FileInfo(model + ".loss.png").Length > 1000);
         Assert.True(new FileInfo(model + ".test.png").Length > 1000);
@@ -30,12 +31,14 @@ public class ApplicationVerbTests : IDisposable
             "--steps", "12", "--out", csv, "--plot", png);
         Assert.True(forecast.Exit == 0, forecast.Err);
         var lines = File.ReadAllLines(csv);
-        Assert.Equal("step,forecast", lines[0]);
+        Assert.Equal("step,forecast,lower_80,upper_80,lower_95,upper_95", lines[0]);
         Assert.Equal(13, lines.Length);
         Assert.All(lines.Skip(1).Select((l, i) => (l, i)), p =>
         {
             Assert.StartsWith($"{p.i + 1},", p.l, StringComparison.Ordinal);
-            Assert.InRange(double.Parse(p.l.Split(',')[1], System.Globalization.CultureInfo.InvariantCulture), 100, 2000);
+            var v = p.l.Split(',').Skip(1).Select(x => double.Parse(x, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+            Assert.InRange(v[0], 100, 2000);
+            Assert.True(v[3] <= v[1] && v[1] <= v[0] && v[0] <= v[2] && v[2] <= v[4], $"intervals not nested around the forecast: {p.l}");
         });
         Assert.True(new FileInfo(png).Length > 1000);
     }
@@ -70,7 +73,7 @@ public class ApplicationVerbTests : IDisposable
 
         string tiny = Path.Combine(_dir, "tiny.csv");
         File.WriteAllLines(tiny, ["v", .. Enumerable.Range(1, 20).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))]);
-        CliRunner.AssertOneLineError(Train(tiny, "v"), 1, "too few for a window of 24");
+        CliRunner.AssertOneLineError(Train(tiny, "v"), 1, "20 values are too few");
 
         string negative = Path.Combine(_dir, "neg.csv");
         File.WriteAllLines(negative, ["v", "1", "-1", "2"]);
@@ -89,8 +92,40 @@ public class ApplicationVerbTests : IDisposable
         (int, string, string) Train(string csv, string column) => CliRunner.Run("train", "--csv", csv, "--column", column, "--out", model);
     }
 
+    [Fact]
+    public void HostileInputsAreRefusedUpFront()
+    {
+        string air = Path.Combine(Samples, "air-passengers.csv");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        CliRunner.AssertOneLineError(CliRunner.Run("train", "--csv", air, "--column", "passengers", "--out", Path.Combine(_dir, "m"), "--hidden", "4096", "--layers", "16"), 1, "of memory");
+        CliRunner.AssertOneLineError(CliRunner.Run("train", "--csv", air, "--column", "passengers", "--out", Path.Combine(_dir, "none", "m")), 1, "does not exist");
+        CliRunner.AssertOneLineError(CliRunner.Run("train", "--csv", air, "--column", "passengers", "--out", "/dev/null"), 1, "not a regular file");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), "refused only after the work");
+
+        string binary = Path.Combine(_dir, "binary.txt"), latin1 = Path.Combine(_dir, "latin1.txt");
+        File.WriteAllBytes(binary, [.. "abc"u8, 0, 1, 2, .. "def"u8]);
+        File.WriteAllBytes(latin1, [.. "caf"u8, 0xE9, .. " au lait"u8]);
+        CliRunner.AssertOneLineError(CliRunner.Run("text", "train", "--file", binary, "--out", Path.Combine(_dir, "t")), 1, "binary");
+        CliRunner.AssertOneLineError(CliRunner.Run("text", "train", "--file", latin1, "--out", Path.Combine(_dir, "t")), 1, "not valid UTF-8");
+        Assert.False(File.Exists(Path.Combine(_dir, "t")));
+    }
+
+    [Fact]
+    public void HelpSaysFastlstmAndEachDefaultOnce()
+    {
+        var help = CliRunner.Run("train", "--help");
+        Assert.Equal(0, help.Exit);
+        Assert.Contains("fastlstm train [options]", help.Out, StringComparison.Ordinal);
+        Assert.DoesNotContain("FastLstm.Cli", help.Out, StringComparison.Ordinal);
+        Assert.DoesNotContain("Default ", help.Out, StringComparison.Ordinal);
+        Assert.Contains("<lstm|gru|gru-reset-before|rnn-tanh|rnn-relu|seed-lstm>", help.Out, StringComparison.Ordinal);
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(help.Out, "seasonal-naive"));
+    }
+
     [Theory]
-    [InlineData("--lookback", "0", "--lookback")]
+    [InlineData("--lookback", "-1", "--lookback")]
+    [InlineData("--horizon", "-1", "--horizon")]
+    [InlineData("--method", "magic", "magic")]
     [InlineData("--lr", "-1", "--lr")]
     [InlineData("--log", "maybe", "maybe")]
     [InlineData("--cell", "transformer", "--cell")]
@@ -101,15 +136,4 @@ public class ApplicationVerbTests : IDisposable
     [Fact]
     public void MissingRequiredOptionsAreOneLine() =>
         CliRunner.AssertOneLineError(CliRunner.Run("train", "--csv", "x.csv"), 2, "--column");
-
-    private static string FindRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "FastLstm.sln")))
-        {
-            dir = dir.Parent;
-        }
-
-        return dir?.FullName ?? throw new InvalidOperationException("FastLstm.sln not found above the test binaries.");
-    }
 }

@@ -79,19 +79,104 @@ public class ForecastingTests
     }
 
     [Fact]
-    public void ForecasterRoundTripsThroughItsFile()
+    public void SeriesWindowsReadWhatArraysHold()
     {
-        var series = Enumerable.Range(0, 120).Select(t => 50 + (0.5 * t) + (5 * Math.Sin(t * Math.PI / 6))).ToArray();
-        var (forecaster, evaluation, _) = Forecaster.Train(series, new ForecasterOptions { Hidden = 8, Lookback = 12, Season = 12, Transform = new(false, 1, 12) },
-            new TrainingOptions { Epochs = 5, Seed = 3 });
-        Assert.Equal(["Lstm (this model)", "last value", "seasonal naive (12)", "linear autoregression"], evaluation.Scores.Select(s => s.Method));
-        Assert.Equal(series.Length - evaluation.TestStart, evaluation.Predictions.Length);
+        var z = Enumerable.Range(0, 50).Select(i => (float)Math.Sin(i)).ToArray();
+        var windows = new SeriesWindows<float>(z, 6, 3, 6, 42);
+        var x = new float[6];
+        var y = new float[3];
+        for (int i = 0; i < windows.Count; i++)
+        {
+            windows.Read(i, x, y);
+            Assert.Equal(z.AsSpan(i, 6).ToArray(), x);
+            Assert.Equal(z.AsSpan(i + 6, 3).ToArray(), y);
+        }
+    }
+
+    [Fact]
+    public void HoltWintersRecoversASeasonalSeriesAndPicksItsForm()
+    {
+        // Multiplicative seasonality on a trend: the AIC pick must be multiplicative and the forecast close.
+        double Value(int t) => (100 + (2 * t)) * (1 + (0.2 * Math.Sin(t * Math.PI / 6)));
+        var series = Enumerable.Range(0, 120).Select(Value).ToArray();
+        var model = ExponentialSmoothing.Fit(series, 12);
+        Assert.Equal(EtsSeason.Multiplicative, model.Season);
+        Assert.NotEqual(EtsTrend.None, model.Trend);
+        var f = model.Forecast(12);
+        for (int h = 0; h < 12; h++)
+        {
+            Assert.InRange(f[h] / Value(120 + h), 0.97, 1.03);
+        }
+
+        // The same parameters run over the same history give the same forecast.
+        Assert.Equal(f, ExponentialSmoothing.FromParameters(model.Save(), series).Forecast(12));
+    }
+
+    [Fact]
+    public void SeasonIsFoundOrNot()
+    {
+        var rng = new Random(4);
+        var seasonal = Enumerable.Range(0, 240).Select(t => (0.3 * t) + (10 * Math.Sin(t * Math.PI / 6)) + rng.NextDouble()).ToArray();
+        Assert.Equal(12, SeasonDetector.Find(seasonal));
+        double walk = 0;
+        var randomWalk = Enumerable.Range(0, 1000).Select(_ => walk += (rng.NextDouble() * 2) - 1).ToArray();
+        Assert.Equal(0, SeasonDetector.Find(randomWalk));
+    }
+
+    [Fact]
+    public void BacktestScoresWhatTheForecastsMiss()
+    {
+        // Last value on a line of slope 2: the error at step h is exactly 2h, at every origin.
+        var line = Enumerable.Range(0, 100).Select(t => 2.0 * t).ToArray();
+        var backtest = Backtest.Plan(line, 5, 10, 20, 0, 9);
+        Assert.Equal(Enumerable.Range(86, 10), backtest.Origins);
+        var score = backtest.Score(new LastValueMethod(), line);
+        Assert.Equal(Math.Sqrt(new[] { 2, 4, 6, 8, 10 }.Average(e => e * e)), score.Rmse, 9);
+        Assert.Equal(6, score.Mae, 9);
+        Assert.Equal([2, 4, 6, 8, 10], score.RmseByStep.Select(v => Math.Round(v, 9)));
+        Assert.Equal(3, score.Mase, 9);
+        Assert.Equal(0, backtest.Score(new DriftMethod(), line).Rmse, 9);
+
+        // Over a longer span the origins spread out evenly, the last still one horizon before the end.
+        Assert.Equal([50, 55, 60, 65, 70, 75, 80, 85, 90, 95], Backtest.Plan(line, 5, 10, 20, 0, 45).Origins);
+        Assert.Equal([20, 95], Backtest.Plan(line, 5, 2, 20, 0, 1000).Origins);
+    }
+
+    [Fact]
+    public void ForecasterChoosesTrainsRefitsAndRoundTrips()
+    {
+        var rng = new Random(2);
+        var series = Enumerable.Range(0, 160).Select(t => 50 + (0.5 * t) + (8 * Math.Sin(t * Math.PI / 6)) + rng.NextDouble()).ToArray();
+        var options = new ForecasterOptions { Hidden = 8, Ensemble = 2, Threads = 2 };
+        var training = new TrainingOptions { Epochs = 6, Seed = 3 };
+        var (forecaster, report) = Forecaster.Train(series, options, training);
+        Assert.Equal(12, report.Season);
+        Assert.Equal(24, report.Horizon);
+        Assert.Contains(report.Scores, s => s.Method == "last value");
+        Assert.Contains(report.Scores, s => s.Method.StartsWith("Holt-Winters", StringComparison.Ordinal));
+        Assert.Contains(report.Scores, s => s.Method.StartsWith("ES-RNN", StringComparison.Ordinal));
+        Assert.Equal(report.Scores.Min(s => s.Rmse), report.Scores.Single(s => s.Method == report.Chosen).Rmse);
+        Assert.True(report.Scores.Single(s => s.Method == report.Chosen).Rmse < report.Scores.Single(s => s.Method == "last value").Rmse,
+            "a seasonal series with a trend must be forecast better than by its last value");
+
+        var f = forecaster.Forecast(series, 30);
+        Assert.Equal(30, f.Values.Length);
+        for (int h = 0; h < 30; h++)
+        {
+            Assert.True(f.Lower95[h] <= f.Lower80[h] && f.Lower80[h] <= f.Values[h] && f.Values[h] <= f.Upper80[h] && f.Upper80[h] <= f.Upper95[h]);
+        }
+
+        // Same seed, same forecaster; and the file holds everything the forecast needs.
+        var (again, _) = Forecaster.Train(series, options, training);
+        Assert.Equal(f.Values, again.Forecast(series, 30).Values);
         string path = Path.GetTempFileName();
         try
         {
             forecaster.Save(path);
-            var loaded = Forecaster.Load(path);
-            Assert.Equal(forecaster.Forecast(series, 6), loaded.Forecast(series, 6));
+            var loaded = Forecaster.Load(path, series);
+            Assert.Equal(forecaster.Method, loaded.Method);
+            Assert.Equal(f.Values, loaded.Forecast(series, 30).Values);
+            Assert.Equal(f.Upper95, loaded.Forecast(series, 30).Upper95);
             Assert.Throws<InvalidDataException>(() => TextModel.Load(path));
         }
         finally
@@ -99,8 +184,23 @@ public class ForecastingTests
             File.Delete(path);
         }
 
-        Assert.Contains("too few", Assert.Throws<ArgumentException>(() => Forecaster.Train(series.AsSpan(0, 30), new ForecasterOptions(), new TrainingOptions())).Message, StringComparison.Ordinal);
-        Assert.Throws<ArgumentException>(() => forecaster.PredictNext(series.AsSpan(0, 5)));
+        Assert.Contains("too few", Assert.Throws<ArgumentException>(() => Forecaster.Train(series.AsSpan(0, 10), options, training)).Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => forecaster.Forecast(series.AsSpan(0, 5), 3));
+    }
+
+    [Theory]
+    [InlineData(ForecastChoice.Direct)]
+    [InlineData(ForecastChoice.Recursive)]
+    [InlineData(ForecastChoice.EsRnn)]
+    [InlineData(ForecastChoice.Combination)]
+    public void LongForecastsTakeLinearTime(ForecastChoice method)
+    {
+        var series = Enumerable.Range(0, 200).Select(t => 100 + (10 * Math.Sin(t * Math.PI / 6)) + (0.1 * t)).ToArray();
+        var (forecaster, _) = Forecaster.Train(series, new ForecasterOptions { Hidden = 4, Ensemble = 1, Method = method }, new TrainingOptions { Epochs = 2 });
+        Assert.Contains(method == ForecastChoice.EsRnn ? "ES-RNN" : method == ForecastChoice.Combination ? "mean of" : method == ForecastChoice.Recursive ? "recursive" : "direct", forecaster.Method, StringComparison.Ordinal);
+        var f = forecaster.Forecast(series, 20_000).Values;
+        Assert.Equal(20_000, f.Length);
+        Assert.All(f, v => Assert.True(double.IsFinite(v)));
     }
 
     [Fact]
@@ -127,5 +227,19 @@ public class ForecastingTests
         }
 
         Assert.Contains("'z'", Assert.Throws<ArgumentException>(() => model.Generate("zebra", 5, 1, 1)).Message, StringComparison.Ordinal);
+        Assert.Equal("length", Assert.Throws<ArgumentOutOfRangeException>(() => model.Generate("the", int.MaxValue, 1, 1)).ParamName);
+    }
+
+    [Fact]
+    public void TextCharactersOutsideTheBmpAreOneCharacterEach()
+    {
+        string text = string.Concat(Enumerable.Repeat("a😀b𝄞 ", 300));
+        var options = new TextModelOptions { Hidden = 8, Layers = 1, SequenceLength = 10, Streams = 2 };
+        var (model, _) = TextModel.Train(text, options, new TrainingOptions { Epochs = 1, Seed = 1 });
+        Assert.Equal([0x20, 0x61, 0x62, 0x1D11E, 0x1F600], model.Vocabulary.Select(r => r.Value).Order().ToArray());
+        string generated = model.Generate("a", 200, 1, 3);
+        Assert.DoesNotContain('\uFFFD', generated);
+        Assert.True(System.Text.Unicode.Utf8.IsValid(System.Text.Encoding.UTF8.GetBytes(generated)));
+        Assert.Equal("text", Assert.Throws<ArgumentException>(() => TextModel.Train("ab\uD800cd" + text, options, new TrainingOptions { Epochs = 1 })).ParamName);
     }
 }

@@ -1,0 +1,150 @@
+namespace FastLstm.Training.Forecasting;
+
+/// <summary>One method's rolling-origin score, in the series' own units.</summary>
+/// <param name="Method">The method's name.</param>
+/// <param name="Rmse">Root mean squared error over every origin and horizon step.</param>
+/// <param name="Mae">Mean absolute error, likewise.</param>
+/// <param name="Mase">MAE over the in-sample MAE of the seasonal-naive forecast (the naive one without a season).</param>
+/// <param name="Smape">Symmetric mean absolute percentage error, 0..200 %.</param>
+/// <param name="RmseByStep">RMSE at each horizon step 1..H, over the origins (what prediction intervals are built from).</param>
+/// <param name="MseByOrigin">Mean squared error of each origin's H-step forecast (what comparing two methods pairs up).</param>
+public sealed record BacktestScore(string Method, double Rmse, double Mae, double Mase, double Smape, double[] RmseByStep, double[] MseByOrigin);
+
+/// <summary>
+/// Rolling-origin evaluation at a horizon: methods are fitted once on the values before the first origin, then each
+/// forecasts the next H values from every origin, given the actual history up to it — the errors a user of a
+/// multi-step forecast sees, on data the fit never saw.
+/// </summary>
+public sealed class Backtest
+{
+    private Backtest(int[] origins, int horizon, double scale)
+    {
+        Origins = origins;
+        Horizon = horizon;
+        Scale = scale;
+    }
+
+    /// <summary>The forecast origins: the number of values known at each.</summary>
+    public IReadOnlyList<int> Origins { get; }
+
+    /// <summary>Steps forecast from each origin.</summary>
+    public int Horizon { get; }
+
+    /// <summary>Values the methods are fitted on (those before the first origin).</summary>
+    public int FitLength => Origins[0];
+
+    /// <summary>The in-sample MAE of the seasonal-naive forecast over the fit part: MASE's denominator.</summary>
+    public double Scale { get; }
+
+    /// <summary>
+    /// Origins for a series: <paramref name="count"/> of them spread evenly over the last <paramref name="span"/> + 1
+    /// possible ones (all of them when there are fewer), keeping <paramref name="minimumFit"/> values to fit on before the
+    /// first; the last one leaves exactly H values after it. Spread origins see more of the series' behaviour than
+    /// consecutive ones, whose H-step errors mostly overlap.
+    /// </summary>
+    public static Backtest Plan(ReadOnlySpan<double> series, int horizon, int count, int minimumFit, int period, int span)
+    {
+        int n = series.Length;
+        int last = n - horizon;
+        int first = Math.Max(minimumFit, last - Math.Max(span, 0));
+        if (last < first)
+        {
+            throw new ArgumentException($"series: {n} values are too few to fit on {minimumFit} and forecast {horizon} ahead; need at least {minimumFit + horizon}.", nameof(series));
+        }
+
+        int k = Math.Clamp(count, 1, last - first + 1);
+        var origins = Enumerable.Range(0, k).Select(i => k == 1 ? last : last - (int)Math.Round((double)(k - 1 - i) * (last - first) / (k - 1))).Distinct().ToArray();
+        int m = period > 0 && origins[0] > period ? period : 1;
+        double sum = 0;
+        for (int t = m; t < origins[0]; t++)
+        {
+            sum += Math.Abs(series[t] - series[t - m]);
+        }
+
+        double scale = sum / Math.Max(1, origins[0] - m);
+        return new Backtest(origins, horizon, scale > 0 ? scale : 1);
+    }
+
+    /// <summary>Fits <paramref name="method"/> on the fit part (unless <paramref name="fitted"/>) and scores it.</summary>
+    public BacktestScore Score(ForecastMethod method, ReadOnlySpan<double> series, bool fitted = false)
+    {
+        ArgumentNullException.ThrowIfNull(method);
+        if (!fitted)
+        {
+            method.Fit(series[..FitLength]);
+        }
+
+        var forecasts = Forecasts(method, series);
+        return Score(method.Name, forecasts, series);
+    }
+
+    /// <summary>Each origin's H-step forecast, origin by origin.</summary>
+    public double[][] Forecasts(ForecastMethod method, ReadOnlySpan<double> series)
+    {
+        var result = new double[Origins.Count][];
+        for (int i = 0; i < Origins.Count; i++)
+        {
+            result[i] = method.Forecast(series[..Origins[i]], Horizon);
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="candidate"/> beats <paramref name="baseline"/> by more than the backtest's noise: the paired
+    /// differences of their per-origin errors, one-sided, t &gt; 2 — counting only as many independent samples as there are
+    /// non-overlapping horizons among the origins, since overlapping forecasts share most of their errors.
+    /// </summary>
+    public bool Beats(BacktestScore candidate, BacktestScore baseline)
+    {
+        ArgumentNullException.ThrowIfNull(candidate);
+        ArgumentNullException.ThrowIfNull(baseline);
+        int k = Origins.Count;
+        var d = baseline.MseByOrigin.Zip(candidate.MseByOrigin, (b, c) => b - c).ToArray();
+        double mean = d.Average();
+        if (k < 2)
+        {
+            return mean > 0;
+        }
+
+        double sd = Math.Sqrt(d.Sum(x => (x - mean) * (x - mean)) / (k - 1));
+        double independent = Math.Clamp(((Origins[^1] - Origins[0]) / (double)Horizon) + 1, 1, k);
+        return mean > 0 && (sd == 0 || mean / (sd / Math.Sqrt(independent)) > 2);
+    }
+
+    /// <summary>The score of given forecasts (one array of H per origin).</summary>
+    public BacktestScore Score(string name, double[][] forecasts, ReadOnlySpan<double> series)
+    {
+        double se = 0, ae = 0, sp = 0;
+        var byStep = new double[Horizon];
+        var byOrigin = new double[Origins.Count];
+        int count = 0;
+        for (int i = 0; i < Origins.Count; i++)
+        {
+            for (int h = 0; h < Horizon; h++)
+            {
+                double actual = series[Origins[i] + h], f = forecasts[i][h];
+                double e = f - actual;
+                if (!double.IsFinite(e))
+                {
+                    e = double.PositiveInfinity;
+                }
+
+                se += e * e;
+                ae += Math.Abs(e);
+                double denominator = Math.Abs(actual) + Math.Abs(f);
+                sp += denominator > 0 ? 200 * Math.Abs(e) / denominator : 0;
+                byStep[h] += e * e;
+                byOrigin[i] += e * e / Horizon;
+                count++;
+            }
+        }
+
+        for (int h = 0; h < Horizon; h++)
+        {
+            byStep[h] = Math.Sqrt(byStep[h] / Origins.Count);
+        }
+
+        return new BacktestScore(name, Math.Sqrt(se / count), ae / count, ae / count / Scale, sp / count, byStep, byOrigin);
+    }
+}
