@@ -6,6 +6,9 @@ namespace FastLstm.Cli;
 /// <summary>Reads one numeric column of a CSV file with a header row, with one-line errors for everything that can go wrong.</summary>
 internal static class Csv
 {
+    /// <summary>Bytes looked at for a NUL before parsing: enough to tell a binary file from text.</summary>
+    private const int Sniff = 64 << 10;
+
     public static double[] ReadColumn(string path, string column)
     {
         if (!File.Exists(path))
@@ -13,7 +16,36 @@ internal static class Csv
             throw new CliException($"{path}: file not found.");
         }
 
-        using var reader = Sep.Reader(o => o with { Unescape = true, Trim = SepTrim.All }).FromFile(path);
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        return ReadColumn(stream, column, path);
+    }
+
+    /// <summary>The column from a seekable <paramref name="stream"/>; <paramref name="name"/> starts every message.</summary>
+    public static double[] ReadColumn(Stream stream, string column, string name)
+    {
+        var head = new byte[(int)Math.Min(Sniff, stream.Length)];
+        stream.ReadExactly(head);
+        int nul = Array.IndexOf(head, (byte)0);
+        if (nul >= 0)
+        {
+            throw new CliException($"{name}: byte {nul} is NUL; this looks like a binary file, not CSV text.");
+        }
+
+        stream.Position = 0;
+        try
+        {
+            // The column-count check is ours (below), so its message names the file and the line.
+            using var reader = Sep.Reader(o => o with { Unescape = true, Trim = SepTrim.All, DisableColCountCheck = true }).From(stream);
+            return Read(reader, column, name);
+        }
+        catch (Exception e) when (e is InvalidDataException or FormatException or NotSupportedException or ArgumentException)
+        {
+            throw new CliException($"{name}: not a CSV file Sep can read ({e.Message.Split('\n')[0]}).");
+        }
+    }
+
+    private static double[] Read(SepReader reader, string column, string name)
+    {
         var names = reader.Header.ColNames;
         int index = -1;
         for (int i = 0; i < names.Count; i++)
@@ -27,8 +59,8 @@ internal static class Csv
         if (index < 0)
         {
             throw new CliException(names.Count == 0
-                ? $"{path}: no header row (the first line must name the columns)."
-                : $"{path}: no column '{column}'; the columns are {string.Join(", ", names.Select(n => $"'{n}'"))}.");
+                ? $"{name}: no header row (the first line must name the columns)."
+                : $"{name}: no column '{column}'; the columns are {Shown(names)}.");
         }
 
         var values = new List<double>();
@@ -36,18 +68,31 @@ internal static class Csv
         {
             if (row.ColCount <= index)
             {
-                throw new CliException($"{path}:{row.LineNumberFrom}: the row has {row.ColCount} cells, so no '{column}'.");
+                throw new CliException($"{name}:{row.LineNumberFrom}: the row has {row.ColCount} cells, so no '{column}'.");
             }
 
             var cell = row[index].Span;
             if (!double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) || !double.IsFinite(v))
             {
-                throw new CliException($"{path}:{row.LineNumberFrom}: '{cell.ToString()}' in column '{column}' is not a number.");
+                throw new CliException($"{name}:{row.LineNumberFrom}: '{Clip(cell.ToString())}' in column '{column}' is not a number.");
             }
 
             values.Add(v);
         }
 
         return [.. values];
+    }
+
+    /// <summary>Column names as a message shows them: at most ten, each at most 40 characters.</summary>
+    private static string Shown(IReadOnlyList<string> names)
+    {
+        var shown = names.Take(10).Select(n => $"'{Clip(n)}'");
+        return string.Join(", ", shown) + (names.Count > 10 ? $" and {names.Count - 10} more" : "");
+    }
+
+    private static string Clip(string text)
+    {
+        string oneLine = new(text.Select(c => char.IsControl(c) ? '?' : c).ToArray());
+        return oneLine.Length <= 40 ? oneLine : string.Concat(oneLine.AsSpan(0, 40), "…");
     }
 }

@@ -15,7 +15,7 @@ internal static class GradCheckCommand
         var hidden = Options.Int("--hidden", 5, 1, 4096, "Hidden units.");
         var layers = Options.Int("--layers", 1, 1, 16, "Stacked layers.");
         var bidirectional = new Option<bool>("--bidirectional") { Description = "Run each layer in both directions." };
-        var batch = Options.Int("--batch", 2, 1, 1024, "Sequences.");
+        var batch = Options.Int("--batch", 2, 1, GradientCheck.MaxBatch, "Sequences.");
         var steps = Options.Int("--steps", 4, 1, 4096, "Timesteps.");
         var seed = Options.Int("--seed", 1, 0, int.MaxValue, "Seed of the weights, data and probes.");
         var tolerance = Options.Double("--tolerance", 1e-6, 0, 1, "Largest relative error that passes.");

@@ -31,7 +31,8 @@ internal static class Options
     {
         return new Option<T>(name)
         {
-            Description = $"{description} Default {defaultValue}.",
+            Description = $"{description} Range {min}..{max}.",
+            HelpName = what == "an integer" ? "int" : "number",
             DefaultValueFactory = _ => defaultValue,
             CustomParser = r =>
             {
@@ -54,7 +55,8 @@ internal static class Options
     public static Option<CellType[]> CellList(string name, CellType[] defaultValue, string description) =>
         new(name)
         {
-            Description = $"{description} Default {string.Join(",", defaultValue.Select(CellName))}.",
+            Description = description,
+            HelpName = "cell,cell…",
             DefaultValueFactory = _ => defaultValue,
             CustomParser = r =>
             {
@@ -79,7 +81,8 @@ internal static class Options
     public static Option<int[]> IntList(string name, int[] defaultValue, int min, int max, string description) =>
         new(name)
         {
-            Description = $"{description} Default {string.Join(",", defaultValue)}.",
+            Description = $"{description} Each in {min}..{max}.",
+            HelpName = "n,n…",
             DefaultValueFactory = _ => defaultValue,
             CustomParser = r =>
             {
@@ -104,7 +107,8 @@ internal static class Options
     {
         var option = new Option<CellType>("--cell")
         {
-            Description = $"Cell: {string.Join(", ", Cells.Keys)}.",
+            Description = "Recurrent cell.",
+            HelpName = string.Join("|", Cells.Keys),
             DefaultValueFactory = _ => defaultValue,
             CustomParser = r =>
             {

@@ -11,7 +11,12 @@ public static class Program
     /// <summary>Parses and runs one command line; every error is one line on <paramref name="error"/> and a non-zero exit.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
-        var root = new RootCommand("FastLstm: fast LSTM, GRU and RNN on the CPU — verification, speed, forecasting and text.");
+        // Named here rather than after the executable, so usage says "fastlstm" however it was started (dotnet FastLstm.Cli.dll, the tool).
+        var root = new Command("fastlstm", "FastLstm: fast LSTM, GRU and RNN on the CPU — verification, speed, forecasting and text.")
+        {
+            new System.CommandLine.Help.HelpOption(),
+            new VersionOption(),
+        };
         root.Subcommands.Add(TrainCommand.Create(output));
         root.Subcommands.Add(ForecastCommand.Create(output));
         root.Subcommands.Add(TextCommand.Create(output));
@@ -35,6 +40,17 @@ public static class Program
         {
             error.WriteLine($"fastlstm: {OneLine(e)}");
             return e is CliException cli ? cli.ExitCode : ExitCodes.Failure;
+        }
+        catch (OutOfMemoryException)
+        {
+            error.WriteLine("fastlstm: out of memory: the sizes asked for do not fit in this machine's memory; try a smaller --hidden, --layers, --batch or window.");
+            return ExitCodes.Failure;
+        }
+        catch (Exception e)
+        {
+            // A bug, not a user error, but the user still gets one line (with what to report) rather than a trace.
+            error.WriteLine($"fastlstm: internal error ({e.GetType().Name}: {OneLine(e)}); please report it with the command line.");
+            return ExitCodes.Failure;
         }
     }
 

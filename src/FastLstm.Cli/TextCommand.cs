@@ -37,12 +37,8 @@ internal static class TextCommand
         command.SetAction(p =>
         {
             string path = p.GetValue(file)!, model = p.GetValue(outPath)!;
-            if (!File.Exists(path))
-            {
-                throw new CliException($"{path}: file not found.");
-            }
-
-            string text = File.ReadAllText(path);
+            OutputPath.CheckWritable(model);
+            string text = Corpus.Read(path);
             var options = new TextModelOptions
             {
                 Cell = p.GetValue(cell),
@@ -52,9 +48,11 @@ internal static class TextCommand
                 Streams = p.GetValue(batch),
             };
             var training = new TrainingOptions { Epochs = p.GetValue(epochs), LearningRate = p.GetValue(lr), Clip = p.GetValue(clip), Seed = p.GetValue(seed) };
+            MemoryBudget.Check($"--hidden {options.Hidden} --layers {options.Layers} --seq {options.SequenceLength} --batch {options.Streams}",
+                MemoryBudget.Training(new RnnSpec(options.Cell, Math.Max(1, text.EnumerateRunes().Distinct().Count()), options.Hidden, options.Layers), options.Streams, options.SequenceLength));
             var console = Output.Console(output);
             console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{path}: {text.Length} characters, {text.Distinct().Count()} distinct; {Options.CellName(options.Cell)}, hidden {options.Hidden}, layers {options.Layers}, chunks of {options.SequenceLength}, {options.Streams} streams."));
+                $"{path}: {text.EnumerateRunes().Count()} characters, {text.EnumerateRunes().Distinct().Count()} distinct; {Options.CellName(options.Cell)}, hidden {options.Hidden}, layers {options.Layers}, chunks of {options.SequenceLength}, {options.Streams} streams."));
             var (trained, history) = Progress.Run(console, "epoch", training.Epochs, report =>
                 TextModel.Train(text, options, training, r => report(r.Epoch, string.Create(CultureInfo.InvariantCulture,
                     $"train {r.TrainBitsPerCharacter:F3} bits/char  held-out {r.HeldOutBitsPerCharacter:F3} bits/char"))));

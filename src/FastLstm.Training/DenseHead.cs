@@ -25,10 +25,16 @@ public sealed class DenseHead<T>
             throw new ArgumentOutOfRangeException(nameof(activation), activation, $"activation: unknown value {activation}.");
         }
 
+        long count = ((long)outputs * inputs) + outputs;
+        if (count > Array.MaxLength)
+        {
+            throw new ArgumentOutOfRangeException(nameof(outputs), outputs, $"outputs, inputs: a head [{outputs}, {inputs}] needs {count} parameters; at most {Array.MaxLength} fit in one array.");
+        }
+
         Inputs = inputs;
         Outputs = outputs;
         Activation = activation;
-        _parameters = new T[checked((outputs * inputs) + outputs)];
+        _parameters = new T[count];
         _gradients = new T[_parameters.Length];
     }
 

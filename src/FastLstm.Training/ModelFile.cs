@@ -41,76 +41,75 @@ public sealed class SavedModel<T>(RnnModel<T> network, DenseHead<T>? head, IRead
 ///        network parameters (element size each, PyTorch order), then head parameters (weight, then bias)
 /// end−4  u32 CRC-32 (IEEE) of every byte before it
 /// </code>
-/// Loading reads the file (its real size bounds every allocation), checks the checksum, then every field, and
-/// requires the sizes the header declares to account for the file's length exactly before building anything.
-/// Saving writes a temporary file beside the target and renames it over the target, so a failed save leaves the
-/// previous file untouched.
+/// Loading reads the 56-byte header first and checks it (magic, version, every size against the limits below and
+/// against the file's real length) before it allocates anything for the rest; then the checksum, then every field, and
+/// the sizes the header declares must account for the file's length exactly. Saving checks the same limits (what
+/// <see cref="Save{T}"/> writes, <see cref="Load{T}"/> reads) and writes through <see cref="SafeFile"/>: a temporary file
+/// renamed over the target, so a failed save leaves the previous file untouched, and never over anything but a regular file.
 /// </summary>
 public static class ModelFile
 {
     /// <summary>The format version this code writes and reads.</summary>
     public const uint Version = 1;
 
-    /// <summary>Files above this size are refused without being read.</summary>
-    public const long MaxFileBytes = 1L << 31;
+    /// <summary>Files of this size or more are refused without being read (1 GiB).</summary>
+    public const long MaxFileBytes = 1L << 30;
+
+    /// <summary>Most metadata entries a file may hold.</summary>
+    public const int MaxMetadataEntries = 256;
+
+    /// <summary>Most values one metadata entry may hold.</summary>
+    public const int MaxMetadataValues = 1 << 24;
+
+    /// <summary>Most outputs a head may have.</summary>
+    public const int MaxHeadOutputs = 1 << 20;
 
     private const int HeaderBytes = 56;
     private const byte NoHead = 255;
     private static readonly byte[] Magic = "FASTLSTM"u8.ToArray();
 
     /// <summary>Writes <paramref name="model"/> to <paramref name="path"/> atomically.</summary>
+    /// <exception cref="ArgumentException">The model breaks a limit of the format (the message names it).</exception>
+    /// <exception cref="IOException">The folder is missing, the target is not a regular file, or the write failed.</exception>
     public static void Save<T>(string path, SavedModel<T> model)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
+        ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(model);
-        byte[] bytes = Serialize(model);
-        Save(path, stream => stream.Write(bytes));
+        SafeFile.Write(path, Serialize(model));
     }
 
     /// <summary>Reads a model file, converting its elements to <typeparamref name="T"/> if it was saved in the other precision.</summary>
     /// <exception cref="InvalidDataException">The file is not a valid FastLstm model file (truncated, corrupt, absurd sizes).</exception>
+    /// <exception cref="IOException">The file cannot be read.</exception>
     public static SavedModel<T> Load<T>(string path)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
-        if (stream.Length > MaxFileBytes)
-        {
-            throw new InvalidDataException($"{path}: {stream.Length} bytes is more than a model file may hold ({MaxFileBytes}).");
-        }
-
-        var bytes = new byte[stream.Length];
-        stream.ReadExactly(bytes);
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
         try
         {
-            return Deserialize<T>(bytes);
+            long length = stream.Length;
+            if (length >= MaxFileBytes)
+            {
+                throw Invalid($"{length} bytes is more than a model file may hold (less than {MaxFileBytes}).");
+            }
+
+            if (length < HeaderBytes + 4)
+            {
+                throw Invalid($"{length} bytes is shorter than the {HeaderBytes + 4}-byte header and checksum (truncated?).");
+            }
+
+            var bytes = new byte[HeaderBytes];
+            stream.ReadExactly(bytes);
+            var header = ReadHeader(bytes, length);
+            Array.Resize(ref bytes, (int)length);
+            stream.ReadExactly(bytes.AsSpan(HeaderBytes));
+            return Deserialize<T>(bytes, header);
         }
         catch (InvalidDataException e)
         {
             throw new InvalidDataException($"{path}: {e.Message}", e);
-        }
-    }
-
-    /// <summary>Writes through a temporary file and a rename; on any failure the temporary file is removed and the target kept.</summary>
-    internal static void Save(string path, Action<Stream> write)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        string full = Path.GetFullPath(path);
-        string temp = Path.Combine(Path.GetDirectoryName(full) ?? ".", $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            {
-                write(stream);
-                stream.Flush(flushToDisk: true);
-            }
-
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(temp);
-            throw;
         }
     }
 
@@ -119,6 +118,7 @@ public static class ModelFile
     {
         var spec = model.Network.Spec;
         var head = model.Head;
+        CheckLimits(model);
         var ms = new MemoryStream();
         var w = new BinaryWriter(ms);
         w.Write(Magic);
@@ -138,11 +138,6 @@ public static class ModelFile
         foreach (var (name, values) in model.Metadata.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
             byte[] utf8 = Encoding.UTF8.GetBytes(name);
-            if (utf8.Length is < 1 or > 64)
-            {
-                throw new ArgumentException($"metadata: name '{name}' must be 1..64 UTF-8 bytes.", nameof(model));
-            }
-
             w.Write((byte)utf8.Length);
             w.Write(utf8);
             w.Write(values.Length);
@@ -163,27 +158,56 @@ public static class ModelFile
         return ms.ToArray();
     }
 
-    internal static SavedModel<T> Deserialize<T>(ReadOnlySpan<byte> file)
+    /// <summary>The limits <see cref="ReadHeader"/> and the metadata reader enforce, checked before writing.</summary>
+    private static void CheckLimits<T>(SavedModel<T> model)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        if (file.Length < HeaderBytes + 4)
+        var spec = model.Network.Spec;
+        var head = model.Head;
+        if (head is not null && (head.Inputs != spec.OutputSize || head.Outputs > MaxHeadOutputs))
         {
-            throw Invalid($"{file.Length} bytes is shorter than the {HeaderBytes + 4}-byte header and checksum (truncated?).");
+            throw new ArgumentException($"model: a head [{head.Outputs}, {head.Inputs}] cannot be saved; expected {spec.OutputSize} inputs (the network's outputs) and at most {MaxHeadOutputs} outputs.", nameof(model));
         }
 
+        if (model.Metadata.Count > MaxMetadataEntries)
+        {
+            throw new ArgumentException($"model: {model.Metadata.Count} metadata entries; a model file holds at most {MaxMetadataEntries}.", nameof(model));
+        }
+
+        long bytes = HeaderBytes + 4 + (((long)model.Network.Parameters.Length + (head?.Parameters.Length ?? 0)) * ElementSize<T>());
+        foreach (var (name, values) in model.Metadata)
+        {
+            int utf8 = name is null ? 0 : Encoding.UTF8.GetByteCount(name);
+            if (utf8 is < 1 or > 64)
+            {
+                throw new ArgumentException($"model: metadata name '{name}' must be 1..64 UTF-8 bytes.", nameof(model));
+            }
+
+            if (values is null || values.Length > MaxMetadataValues)
+            {
+                throw new ArgumentException($"model: metadata '{name}' holds {(values is null ? "null" : values.Length.ToString(System.Globalization.CultureInfo.InvariantCulture))}; expected an array of at most {MaxMetadataValues} values.", nameof(model));
+            }
+
+            bytes += 1 + utf8 + 4 + (8L * values.Length);
+        }
+
+        if (bytes >= MaxFileBytes)
+        {
+            throw new ArgumentException($"model: {bytes} bytes; a model file must be smaller than {MaxFileBytes}.", nameof(model));
+        }
+    }
+
+    /// <summary>What the fixed-size header says, checked on its own and against the file's length.</summary>
+    private readonly record struct Header(int ElementSize, RnnSpec Spec, Activation? Head, int HeadOutputs, int Entries, long NetworkCount, long HeadCount);
+
+    private static Header ReadHeader(ReadOnlySpan<byte> file, long length)
+    {
         if (!file[..8].SequenceEqual(Magic))
         {
             throw Invalid("not a FastLstm model file (bad magic).");
         }
 
-        uint stored = BinaryPrimitives.ReadUInt32LittleEndian(file[^4..]);
-        var body = file[..^4];
-        if (Crc32.HashToUInt32(body) != stored)
-        {
-            throw Invalid("checksum mismatch: the file is corrupt or truncated.");
-        }
-
-        var r = new Reader(body, 8);
+        var r = new Reader(file[..HeaderBytes], 8);
         uint version = r.U32();
         if (version != Version)
         {
@@ -231,7 +255,7 @@ public static class ModelFile
         }
 
         bool hasHead = activation != NoHead;
-        if (hasHead ? headInputs != spec.OutputSize || headOutputs is < 1 or > (1 << 20) : headInputs != 0 || headOutputs != 0)
+        if (hasHead ? headInputs != spec.OutputSize || headOutputs < 1 || headOutputs > MaxHeadOutputs : headInputs != 0 || headOutputs != 0)
         {
             throw Invalid($"head shape [{headOutputs}, {headInputs}] does not fit a network with {spec.OutputSize} outputs.");
         }
@@ -242,13 +266,46 @@ public static class ModelFile
             throw Invalid($"head parameters: the header says {headCount}, the shape implies {expectedHead}.");
         }
 
-        if (entries is < 0 or > 256)
+        if (entries < 0 || entries > MaxMetadataEntries)
         {
-            throw Invalid($"metadata entries {entries}: expected 0..256.");
+            throw Invalid($"metadata entries {entries}: expected 0..{MaxMetadataEntries}.");
         }
 
+        // The smallest file these sizes allow (every metadata entry at least a 1-byte name and a count): checked before
+        // the rest of the file is read, so a header claiming more than is there costs nothing.
+        long minimum = HeaderBytes + 4 + ((networkCount + headCount) * elementSize) + (entries * 6L);
+        if (length < minimum)
+        {
+            throw Invalid($"the header's sizes need at least {minimum} bytes, the file has {length} (truncated?).");
+        }
+
+        return new Header(elementSize, spec, hasHead ? (Activation)activation : null, headOutputs, entries, networkCount, headCount);
+    }
+
+    internal static SavedModel<T> Deserialize<T>(ReadOnlySpan<byte> file)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        if (file.Length < HeaderBytes + 4)
+        {
+            throw Invalid($"{file.Length} bytes is shorter than the {HeaderBytes + 4}-byte header and checksum (truncated?).");
+        }
+
+        return Deserialize<T>(file, ReadHeader(file, file.Length));
+    }
+
+    private static SavedModel<T> Deserialize<T>(ReadOnlySpan<byte> file, Header header)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        uint stored = BinaryPrimitives.ReadUInt32LittleEndian(file[^4..]);
+        var body = file[..^4];
+        if (Crc32.HashToUInt32(body) != stored)
+        {
+            throw Invalid("checksum mismatch: the file is corrupt or truncated.");
+        }
+
+        var r = new Reader(body, HeaderBytes);
         var metadata = new Dictionary<string, double[]>(StringComparer.Ordinal);
-        for (int e = 0; e < entries; e++)
+        for (int e = 0; e < header.Entries; e++)
         {
             int nameLength = r.U8();
             if (nameLength is < 1 or > 64)
@@ -267,7 +324,7 @@ public static class ModelFile
             }
 
             int count = r.I32();
-            if (count < 0 || count > (1 << 24) || (long)count * 8 > r.Remaining)
+            if (count < 0 || count > MaxMetadataValues || (long)count * 8 > r.Remaining)
             {
                 throw Invalid($"metadata '{name}': {count} values do not fit in the {r.Remaining} bytes left.");
             }
@@ -284,19 +341,19 @@ public static class ModelFile
             }
         }
 
-        long expectedRest = (networkCount + headCount) * elementSize;
+        long expectedRest = (header.NetworkCount + header.HeadCount) * header.ElementSize;
         if (r.Remaining != expectedRest)
         {
             throw Invalid($"the parameters need {expectedRest} bytes, the file has {r.Remaining} (truncated or padded).");
         }
 
-        var network = new RnnModel<T>(spec);
-        ReadElements(ref r, elementSize, network.Parameters);
+        var network = new RnnModel<T>(header.Spec);
+        ReadElements(ref r, header.ElementSize, network.Parameters);
         DenseHead<T>? head = null;
-        if (hasHead)
+        if (header.Head is Activation activation)
         {
-            head = new DenseHead<T>(headInputs, headOutputs, (Activation)activation);
-            ReadElements(ref r, elementSize, head.Parameters);
+            head = new DenseHead<T>(header.Spec.OutputSize, header.HeadOutputs, activation);
+            ReadElements(ref r, header.ElementSize, head.Parameters);
         }
 
         return new SavedModel<T>(network, head, metadata);

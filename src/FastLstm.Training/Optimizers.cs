@@ -11,21 +11,53 @@ public abstract class Optimizer<T>
     /// <summary>An optimizer for <paramref name="count"/> parameters.</summary>
     protected Optimizer(int count, T learningRate)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
-        if (!(learningRate > T.Zero))
-        {
-            throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, $"learningRate: expected > 0, got {learningRate}.");
-        }
-
+        CheckCount(count);
         Count = count;
-        LearningRate = learningRate;
+        LearningRate = CheckRate(learningRate, nameof(learningRate));
     }
 
     /// <summary>Parameters this optimizer updates.</summary>
     public int Count { get; }
 
-    /// <summary>Step size; may be changed between steps (schedules).</summary>
-    public T LearningRate { get; set; }
+    /// <summary>Step size, finite and &gt; 0; may be changed between steps (schedules).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Set to a value that is not finite and positive.</exception>
+    public T LearningRate
+    {
+        get;
+        set => field = CheckRate(value, nameof(LearningRate));
+    }
+
+    private static T CheckRate(T value, string name)
+    {
+        if (!(value > T.Zero && T.IsFinite(value)))
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"{name}: expected a finite value > 0, got {value}.");
+        }
+
+        return value;
+    }
+
+    /// <summary>Checked before a derived class allocates its state from <paramref name="count"/>.</summary>
+    private protected static int CheckCount(int count)
+    {
+        if (count < 1 || count > Array.MaxLength)
+        {
+            throw new ArgumentOutOfRangeException(nameof(count), count, $"count: expected 1..{Array.MaxLength} parameters, got {count}.");
+        }
+
+        return count;
+    }
+
+    /// <summary>A coefficient that must lie in [0, 1).</summary>
+    private protected static T Fraction(double value, string name)
+    {
+        if (!(value >= 0 && value < 1))
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"{name}: expected 0 ≤ {name} < 1, got {value}.");
+        }
+
+        return T.CreateTruncating(value);
+    }
 
     /// <summary>One update of <paramref name="parameters"/> from <paramref name="gradients"/> (both <see cref="Count"/> long).</summary>
     public void Step(Span<T> parameters, ReadOnlySpan<T> gradients)
@@ -43,13 +75,21 @@ public abstract class Optimizer<T>
 }
 
 /// <summary>SGD with (heavy-ball) momentum: v = μ·v + g; p −= lr·v.</summary>
-public sealed class Sgd<T>(int count, T learningRate, T momentum) : Optimizer<T>(count, learningRate)
+public sealed class Sgd<T> : Optimizer<T>
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
-    private readonly T[] _velocity = new T[count];
+    private readonly T[] _velocity;
+
+    /// <summary>SGD for <paramref name="count"/> parameters; <paramref name="momentum"/> in [0, 1) (0: plain SGD).</summary>
+    public Sgd(int count, T learningRate, T momentum)
+        : base(count, learningRate)
+    {
+        Momentum = Fraction(double.CreateTruncating(momentum), nameof(momentum));
+        _velocity = new T[count];
+    }
 
     /// <summary>μ, the fraction of the previous velocity kept.</summary>
-    public T Momentum { get; } = momentum;
+    public T Momentum { get; }
 
     /// <inheritdoc/>
     protected override void Update(Span<T> parameters, ReadOnlySpan<T> gradients)
@@ -75,11 +115,16 @@ public sealed class Adam<T> : Optimizer<T>
     public Adam(int count, T learningRate, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8)
         : base(count, learningRate)
     {
+        _beta1 = Fraction(beta1, nameof(beta1));
+        _beta2 = Fraction(beta2, nameof(beta2));
+        if (!(epsilon > 0 && double.IsFinite(epsilon)))
+        {
+            throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, $"epsilon: expected a finite value > 0, got {epsilon}.");
+        }
+
+        _epsilon = T.CreateTruncating(epsilon);
         _m = new T[count];
         _v = new T[count];
-        _beta1 = T.CreateTruncating(beta1);
-        _beta2 = T.CreateTruncating(beta2);
-        _epsilon = T.CreateTruncating(epsilon);
     }
 
     /// <summary>Updates taken so far.</summary>
@@ -130,7 +175,7 @@ public static class GradientClipping
             throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm, $"maxNorm: expected > 0, got {maxNorm}.");
         }
 
-        T norm = T.Sqrt(TensorPrimitives.SumOfSquares<T>(g1) + TensorPrimitives.SumOfSquares<T>(g2));
+        T norm = Norm<T>(g1, g2);
         if (norm > maxNorm)
         {
             T scale = maxNorm / norm;
@@ -139,6 +184,38 @@ public static class GradientClipping
         }
 
         return norm;
+    }
+
+    /// <summary>‖(g1, g2)‖₂ without overflow: when the squares overflow, the values are scaled by the largest magnitude first.</summary>
+    private static T Norm<T>(ReadOnlySpan<T> g1, ReadOnlySpan<T> g2)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        T sum = TensorPrimitives.SumOfSquares(g1) + TensorPrimitives.SumOfSquares(g2);
+        if (T.IsFinite(sum))
+        {
+            return T.Sqrt(sum);
+        }
+
+        T largest = T.Max(g1.IsEmpty ? T.Zero : T.Abs(TensorPrimitives.MaxMagnitude(g1)), g2.IsEmpty ? T.Zero : T.Abs(TensorPrimitives.MaxMagnitude(g2)));
+        if (!T.IsFinite(largest))
+        {
+            return largest;
+        }
+
+        return largest * T.Sqrt(ScaledSquares(g1, largest) + ScaledSquares(g2, largest));
+    }
+
+    private static T ScaledSquares<T>(ReadOnlySpan<T> g, T scale)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        T sum = T.Zero;
+        foreach (T x in g)
+        {
+            T q = x / scale;
+            sum += q * q;
+        }
+
+        return sum;
     }
 
     /// <summary>Clamps every gradient to [−limit, limit].</summary>

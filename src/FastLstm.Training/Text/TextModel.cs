@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text;
 
 namespace FastLstm.Training.Text;
 
@@ -39,11 +40,14 @@ public sealed record TextEpochReport(int Epoch, int Epochs, double TrainBitsPerC
 /// </summary>
 public sealed class TextModel
 {
-    private const double Kind = 2;
-    private readonly char[] _vocabulary;
-    private readonly Dictionary<char, int> _index;
+    /// <summary>Most characters one <see cref="Generate"/> call writes.</summary>
+    public const int MaxGeneratedLength = 10_000_000;
 
-    private TextModel(RnnModel<float> network, DenseHead<float> head, char[] vocabulary)
+    private const double Kind = 2;
+    private readonly Rune[] _vocabulary;
+    private readonly Dictionary<Rune, int> _index;
+
+    private TextModel(RnnModel<float> network, DenseHead<float> head, Rune[] vocabulary)
     {
         Network = network;
         Head = head;
@@ -57,8 +61,8 @@ public sealed class TextModel
     /// <summary>The softmax head over the vocabulary.</summary>
     public DenseHead<float> Head { get; }
 
-    /// <summary>The characters the model knows, in index order.</summary>
-    public IReadOnlyList<char> Vocabulary => _vocabulary;
+    /// <summary>The characters (Unicode scalar values, so a character outside the BMP is one entry) the model knows, in index order.</summary>
+    public IReadOnlyList<Rune> Vocabulary => _vocabulary;
 
     /// <summary>
     /// Trains on all but the last <see cref="TextModelOptions.HeldOutFraction"/> of <paramref name="text"/>, reporting
@@ -71,23 +75,24 @@ public sealed class TextModel
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(training);
         training.Validate();
-        int heldOut = (int)(text.Length * options.HeldOutFraction);
-        int trainLength = text.Length - heldOut;
+        var characters = Characters(text);
+        int heldOut = (int)(characters.Length * options.HeldOutFraction);
+        int trainLength = characters.Length - heldOut;
         int streamLength = trainLength / Math.Max(options.Streams, 1);
         if (options.SequenceLength < 1 || options.Streams < 1 || streamLength < options.SequenceLength + 1 || heldOut < 2)
         {
             throw new ArgumentException(
-                $"text: {text.Length} characters are too few for {options.Streams} streams of chunks of {options.SequenceLength} plus a held-out part; need at least {(options.Streams * (options.SequenceLength + 1) / (1 - options.HeldOutFraction)) + 2:F0}.",
+                $"text: {characters.Length} characters are too few for {options.Streams} streams of chunks of {options.SequenceLength} plus a held-out part; need at least {(options.Streams * (options.SequenceLength + 1) / (1 - options.HeldOutFraction)) + 2:F0}.",
                 nameof(text));
         }
 
-        var vocabulary = text.Distinct().Order().ToArray();
+        var vocabulary = characters.Distinct().Order().ToArray();
         var spec = new RnnSpec(options.Cell, vocabulary.Length, options.Hidden, options.Layers);
         var model = new TextModel(
             RnnModel<float>.CreateRandom(spec, training.Seed),
             DenseHead<float>.CreateRandom(options.Hidden, vocabulary.Length, Activation.Softmax, training.Seed + 1),
             vocabulary);
-        var codes = model.Encode(text);
+        var codes = model.Encode(characters);
         var train = codes.AsSpan(0, trainLength).ToArray();
         var held = codes.AsSpan(trainLength).ToArray();
 
@@ -144,7 +149,7 @@ public sealed class TextModel
     }
 
     /// <summary>Cross-entropy of the model on <paramref name="text"/>, in bits per character (one stream, state carried).</summary>
-    public double BitsPerCharacter(string text) => BitsPerCharacter(Encode(text), 100);
+    public double BitsPerCharacter(string text) => BitsPerCharacter(Encode(Characters(text)), 100);
 
     /// <summary>
     /// Continues <paramref name="prompt"/> by <paramref name="length"/> characters, sampling from softmax(logits /
@@ -154,14 +159,18 @@ public sealed class TextModel
     public string Generate(string prompt, int length, double temperature, int seed)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        ArgumentOutOfRangeException.ThrowIfLessThan(length, 0);
+        if (length < 0 || length > MaxGeneratedLength)
+        {
+            throw new ArgumentOutOfRangeException(nameof(length), length, $"length: expected 0..{MaxGeneratedLength} characters, got {length}.");
+        }
+
         if (!(temperature > 0 && double.IsFinite(temperature)))
         {
             throw new ArgumentOutOfRangeException(nameof(temperature), temperature, $"temperature: expected > 0, got {temperature}.");
         }
 
-        var start = prompt.Length > 0 ? prompt : (_index.ContainsKey('\n') ? "\n" : _vocabulary[0].ToString());
-        var codes = Encode(start);
+        var start = prompt.Length > 0 ? prompt : (_index.ContainsKey(new Rune('\n')) ? "\n" : _vocabulary[0].ToString());
+        var codes = Encode(Characters(start));
         var spec = Network.Spec;
         int v = _vocabulary.Length, hidden = spec.HiddenSize;
         using var session = new InferenceSession<float>(Network, 1, 1);
@@ -181,7 +190,7 @@ public sealed class TextModel
 
         for (int i = 0; i < length; i++)
         {
-            sb.Append(_vocabulary[next]);
+            sb.Append(_vocabulary[next].ToString());
             next = Advance(next);
         }
 
@@ -218,7 +227,7 @@ public sealed class TextModel
     public void Save(string path) => ModelFile.Save(path, new SavedModel<float>(Network, Head, new Dictionary<string, double[]>
     {
         ["kind"] = [Kind],
-        ["vocabulary"] = _vocabulary.Select(ch => (double)ch).ToArray(),
+        ["vocabulary"] = _vocabulary.Select(r => (double)r.Value).ToArray(),
     }));
 
     /// <summary>Loads a model saved by <see cref="Save"/>.</summary>
@@ -233,22 +242,40 @@ public sealed class TextModel
         }
 
         if (codes.Length != saved.Network.Spec.InputSize || codes.Length != saved.Head.Outputs
-            || codes.Any(ch => ch is < 0 or > char.MaxValue || ch != Math.Floor(ch)) || codes.Distinct().Count() != codes.Length)
+            || codes.Any(ch => ch is < 0 or > 0x10FFFF || ch != Math.Floor(ch) || !Rune.IsValid((int)ch)) || codes.Distinct().Count() != codes.Length)
         {
             throw new InvalidDataException($"{path}: the vocabulary does not match the network ({codes.Length} characters).");
         }
 
-        return new TextModel(saved.Network, saved.Head, codes.Select(ch => (char)ch).ToArray());
+        return new TextModel(saved.Network, saved.Head, codes.Select(ch => new Rune((int)ch)).ToArray());
     }
 
-    private int[] Encode(string text)
+    /// <summary>The Unicode scalar values of <paramref name="text"/>; a lone surrogate (broken UTF-16) is an error, not a character.</summary>
+    private static Rune[] Characters(string text)
+    {
+        var runes = new List<Rune>(text.Length);
+        for (int i = 0; i < text.Length;)
+        {
+            if (Rune.DecodeFromUtf16(text.AsSpan(i), out var rune, out int used) != System.Buffers.OperationStatus.Done)
+            {
+                throw new ArgumentException($"text: a lone surrogate U+{(int)text[i]:X4} at UTF-16 index {i} is not a character.", nameof(text));
+            }
+
+            runes.Add(rune);
+            i += used;
+        }
+
+        return [.. runes];
+    }
+
+    private int[] Encode(Rune[] text)
     {
         var codes = new int[text.Length];
         for (int i = 0; i < text.Length; i++)
         {
             if (!_index.TryGetValue(text[i], out codes[i]))
             {
-                throw new ArgumentException($"text: character '{text[i]}' (U+{(int)text[i]:X4}) at {i} is not in the model's vocabulary.", nameof(text));
+                throw new ArgumentException($"text: character '{text[i]}' (U+{text[i].Value:X4}) at {i} is not in the model's vocabulary.", nameof(text));
             }
         }
 

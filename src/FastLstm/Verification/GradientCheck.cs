@@ -68,6 +68,15 @@ public static class GradientCheck
     /// </summary>
     public const double ScaleFloor = 1e-2;
 
+    /// <summary>Largest batch a check takes.</summary>
+    public const int MaxBatch = 256;
+
+    /// <summary>Longest sequence a check takes.</summary>
+    public const int MaxSteps = 10_000;
+
+    /// <summary>Most parameters a check perturbs.</summary>
+    public const long MaxParameters = 1_000_000;
+
     private const int MaxDraws = 32;
 
     /// <summary>
@@ -84,6 +93,22 @@ public static class GradientCheck
     public static GradientCheckReport Run(RnnSpec spec, int batch, int steps, int seed, double epsilon, ReadOnlySpan<int> lengths)
     {
         ArgumentNullException.ThrowIfNull(spec);
+        spec.Validate();
+        if (batch is < 1 or > MaxBatch)
+        {
+            throw new ArgumentOutOfRangeException(nameof(batch), batch, $"batch: expected 1..{MaxBatch}, got {batch}.");
+        }
+
+        if (steps is < 1 or > MaxSteps)
+        {
+            throw new ArgumentOutOfRangeException(nameof(steps), steps, $"steps: expected 1..{MaxSteps}, got {steps}.");
+        }
+
+        if (spec.ParameterCount > MaxParameters)
+        {
+            throw new ArgumentOutOfRangeException(nameof(spec), spec.ParameterCount, $"spec: {spec.ParameterCount} parameters; finite differences over more than {MaxParameters} take too long (two forward passes each).");
+        }
+
         if (!(epsilon > 0 && epsilon < 1))
         {
             throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, $"epsilon: expected a value in (0, 1), got {epsilon}.");

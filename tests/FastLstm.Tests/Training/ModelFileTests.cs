@@ -62,7 +62,7 @@ public class ModelFileTests : IDisposable
         ModelFile.Save(path, first);
         byte[] before = File.ReadAllBytes(path);
 
-        Assert.Throws<IOException>(() => ModelFile.Save(path, stream =>
+        Assert.Throws<IOException>(() => SafeFile.Write(path, stream =>
         {
             stream.Write(new byte[100]);
             throw new IOException("disk full (simulated)");
