@@ -11,9 +11,11 @@ cd "$(dirname "$0")/.."
 out=${1:-bench/results}
 baseline=${2:-0be992f}
 root=$(pwd)
-raw="$root/BenchmarkDotNet.Artifacts/peers"
+# Every stage's CSV reports are kept (and committed) beside the markdown ones, so an interrupted session keeps what it measured.
+mkdir -p "$out"
+raw="$(cd "$out" && pwd)/peers"
 rm -rf "$raw"
-mkdir -p "$out" "$raw/v256" "$raw/baseline"
+mkdir -p "$raw/v256" "$raw/baseline"
 start=$(date +%s)
 
 dotnet build bench/FastLstm.Bench -c Release -v q -nologo >/dev/null
@@ -22,10 +24,7 @@ dotnet src/FastLstm.Cli/bin/Release/net10.0/FastLstm.Cli.dll info 2>/dev/null > 
 
 bench --verify-peers > "$out/verify-peers.log"
 bench --filter '*PeerBenchmarks*' '*TrainingPeerBenchmarks*' '*PeakProbe*' '*StepBenchmarks*' > "$out/benchmarkdotnet.log"
-cp BenchmarkDotNet.Artifacts/results/*.csv "$raw/"
-rm -rf "$out/peers"
-mkdir -p "$out/peers"
-cp BenchmarkDotNet.Artifacts/results/*-report-github.md "$out/peers/"
+cp BenchmarkDotNet.Artifacts/results/*.csv BenchmarkDotNet.Artifacts/results/*-report-github.md "$raw/"
 
 FASTLSTM_ISA=256 bench --filter '*PeerBenchmarks.Fused*' > "$out/benchmarkdotnet-256.log"
 cp BenchmarkDotNet.Artifacts/results/FastLstm.Bench.*PeerBenchmarks-report.csv "$raw/v256/"
