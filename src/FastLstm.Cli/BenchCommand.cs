@@ -28,6 +28,9 @@ internal static class BenchCommand
         {
             var spec = new RnnSpec(p.GetValue(cell), p.GetValue(input), p.GetValue(hidden));
             int b = p.GetValue(batch), t = p.GetValue(steps);
+            // Weights, packed copies, the input and output sequences and the naive twin's copies of both.
+            double bytes = 4.0 * ((4 * spec.ParameterCount) + (3.0 * b * t * (spec.InputSize + (spec.GateCount * spec.HiddenSize))));
+            MemoryBudget.Check($"--input {spec.InputSize} --hidden {spec.HiddenSize} --batch {b} --steps {t}", bytes);
             var model = RnnModel<float>.CreateRandom(spec, 1);
             var rng = new Random(2);
             var x = new float[b * t * spec.InputSize];

@@ -34,6 +34,8 @@ internal static class MemoryCommands
         command.SetAction(p =>
         {
             int t = p.GetValue(steps), s = p.GetValue(seed);
+            MemoryBudget.Check($"--hidden {p.GetValue(hidden)} --steps {t} --sequences {p.GetValue(sequences)}",
+                MemoryBudget.Training(new RnnSpec(CellType.Lstm, p.GetValue(input), p.GetValue(hidden)), p.GetValue(sequences), t, elementSize: 8));
             var reports = new List<GradientFlowReport>();
             if (p.GetValue(model) is string file)
             {
@@ -116,6 +118,8 @@ internal static class MemoryCommands
         command.SetAction(p =>
         {
             var kind = p.GetValue(task) == "recall" ? MemoryTask.Recall : MemoryTask.Adding;
+            MemoryBudget.Check($"--hidden {p.GetValue(hidden)} --batch {p.GetValue(batch)} --steps {p.GetValue(steps)!.Max()}",
+                MemoryBudget.Training(new RnnSpec(CellType.Lstm, 2, p.GetValue(hidden)), p.GetValue(batch), p.GetValue(steps)!.Max()));
             var options = new LongMemoryOptions
             {
                 Hidden = p.GetValue(hidden),

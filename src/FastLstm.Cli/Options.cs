@@ -16,6 +16,12 @@ internal static class Options
         ["seed-lstm"] = CellType.SeedLstm,
     };
 
+    /// <summary>The documented range of every numeric option, as the user types its ends (what the CLI contract test walks).</summary>
+    internal static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Option, Range> Ranges = [];
+
+    /// <summary>An option's smallest and largest accepted values; <see cref="IsInteger"/> for whole numbers.</summary>
+    internal sealed record Range(double Min, double Max, bool IsInteger);
+
     public static string CellName(CellType cell) => Cells.First(p => p.Value == cell).Key;
 
     public static Option<int> Int(string name, int defaultValue, int min, int max, string description) =>
@@ -27,9 +33,9 @@ internal static class Options
     private delegate bool TryParse<T>(string text, out T value);
 
     private static Option<T> Number<T>(string name, T defaultValue, T min, T max, string description, TryParse<T> parse, string what)
-        where T : struct, IComparable<T>
+        where T : struct, IComparable<T>, IConvertible
     {
-        return new Option<T>(name)
+        var option = new Option<T>(name)
         {
             Description = $"{description} Range {min}..{max}.",
             HelpName = what == "an integer" ? "int" : "number",
@@ -49,6 +55,8 @@ internal static class Options
                 return v;
             },
         };
+        Ranges.Add(option, new Range(min.ToDouble(CultureInfo.InvariantCulture), max.ToDouble(CultureInfo.InvariantCulture), typeof(T) == typeof(int)));
+        return option;
     }
 
     /// <summary>A comma-separated list of cells.</summary>

@@ -11,20 +11,7 @@ public static class Program
     /// <summary>Parses and runs one command line; every error is one line on <paramref name="error"/> and a non-zero exit.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
-        // Named here rather than after the executable, so usage says "fastlstm" however it was started (dotnet FastLstm.Cli.dll, the tool).
-        var root = new Command("fastlstm", "FastLstm: fast LSTM, GRU and RNN on the CPU — verification, speed, forecasting and text.")
-        {
-            new System.CommandLine.Help.HelpOption(),
-            new VersionOption(),
-        };
-        root.Subcommands.Add(TrainCommand.Create(output));
-        root.Subcommands.Add(ForecastCommand.Create(output));
-        root.Subcommands.Add(TextCommand.Create(output));
-        root.Subcommands.Add(GradCheckCommand.Create(output));
-        root.Subcommands.Add(BenchCommand.Create(output));
-        root.Subcommands.Add(MemoryCommands.GradientFlowCommand(output));
-        root.Subcommands.Add(MemoryCommands.LongMemoryCommand(output));
-        root.Subcommands.Add(InfoCommand.Create(output));
+        var root = Root(output);
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
@@ -52,6 +39,26 @@ public static class Program
             error.WriteLine($"fastlstm: internal error ({e.GetType().Name}: {OneLine(e)}); please report it with the command line.");
             return ExitCodes.Failure;
         }
+    }
+
+    /// <summary>Every verb, writing to <paramref name="output"/>.</summary>
+    internal static Command Root(TextWriter output)
+    {
+        // Named here rather than after the executable, so usage says "fastlstm" however it was started (dotnet FastLstm.Cli.dll, the tool).
+        var root = new Command("fastlstm", "FastLstm: fast LSTM, GRU and RNN on the CPU — verification, speed, forecasting and text.")
+        {
+            new System.CommandLine.Help.HelpOption(),
+            new VersionOption(),
+        };
+        root.Subcommands.Add(TrainCommand.Create(output));
+        root.Subcommands.Add(ForecastCommand.Create(output));
+        root.Subcommands.Add(TextCommand.Create(output));
+        root.Subcommands.Add(GradCheckCommand.Create(output));
+        root.Subcommands.Add(BenchCommand.Create(output));
+        root.Subcommands.Add(MemoryCommands.GradientFlowCommand(output));
+        root.Subcommands.Add(MemoryCommands.LongMemoryCommand(output));
+        root.Subcommands.Add(InfoCommand.Create(output));
+        return root;
     }
 
     /// <summary>The first line of a message, without the " (Parameter 'x')" suffix .NET adds to argument exceptions.</summary>

@@ -111,6 +111,7 @@ public sealed class AutoregressionMethod(int order) : ForecastMethod
     /// <summary>A fitted autoregression from its <see cref="Weights"/>.</summary>
     public static AutoregressionMethod FromWeights(double[] weights)
     {
+        ArgumentNullException.ThrowIfNull(weights);
         if (weights.Length is < 2 or > 10_001 || weights.Any(w => !double.IsFinite(w)))
         {
             throw new InvalidDataException("autoregression weights: expected an intercept and 1..10000 finite coefficients.");

@@ -17,7 +17,16 @@ public sealed class LinearAutoregression
     public double[] Weights => (double[])_weights.Clone();
 
     /// <summary>An autoregression with the given <see cref="Weights"/>.</summary>
-    public static LinearAutoregression FromWeights(double[] weights) => new((double[])weights.Clone());
+    public static LinearAutoregression FromWeights(double[] weights)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        if (weights.Length < 1 || weights.Any(w => !double.IsFinite(w)))
+        {
+            throw new ArgumentException($"weights: expected an intercept and the order's coefficients, all finite; got {weights.Length} values.", nameof(weights));
+        }
+
+        return new((double[])weights.Clone());
+    }
 
     /// <summary>Fits on <paramref name="count"/> windows x [count, order] → y [count].</summary>
     public static LinearAutoregression Fit(ReadOnlySpan<double> x, ReadOnlySpan<double> y, int count, int order)

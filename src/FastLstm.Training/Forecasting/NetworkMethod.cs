@@ -90,6 +90,7 @@ public sealed class NetworkMethod : ForecastMethod
     /// <summary>e.g. "log, difference, seasonal difference 12".</summary>
     public static string Describe(SeriesTransform t)
     {
+        ArgumentNullException.ThrowIfNull(t);
         var parts = new List<string>();
         if (t.Log)
         {

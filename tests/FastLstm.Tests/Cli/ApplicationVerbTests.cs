@@ -98,6 +98,8 @@ public class ApplicationVerbTests : IDisposable
         string air = Path.Combine(Samples, "air-passengers.csv");
         var clock = System.Diagnostics.Stopwatch.StartNew();
         CliRunner.AssertOneLineError(CliRunner.Run("train", "--csv", air, "--column", "passengers", "--out", Path.Combine(_dir, "m"), "--hidden", "4096", "--layers", "16"), 1, "of memory");
+        CliRunner.AssertOneLineError(CliRunner.Run("bench", "--hidden", "16384", "--input", "65536", "--batch", "4096", "--steps", "65536"), 1, "of memory");
+        CliRunner.AssertOneLineError(CliRunner.Run("long-memory", "--hidden", "1024", "--batch", "4096", "--steps", "10000"), 1, "of memory");
         CliRunner.AssertOneLineError(CliRunner.Run("train", "--csv", air, "--column", "passengers", "--out", Path.Combine(_dir, "none", "m")), 1, "does not exist");
         CliRunner.AssertOneLineError(CliRunner.Run("train", "--csv", air, "--column", "passengers", "--out", "/dev/null"), 1, "not a regular file");
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), "refused only after the work");
