@@ -71,6 +71,20 @@ public class ApplicationVerbTests : IDisposable
         File.WriteAllLines(bad, ["t,v", "1,2", "2,abc", "3,4"]);
         CliRunner.AssertOneLineError(Train(bad, "v"), 1, "bad.csv:3: 'abc' in column 'v' is not a number");
 
+        string ragged = Path.Combine(_dir, "ragged.csv");
+        File.WriteAllLines(ragged, ["t,v", "1,2", "2", "3,4"]);
+        CliRunner.AssertOneLineError(Train(ragged, "v"), 1, "ragged.csv:3: the row has 1 cells");
+
+        string binary = Path.Combine(_dir, "binary.csv");
+        File.WriteAllBytes(binary, [.. Enumerable.Range(0, 3000).Select(i => (byte)((i * 7919) % 251))]);
+        CliRunner.AssertOneLineError(Train(binary, "v"), 1, "looks like a binary file");
+
+        string wide = Path.Combine(_dir, "wide.csv");
+        File.WriteAllLines(wide, [string.Join(",", Enumerable.Range(0, 200).Select(i => new string('c', 100) + i)), "1"]);
+        var many = Train(wide, "v");
+        CliRunner.AssertOneLineError(many, 1, "and 190 more");
+        Assert.True(many.Item3.Length < 700, $"{many.Item3.Length} characters of column names");
+
         string tiny = Path.Combine(_dir, "tiny.csv");
         File.WriteAllLines(tiny, ["v", .. Enumerable.Range(1, 20).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))]);
         CliRunner.AssertOneLineError(Train(tiny, "v"), 1, "20 values are too few");
