@@ -27,11 +27,10 @@ internal static class Corpus
     /// <summary>The text of <paramref name="bytes"/> (a UTF-8 byte-order mark dropped); <paramref name="name"/> starts every message.</summary>
     public static string Decode(byte[] bytes, string name)
     {
-        string path = name;
         int nul = Array.IndexOf(bytes, (byte)0);
         if (nul >= 0)
         {
-            throw new CliException($"{path}: byte {nul} is NUL; this looks like a binary file, not text.");
+            throw new CliException($"{name}: byte {nul} is NUL; this looks like a binary file, not text.");
         }
 
         var span = bytes.AsSpan();
@@ -45,7 +44,7 @@ internal static class Corpus
         {
             if (Rune.DecodeFromUtf8(span[offset..], out _, out int used) != System.Buffers.OperationStatus.Done)
             {
-                throw new CliException($"{path}: byte {offset + (bytes.Length - span.Length)} (0x{span[offset]:X2}) is not valid UTF-8; save the text as UTF-8 (Latin-1 and other encodings are not read).");
+                throw new CliException($"{name}: byte {offset + (bytes.Length - span.Length)} (0x{span[offset]:X2}) is not valid UTF-8; save the text as UTF-8 (Latin-1 and other encodings are not read).");
             }
 
             offset += used;

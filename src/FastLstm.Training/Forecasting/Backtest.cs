@@ -37,23 +37,21 @@ public sealed class Backtest
     public double Scale { get; }
 
     /// <summary>
-    /// Origins for a series: <paramref name="count"/> of them spread evenly over the last <paramref name="span"/> + 1
-    /// possible ones (all of them when there are fewer), keeping <paramref name="minimumFit"/> values to fit on before the
-    /// first; the last one leaves exactly H values after it. Spread origins see more of the series' behaviour than
-    /// consecutive ones, whose H-step errors mostly overlap.
+    /// Origins for a series: <paramref name="count"/> consecutive ones (fewer if the series cannot spare them while keeping
+    /// <paramref name="minimumFit"/> values to fit on), the last one leaving exactly H values after it.
     /// </summary>
-    public static Backtest Plan(ReadOnlySpan<double> series, int horizon, int count, int minimumFit, int period, int span)
+    public static Backtest Plan(ReadOnlySpan<double> series, int horizon, int count, int minimumFit, int period)
     {
         int n = series.Length;
         int last = n - horizon;
-        int first = Math.Max(minimumFit, last - Math.Max(span, 0));
-        if (last < first)
+        int available = last - minimumFit + 1;
+        if (available < 1)
         {
             throw new ArgumentException($"series: {n} values are too few to fit on {minimumFit} and forecast {horizon} ahead; need at least {minimumFit + horizon}.", nameof(series));
         }
 
-        int k = Math.Clamp(count, 1, last - first + 1);
-        var origins = Enumerable.Range(0, k).Select(i => k == 1 ? last : last - (int)Math.Round((double)(k - 1 - i) * (last - first) / (k - 1))).Distinct().ToArray();
+        int k = Math.Clamp(count, 1, available);
+        var origins = Enumerable.Range(last - k + 1, k).ToArray();
         int m = period > 0 && origins[0] > period ? period : 1;
         double sum = 0;
         for (int t = m; t < origins[0]; t++)

@@ -210,10 +210,10 @@ public sealed class Forecaster
         // A short series still gets a backtest, on fewer values (a candidate that cannot fit on them drops out).
         int minimumFit = Math.Max(lookback + (2 * season) + horizon + 16, 3 * season);
         minimumFit = Math.Max(Math.Min(minimumFit, n - horizon - 2), Math.Min(n - horizon, 8));
-        // Consecutive origins at the end of the series: on the sample series this chose better than origins spread over the
-        // whole backtest share (measured; bench/results/forecast-vs-statsmodels.md), whose fit part is also shorter.
+        // Consecutive origins at the end of the series: tried against origins spread over the whole backtest share (whose fit
+        // part is shorter), they chose better on the sample series' held-out values.
         int origins = Math.Min(options.Origins, Math.Max(12, (int)Math.Round(n * options.BacktestFraction) - horizon + 1));
-        var backtest = Backtest.Plan(series, horizon, origins, minimumFit, season, span: origins - 1);
+        var backtest = Backtest.Plan(series, horizon, origins, minimumFit, season);
         var scores = new List<(BacktestScore Score, ForecastMethod Method, ForecastChoice Choice)>();
         void Try(ForecastMethod method, ForecastChoice choice)
         {
