@@ -59,9 +59,10 @@ public class ModelFileProperties
                 return;
             }
 
-            // A few edits are harmless (a changed parameter value under a recomputed checksum): then the file is still
-            // valid and must load; anything else that loaded is a bug.
-            Assert.True(c.kind == Kind.EditAnywhereResealed && Unchanged(Files[c.file], bytes), $"{c.kind} at {c.position} was accepted");
+            // A few edits are harmless (a changed parameter value, or a head's activation changed to another defined one,
+            // under a recomputed checksum): then the file is still valid and must load; anything else that loaded is a bug.
+            Assert.True((c.kind == Kind.EditAnywhereResealed && Unchanged(Files[c.file], bytes)) || OtherHeadActivation(Files[c.file], bytes),
+                $"{c.kind} at {c.position} was accepted");
         }));
     }
 
@@ -89,6 +90,11 @@ public class ModelFileProperties
 
     // A resealed edit is only acceptable where it changed no structure: the parameter and metadata value bytes after
     // the header. Everything up to the end of the header must be rejected when changed.
+    /// <summary>Only the head-activation byte (offset 15) differs, and it names another activation: a valid model file.</summary>
+    private static bool OtherHeadActivation(byte[] original, byte[] edited) =>
+        original.Length == edited.Length && original[15] != 255 && Enum.IsDefined((Activation)edited[15])
+        && original.AsSpan(0, 15).SequenceEqual(edited.AsSpan(0, 15)) && original.AsSpan(16, original.Length - 20).SequenceEqual(edited.AsSpan(16, edited.Length - 20));
+
     private static bool Unchanged(byte[] original, byte[] edited) =>
         original.Length == edited.Length && original.AsSpan(0, 56).SequenceEqual(edited.AsSpan(0, 56));
 
