@@ -69,6 +69,31 @@ public static class SafeFile
     /// <summary>Writes <paramref name="bytes"/> to <paramref name="path"/> atomically.</summary>
     public static void Write(string path, ReadOnlyMemory<byte> bytes) => Write(path, stream => stream.Write(bytes.Span));
 
+    /// <summary>
+    /// Opens <paramref name="path"/> for reading after checking that it is a regular file (symbolic links followed), so
+    /// an untrusted path naming a FIFO or a device is refused instead of blocking or reading forever.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">Nothing is there.</exception>
+    /// <exception cref="IOException">It is not a regular file.</exception>
+    public static FileStream OpenRead(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        string full = Path.GetFullPath(path);
+        full = File.ResolveLinkTarget(full, returnFinalTarget: true)?.FullName ?? full;
+        if (!File.Exists(full) && !Directory.Exists(full))
+        {
+            throw new FileNotFoundException($"{path}: no such file.", path);
+        }
+
+        string? kind = Kind(full);
+        if (kind is not null)
+        {
+            throw new IOException($"{path}: is {kind}, not a regular file.");
+        }
+
+        return new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read);
+    }
+
     /// <summary>What is at <paramref name="full"/> when it is neither absent nor a regular file ("a folder", "a FIFO"…).</summary>
     private static string? Kind(string full)
     {

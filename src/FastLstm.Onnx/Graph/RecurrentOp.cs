@@ -1,0 +1,346 @@
+using FastLstm.Onnx.Proto;
+
+namespace FastLstm.Onnx.Graph;
+
+/// <summary>
+/// An ONNX LSTM, GRU or RNN node run on FastLstm's engine. The node's options are checked at load against what the
+/// engine computes exactly; anything else (peepholes with non-zero weights, clip, input_forget, other activations) is
+/// refused there, naming the node. Weights given as constants are converted once; weights given as graph inputs are
+/// converted on every run.
+/// </summary>
+internal sealed class RecurrentOp : Op
+{
+    private readonly Value? _peepholes;
+
+    private RecurrentOp(NodeProto node, CellType cell, int hidden, int directions, bool reverseOnly, bool batchMajor, Value? peepholes)
+        : base(node)
+    {
+        Cell = cell;
+        Hidden = hidden;
+        Directions = directions;
+        ReverseOnly = reverseOnly;
+        BatchMajor = batchMajor;
+        _peepholes = peepholes;
+    }
+
+    public CellType Cell { get; }
+
+    public int Hidden { get; }
+
+    public int Directions { get; }
+
+    /// <summary>direction = "reverse": one direction running backwards in time (no RnnSpec has it).</summary>
+    public bool ReverseOnly { get; }
+
+    /// <summary>layout = 1: X, Y, the states batch-first.</summary>
+    public bool BatchMajor { get; }
+
+    /// <summary>The node as a one-layer model, when W, R and B are constants.</summary>
+    public RnnModel<float>? Model { get; private set; }
+
+    public override bool Foldable => false;
+
+    public static RecurrentOp Compile(NodeProto node, NodeAttributes a, Func<string, Value?> constant)
+    {
+        string op = node.OpType;
+        int gates = op == "LSTM" ? 4 : op == "GRU" ? 3 : 1;
+        string direction = a.String("direction") ?? "forward";
+        int directions = direction switch
+        {
+            "forward" or "reverse" => 1,
+            "bidirectional" => 2,
+            _ => throw a.Fail($"direction '{direction}' is not forward, reverse or bidirectional", invalid: true),
+        };
+
+        long hidden = a.Int("hidden_size", 0);
+        if (hidden < 1 || hidden > 1 << 16)
+        {
+            throw a.Fail($"hidden_size {hidden} is missing or outside 1..65536", invalid: true);
+        }
+
+        long layout = a.Int("layout", 0);
+        if (layout is not (0 or 1))
+        {
+            throw a.Fail($"layout {layout} is not 0 or 1", invalid: true);
+        }
+
+        if (a.Has("clip"))
+        {
+            throw a.Fail("clip is not supported yet (FastLstm runs LSTM / GRU / RNN without a cell clip)", invalid: false);
+        }
+
+        if (a.Int("input_forget", 0) != 0)
+        {
+            throw a.Fail("input_forget = 1 is not supported yet", invalid: false);
+        }
+
+        float[] alpha = a.Floats("activation_alpha") ?? [], beta = a.Floats("activation_beta") ?? [];
+        string[]? activations = a.Strings("activations");
+        string[] defaults = op switch { "LSTM" => ["Sigmoid", "Tanh", "Tanh"], "GRU" => ["Sigmoid", "Tanh"], _ => ["Tanh"] };
+        CellType cell = op switch
+        {
+            "LSTM" => CellType.Lstm,
+            "GRU" => a.Int("linear_before_reset", 0) != 0 ? CellType.Gru : CellType.GruResetBefore,
+            _ => CellType.RnnTanh,
+        };
+        if (activations != null)
+        {
+            if (activations.Length != defaults.Length * directions)
+            {
+                throw a.Fail($"activations lists {activations.Length} names; {op} with {directions} direction(s) takes {defaults.Length * directions}", invalid: true);
+            }
+
+            bool relu = op == "RNN" && activations.All(s => s.Equals("Relu", StringComparison.OrdinalIgnoreCase));
+            bool standard = activations.Select((s, i) => s.Equals(defaults[i % defaults.Length], StringComparison.OrdinalIgnoreCase)).All(x => x);
+            if (!standard && !relu)
+            {
+                throw a.Fail($"activations [{string.Join(", ", activations)}] are not supported yet ({op} runs with [{string.Join(", ", defaults)}]{(op == "RNN" ? " or [Relu]" : "")} in every direction)", invalid: false);
+            }
+
+            cell = relu ? CellType.RnnRelu : cell;
+        }
+
+        if (alpha.Length + beta.Length > 0)
+        {
+            throw a.Fail("activation_alpha / activation_beta are given, but none of the activations takes them", invalid: false);
+        }
+
+        Value? peepholes = null;
+        if (op == "LSTM" && node.Input.Count > 7 && node.Input[7].Length > 0)
+        {
+            peepholes = constant(node.Input[7]);
+            if (peepholes != null && !AllZero(peepholes))
+            {
+                throw a.Fail("peepholes (input P) are not supported yet; only an all-zero P is", invalid: false);
+            }
+        }
+
+        var result = new RecurrentOp(node, cell, (int)hidden, directions, direction == "reverse", layout == 1, peepholes);
+        if (Input(node, 1) is { } w && Input(node, 2) is { } r && constant(w) is { } cw && constant(r) is { } cr)
+        {
+            string? b = Input(node, 3);
+            Value? cb = b == null ? null : constant(b);
+            if (b == null || cb != null)
+            {
+                result.Model = result.BuildModel(cw, cr, cb);
+            }
+        }
+
+        return result;
+    }
+
+    private static string? Input(NodeProto node, int k) => k < node.Input.Count && node.Input[k].Length > 0 ? node.Input[k] : null;
+
+    private static bool AllZero(Value v) => Enumerable.Range(0, v.Count).All(i => v.GetDouble(i) == 0);
+
+    private int Gates => Cells(Cell);
+
+    private static int Cells(CellType cell) => cell == CellType.Lstm ? 4 : cell is CellType.Gru or CellType.GruResetBefore ? 3 : 1;
+
+    /// <summary>A one-layer model holding W, R, B converted to PyTorch names and gate order.</summary>
+    public RnnModel<float> BuildModel(Value w, Value r, Value? b)
+    {
+        int inputSize = CheckWeights(w, r, b);
+        var model = new RnnModel<float>(new RnnSpec(Cell, inputSize, Hidden, 1, Directions == 2));
+        Fill(model, 0, w, r, b);
+        return model;
+    }
+
+    /// <summary>Writes this node's weights into layer <paramref name="layer"/> of <paramref name="model"/>.</summary>
+    public void Fill(RnnModel<float> model, int layer, Value w, Value r, Value? b)
+    {
+        int g = Gates, h = Hidden, input = w.Shape[2];
+        for (int d = 0; d < Directions; d++)
+        {
+            string s = GateOrder.Suffix(layer, d);
+            GateOrder.ToTorch(Cell, w.Floats.AsSpan(d * g * h * input, g * h * input), model.Parameter("weight_ih" + s), h, input);
+            GateOrder.ToTorch(Cell, r.Floats.AsSpan(d * g * h * h, g * h * h), model.Parameter("weight_hh" + s), h, h);
+            if (b != null)
+            {
+                GateOrder.ToTorch(Cell, b.Floats.AsSpan(d * 2 * g * h, g * h), model.Parameter("bias_ih" + s), h, 1);
+                GateOrder.ToTorch(Cell, b.Floats.AsSpan((d * 2 * g * h) + (g * h), g * h), model.Parameter("bias_hh" + s), h, 1);
+            }
+            else
+            {
+                model.Parameter("bias_ih" + s).Clear();
+                model.Parameter("bias_hh" + s).Clear();
+            }
+        }
+    }
+
+    private int CheckWeights(Value w, Value r, Value? b)
+    {
+        int g = Gates, h = Hidden, d = Directions;
+        if (w.Type != OnnxElementType.Float || w.Rank != 3 || w.Shape[0] != d || w.Shape[1] != g * h || w.Shape[2] < 1)
+        {
+            throw Fail($"W is {w.Type} {Value.Format(w.Shape)}; expected float [{d}, {g * h}, input_size]");
+        }
+
+        if (r.Type != OnnxElementType.Float || !r.Shape.SequenceEqual([d, g * h, h]))
+        {
+            throw Fail($"R is {r.Type} {Value.Format(r.Shape)}; expected float [{d}, {g * h}, {h}]");
+        }
+
+        if (b != null && (b.Type != OnnxElementType.Float || !b.Shape.SequenceEqual([d, 2 * g * h])))
+        {
+            throw Fail($"B is {b.Type} {Value.Format(b.Shape)}; expected float [{d}, {2 * g * h}]");
+        }
+
+        return w.Shape[2];
+    }
+
+    private sealed class State(int maxBatch, int maxSteps, int threads)
+    {
+        public readonly int MaxBatch = maxBatch, MaxSteps = maxSteps, Threads = threads;
+        public RnnModel<float>? Model;
+        public InferenceSession<float>? Session;
+    }
+
+    public override object? CreateState(int maxBatch, int maxSteps, int threads)
+    {
+        var s = new State(maxBatch, maxSteps, threads);
+        if (Model != null)
+        {
+            s.Model = Model;
+            s.Session = new InferenceSession<float>(Model, maxBatch, maxSteps, threads);
+        }
+
+        return s;
+    }
+
+    public static void DisposeState(object? state) => (state as State)?.Session?.Dispose();
+
+    public override Value?[] Run(Value?[] inputs, object? state)
+    {
+        var s = (State)state!;
+        var x = Need(inputs, 0);
+        if (x.Type != OnnxElementType.Float || x.Rank != 3)
+        {
+            throw new ArgumentException($"{Label}: X is {x.Type} {Value.Format(x.Shape)}; expected a float tensor of rank 3.");
+        }
+
+        int steps = BatchMajor ? x.Shape[1] : x.Shape[0], batch = BatchMajor ? x.Shape[0] : x.Shape[1], input = x.Shape[2];
+        if (Model == null)
+        {
+            Value w = Need(inputs, 1), r = Need(inputs, 2);
+            var b = Optional(inputs, 3);
+            if (s.Model == null || s.Model.Spec.InputSize != CheckWeights(w, r, b))
+            {
+                s.Session?.Dispose();
+                s.Model = BuildModel(w, r, b);
+                s.Session = new InferenceSession<float>(s.Model, s.MaxBatch, s.MaxSteps, s.Threads);
+            }
+            else
+            {
+                CheckWeights(w, r, b);
+                Fill(s.Model, 0, w, r, b);
+            }
+        }
+
+        if (_peepholes == null && Optional(inputs, 7) is { } p && !AllZero(p))
+        {
+            throw new NotSupportedException($"{Label}: peepholes (input P) with non-zero values are not supported yet.");
+        }
+
+        var session = s.Session!;
+        if (input != session.Model.Spec.InputSize)
+        {
+            throw new ArgumentException($"{Label}: X has {input} features per step; W expects {session.Model.Spec.InputSize}.");
+        }
+
+        if (batch < 1 || batch > s.MaxBatch || steps < 1 || steps > s.MaxSteps)
+        {
+            throw new ArgumentException($"{Label}: X has batch {batch} and {steps} steps; this session takes batch 1..{s.MaxBatch} and 1..{s.MaxSteps} steps.");
+        }
+
+        int h = Hidden, d = Directions;
+        int[]? lengths = Lengths(Optional(inputs, 4), batch, steps);
+        float[] xs = BatchMajor ? x.Floats : ShapeOps.Permute(x, [1, 0, 2]).Floats;
+        if (ReverseOnly)
+        {
+            xs = ReverseInTime(xs, batch, steps, input, lengths);
+        }
+
+        float[] h0 = State0(Optional(inputs, 5), batch, "initial_h");
+        float[] c0 = Cell == CellType.Lstm ? State0(Optional(inputs, 6), batch, "initial_c") : [];
+        var y = new float[batch * steps * d * h];
+        var hn = new float[d * batch * h];
+        var cn = Cell == CellType.Lstm ? new float[d * batch * h] : [];
+        session.Forward(xs, batch, steps, y, h0, c0, hn, cn, lengths);
+        if (ReverseOnly)
+        {
+            y = ReverseInTime(y, batch, steps, h, lengths);
+        }
+
+        // Ours: y [batch, steps, d, h], states [d, batch, h].
+        var yv = new Value(y, [batch, steps, d, h]);
+        var hv = new Value(hn, [d, batch, h]);
+        var outputs = new Value?[Cell == CellType.Lstm ? 3 : 2];
+        outputs[0] = BatchMajor ? yv : ShapeOps.Permute(yv, [1, 2, 0, 3]);
+        outputs[1] = BatchMajor ? ShapeOps.Permute(hv, [1, 0, 2]) : hv;
+        if (Cell == CellType.Lstm)
+        {
+            var cv = new Value(cn, [d, batch, h]);
+            outputs[2] = BatchMajor ? ShapeOps.Permute(cv, [1, 0, 2]) : cv;
+        }
+
+        return outputs;
+    }
+
+    private int[]? Lengths(Value? v, int batch, int steps)
+    {
+        if (v == null)
+        {
+            return null;
+        }
+
+        if (v.Type != OnnxElementType.Int32 || !v.Shape.SequenceEqual([batch]))
+        {
+            throw new ArgumentException($"{Label}: sequence_lens is {v.Type} {Value.Format(v.Shape)}; expected int32 [{batch}].");
+        }
+
+        var r = (int[])v.Data;
+        foreach (int n in r)
+        {
+            if (n < 1 || n > steps)
+            {
+                throw new ArgumentException($"{Label}: sequence_lens holds {n}; expected 1..{steps}.");
+            }
+        }
+
+        return r;
+    }
+
+    private float[] State0(Value? v, int batch, string name)
+    {
+        int h = Hidden, d = Directions;
+        if (v == null)
+        {
+            return [];
+        }
+
+        int[] expected = BatchMajor ? [batch, d, h] : [d, batch, h];
+        if (v.Type != OnnxElementType.Float || !v.Shape.SequenceEqual(expected))
+        {
+            throw new ArgumentException($"{Label}: {name} is {v.Type} {Value.Format(v.Shape)}; expected float {Value.Format(expected)}.");
+        }
+
+        return BatchMajor ? ShapeOps.Permute(v, [1, 0, 2]).Floats : v.Floats;
+    }
+
+    /// <summary>Each sequence's valid steps in reverse order (padding stays past its end); applying it twice is the identity.</summary>
+    private static float[] ReverseInTime(float[] data, int batch, int steps, int width, int[]? lengths)
+    {
+        var r = new float[data.Length];
+        for (int b = 0; b < batch; b++)
+        {
+            int n = lengths?[b] ?? steps;
+            for (int t = 0; t < n; t++)
+            {
+                data.AsSpan(((b * steps) + (n - 1 - t)) * width, width).CopyTo(r.AsSpan(((b * steps) + t) * width, width));
+            }
+        }
+
+        return r;
+    }
+}

@@ -1,0 +1,87 @@
+using FastLstm.Onnx;
+using FastLstm.Onnx.Graph;
+
+namespace FastLstm.Tests.Onnx;
+
+/// <summary>
+/// Every committed fixture (ONNX's backend node tests, PyTorch 1.13 exports; see tests/fixtures/onnx/generate.py) runs on
+/// FastLstm and matches the expected outputs the generator stored: numpy's reference for node tests, PyTorch's own for
+/// exports.
+/// </summary>
+public sealed class OnnxFixtureTests
+{
+    /// <summary>Fixtures FastLstm refuses today, with the words its refusal must contain.</summary>
+    private static readonly Dictionary<string, string> Refused = new()
+    {
+        ["test_lstm_with_peepholes"] = "peepholes",
+    };
+
+    public static TheoryData<string> Fixtures() => new(Names());
+
+    internal static IEnumerable<string> Names() =>
+        Directory.GetDirectories(Path.Combine(RepositoryRoot.Path, "tests", "fixtures", "onnx"), "*", SearchOption.AllDirectories)
+            .Where(d => File.Exists(Path.Combine(d, "model.onnx")))
+            .Select(d => Path.GetRelativePath(Path.Combine(RepositoryRoot.Path, "tests", "fixtures", "onnx"), d))
+            .Order(StringComparer.Ordinal);
+
+    internal static string FolderOf(string fixture) => Path.Combine(RepositoryRoot.Path, "tests", "fixtures", "onnx", fixture);
+
+    internal static (Dictionary<string, OnnxTensor> Inputs, Dictionary<string, OnnxTensor> Outputs) DataSet(string fixture)
+    {
+        string data = Path.Combine(FolderOf(fixture), "test_data_set_0");
+        Dictionary<string, OnnxTensor> Read(string kind) => Directory.GetFiles(data, kind + "_*.pb").Order(StringComparer.Ordinal)
+            .Select(TensorFile.Read).ToDictionary(t => t.Name, t => t.Tensor);
+        return (Read("input"), Read("output"));
+    }
+
+    [Fact]
+    public void The_fixture_set_covers_every_source()
+    {
+        var all = Names().ToList();
+        Assert.Equal(12, all.Count(f => f.StartsWith("node", StringComparison.Ordinal)));
+        Assert.True(all.Count(f => f.StartsWith("torch", StringComparison.Ordinal)) >= 19);
+    }
+
+    [Theory]
+    [MemberData(nameof(Fixtures))]
+    public void Runs_like_the_reference(string fixture)
+    {
+        string name = Path.GetFileName(fixture);
+        string path = Path.Combine(FolderOf(fixture), "model.onnx");
+        var (inputs, expected) = DataSet(fixture);
+        if (Refused.TryGetValue(name, out string? words))
+        {
+            // Refused at load when the unsupported part is in the file, at run when it is an input's value (P given as input).
+            var e = Assert.Throws<NotSupportedException>(() =>
+            {
+                using var s = OnnxModel.Load(path).CreateSession(8, 16);
+                s.Run(inputs);
+            });
+            Assert.Contains(words, e.Message, StringComparison.Ordinal);
+            Assert.Contains("node '", e.Message, StringComparison.Ordinal);
+            return;
+        }
+
+        var model = OnnxModel.Load(path);
+        using var session = model.CreateSession(8, 16);
+        var actual = session.Run(inputs);
+        Assert.Equal(expected.Keys.Order(), actual.Keys.Where(expected.ContainsKey).Order());
+        foreach (var (key, want) in expected)
+        {
+            var got = actual[key];
+            Assert.Equal(want.Shape, got.Shape);
+            AssertClose(want.Data, got.Data, $"{fixture}: {key}");
+        }
+    }
+
+    internal static void AssertClose(Array want, Array got, string what)
+    {
+        Assert.Equal(want.Length, got.Length);
+        for (int i = 0; i < want.Length; i++)
+        {
+            double w = Convert.ToDouble(want.GetValue(i), System.Globalization.CultureInfo.InvariantCulture);
+            double g = Convert.ToDouble(got.GetValue(i), System.Globalization.CultureInfo.InvariantCulture);
+            Assert.True(Math.Abs(w - g) <= 1e-4 * Math.Max(1, Math.Abs(w)), $"{what}[{i}]: expected {w}, got {g}");
+        }
+    }
+}
