@@ -1,0 +1,118 @@
+using FastLstm.Onnx;
+using FastLstm.Training;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace FastLstm.Tests.Onnx;
+
+/// <summary>Exported files run in ONNX Runtime 1.31.1 with FastLstm's outputs, and import back to the same model.</summary>
+public sealed class OnnxExportTests
+{
+    public static TheoryData<CellType, int, bool, Activation?> Models() => new()
+    {
+        { CellType.Lstm, 1, false, null },
+        { CellType.Lstm, 2, true, Activation.Linear },
+        { CellType.Gru, 2, false, Activation.Sigmoid },
+        { CellType.Gru, 1, true, Activation.Softmax },
+        { CellType.GruResetBefore, 2, true, Activation.Tanh },
+        { CellType.RnnTanh, 3, false, Activation.Relu },
+        { CellType.RnnRelu, 2, true, null },
+    };
+
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void Onnx_Runtime_runs_the_export_with_FastLstm_outputs(CellType cell, int layers, bool bidirectional, Activation? activation)
+    {
+        var spec = new RnnSpec(cell, 3, 6, layers, bidirectional);
+        var model = RnnModel<float>.CreateRandom(spec, 11);
+        var head = activation is { } a ? DenseHead<float>.CreateRandom(spec.OutputSize, 4, a, 12) : null;
+        string path = Path.Combine(Path.GetTempPath(), $"fastlstm-export-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            OnnxExport.Save(model, path, head);
+            int batch = 3, steps = 5;
+            var x = new float[batch * steps * spec.InputSize];
+            var rng = new Random(5);
+            for (int i = 0; i < x.Length; i++)
+            {
+                x[i] = (float)((rng.NextDouble() * 2) - 1);
+            }
+
+            // FastLstm itself.
+            var y = new float[batch * steps * spec.OutputSize];
+            var hn = new float[spec.Layers * spec.Directions * batch * spec.HiddenSize];
+            var cn = spec.HasCellState ? new float[hn.Length] : [];
+            using (var session = new InferenceSession<float>(model, batch, steps))
+            {
+                session.Forward(x, batch, steps, y, hN: hn, cN: cn);
+            }
+
+            var expected = new Dictionary<string, float[]> { ["output"] = y, ["h_n"] = hn };
+            if (spec.HasCellState)
+            {
+                expected["c_n"] = cn;
+            }
+
+            if (head != null)
+            {
+                var last = new float[batch * spec.OutputSize];
+                for (int b = 0; b < batch; b++)
+                {
+                    y.AsSpan(((b * steps) + steps - 1) * spec.OutputSize, spec.OutputSize).CopyTo(last.AsSpan(b * spec.OutputSize));
+                }
+
+                var prediction = new float[batch * head.Outputs];
+                head.Forward(last, batch, prediction);
+                expected["prediction"] = prediction;
+            }
+
+            // ONNX Runtime on the file.
+            using (var ort = new InferenceSession(path))
+            {
+                var input = new DenseTensor<float>(x, [batch, steps, spec.InputSize]);
+                using var results = ort.Run([NamedOnnxValue.CreateFromTensor("input", input)]);
+                Assert.Equal(expected.Keys.Order(), results.Select(r => r.Name).Order());
+                foreach (var r in results)
+                {
+                    OnnxFixtureTests.AssertClose(expected[r.Name], r.AsTensor<float>().ToArray(), $"ORT {r.Name}");
+                }
+            }
+
+            // FastLstm's importer on the file: the same model, exactly, and the same outputs.
+            var imported = OnnxModel.Load(path);
+            Assert.Equal(spec, imported.Rnn.Spec);
+            foreach (string name in model.ParameterNames)
+            {
+                Assert.Equal(model.Parameter(name).ToArray(), imported.Rnn.Parameter(name).ToArray());
+            }
+
+            using var onnx = imported.CreateSession(batch, steps);
+            var ours = onnx.Run(new Dictionary<string, OnnxTensor> { ["input"] = OnnxTensor.FromFloats(x, batch, steps, spec.InputSize) });
+            foreach (var (name, want) in expected)
+            {
+                OnnxFixtureTests.AssertClose(want, ours[name].Data, $"import {name}");
+            }
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void SeedLstm_has_no_onnx_operator()
+    {
+        var model = new RnnModel<float>(new RnnSpec(CellType.SeedLstm, 2, 3));
+        var e = Assert.Throws<NotSupportedException>(() => OnnxExport.Save(model, Path.Combine(Path.GetTempPath(), "never.onnx")));
+        Assert.Contains("SeedLstm", e.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(Path.GetTempPath(), "never.onnx")));
+    }
+
+    [Fact]
+    public void A_head_of_the_wrong_width_is_refused()
+    {
+        var model = new RnnModel<float>(new RnnSpec(CellType.Lstm, 2, 3, 1, true));
+        var e = Assert.Throws<ArgumentException>(() => OnnxExport.Save(model, "x.onnx", new DenseHead<float>(3, 1, Activation.Linear)));
+        Assert.Contains("expected 6 inputs", e.Message, StringComparison.Ordinal);
+    }
+}
