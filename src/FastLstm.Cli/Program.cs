@@ -23,7 +23,7 @@ public static class Program
         {
             return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
         }
-        catch (Exception e) when (e is CliException or IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException or FormatException or InvalidOperationException)
+        catch (Exception e) when (e is CliException or IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException or FormatException or InvalidOperationException or NotSupportedException)
         {
             error.WriteLine($"fastlstm: {OneLine(e)}");
             return e is CliException cli ? cli.ExitCode : ExitCodes.Failure;
@@ -57,6 +57,8 @@ public static class Program
         root.Subcommands.Add(BenchCommand.Create(output));
         root.Subcommands.Add(MemoryCommands.GradientFlowCommand(output));
         root.Subcommands.Add(MemoryCommands.LongMemoryCommand(output));
+        root.Subcommands.Add(InteropCommands.Inspect(output));
+        root.Subcommands.Add(InteropCommands.Convert(output));
         root.Subcommands.Add(InfoCommand.Create(output));
         return root;
     }

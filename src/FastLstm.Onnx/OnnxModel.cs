@@ -56,7 +56,18 @@ public sealed class OnnxModel
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         using var stream = FastLstm.Training.SafeFile.OpenRead(path);
-        return Load(stream, Path.GetDirectoryName(Path.GetFullPath(path)));
+        try
+        {
+            return Load(stream, Path.GetDirectoryName(Path.GetFullPath(path)));
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"{path}: {e.Message}", e);
+        }
+        catch (NotSupportedException e)
+        {
+            throw new NotSupportedException($"{path}: {e.Message}", e);
+        }
     }
 
     /// <summary>Reads and checks an ONNX model from a stream (external tensor data is refused: there is no folder).</summary>

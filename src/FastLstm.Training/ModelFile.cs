@@ -86,7 +86,7 @@ public static class ModelFile
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
+        using var stream = SafeFile.OpenRead(path);
         try
         {
             long length = stream.Length;

@@ -86,7 +86,7 @@ public class BoundaryTests : IDisposable
     /// <summary>Constructors and methods declared by the public types, generic ones closed over float.</summary>
     private static IEnumerable<(string Name, MethodBase Method)> Callables()
     {
-        var types = typeof(RnnSpec).Assembly.GetExportedTypes().Concat(typeof(ModelFile).Assembly.GetExportedTypes())
+        var types = typeof(RnnSpec).Assembly.GetExportedTypes().Concat(typeof(ModelFile).Assembly.GetExportedTypes()).Concat(typeof(FastLstm.Onnx.OnnxModel).Assembly.GetExportedTypes())
             .Select(Close).OfType<Type>().Where(t => !t.IsSubclassOf(typeof(Delegate)) && !t.IsInterface);
         foreach (var type in types.OrderBy(t => t.FullName, StringComparer.Ordinal))
         {
@@ -145,6 +145,8 @@ public class BoundaryTests : IDisposable
         [typeof(Adam<float>)] = () => new Adam<float>(4, 0.1f),
         [typeof(Sgd<float>)] = () => new Sgd<float>(4, 0.1f, 0.5f),
         [typeof(RnnSpec)] = () => Spec,
+        [typeof(FastLstm.Onnx.OnnxModel)] = () => FastLstm.Onnx.OnnxModel.Load(Path.Combine(RepositoryRoot.Path, "tests", "fixtures", "onnx", "torch", "lstm_o14", "model.onnx")),
+        [typeof(FastLstm.Onnx.OnnxSession)] = () => FastLstm.Onnx.OnnxModel.Load(Path.Combine(RepositoryRoot.Path, "tests", "fixtures", "onnx", "torch", "lstm_o14", "model.onnx")).CreateSession(2, 3),
     };
 
     private static object Instance(Type t) => Providers[t]();

@@ -92,7 +92,7 @@ internal sealed class NodeAttributes
 internal static class OnnxGraphException
 {
     public static string Label(NodeProto node) =>
-        $"node '{(string.IsNullOrEmpty(node.Name) ? (node.Output.Count > 0 ? node.Output[0] : "?") : node.Name)}' ({node.OpType})";
+        $"node '{(string.IsNullOrEmpty(node.Name) ? node.Output.FirstOrDefault(o => o.Length > 0) ?? "?" : node.Name)}' ({node.OpType})";
 
     public static Exception For(NodeProto node, string message, bool invalid) => invalid
         ? new InvalidDataException($"{Label(node)}: {message}.")

@@ -1,0 +1,173 @@
+using System.CommandLine;
+using FastLstm.Onnx;
+using FastLstm.Training;
+
+namespace FastLstm.Cli;
+
+/// <summary>
+/// <c>fastlstm inspect FILE</c> and <c>fastlstm convert IN OUT</c>: ONNX files, safetensors state_dicts and FastLstm
+/// model files, told apart by their first bytes (not their names).
+/// </summary>
+internal static class InteropCommands
+{
+    private enum Format
+    {
+        FastLstm,
+        SafeTensors,
+        Onnx,
+    }
+
+    public static Command Inspect(TextWriter output)
+    {
+        var file = new Argument<FileInfo>("FILE") { Description = "An ONNX file, a safetensors file or a FastLstm model file." };
+        var prefix = PrefixOption();
+        var command = new Command("inspect", "Show what a model file holds: format, cells, sizes, parameters, op types.") { file, prefix };
+        command.SetAction(parse =>
+        {
+            string path = parse.GetValue(file)!.FullName;
+            switch (Detect(path))
+            {
+                case Format.FastLstm:
+                    var saved = ModelFile.Load<float>(path);
+                    output.WriteLine("format: FastLstm model file");
+                    WriteSpec(output, saved.Network);
+                    output.WriteLine(saved.Head is { } h ? $"head: Dense {h.Inputs} → {h.Outputs}, {h.Activation}" : "head: none");
+                    break;
+                case Format.SafeTensors:
+                    var tensors = SafeTensors.List(path);
+                    output.WriteLine($"format: safetensors, {tensors.Count} tensors");
+                    foreach (var t in tensors)
+                    {
+                        output.WriteLine($"  {t.Name}: {t.DType} [{string.Join(", ", t.Shape)}]");
+                    }
+
+                    try
+                    {
+                        var spec = SafeTensors.InferSpec(path, parse.GetValue(prefix)!);
+                        output.WriteLine($"recurrent stack (prefix '{parse.GetValue(prefix)}'): {Describe(spec)}");
+                    }
+                    catch (InvalidDataException e)
+                    {
+                        output.WriteLine($"recurrent stack: none ({e.Message})");
+                    }
+
+                    break;
+                default:
+                    var onnx = OnnxModel.Load(path);
+                    output.WriteLine($"format: ONNX, opset {onnx.Opset}{(onnx.Producer.Length > 0 ? $", from {onnx.Producer}" : "")}");
+                    foreach (var i in onnx.Inputs)
+                    {
+                        output.WriteLine($"input: {i.Name} {i.ElementType} [{string.Join(", ", i.Shape)}]");
+                    }
+
+                    foreach (var o in onnx.Outputs)
+                    {
+                        output.WriteLine($"output: {o.Name} {o.ElementType} [{string.Join(", ", o.Shape)}]");
+                    }
+
+                    output.WriteLine($"ops run per call: {string.Join(", ", onnx.OpTypes.GroupBy(t => t).Select(g => g.Count() > 1 ? $"{g.Key} ×{g.Count()}" : g.Key))}");
+                    try
+                    {
+                        WriteSpec(output, onnx.Rnn);
+                    }
+                    catch (NotSupportedException e)
+                    {
+                        output.WriteLine($"recurrent stack: not one FastLstm model ({e.Message})");
+                    }
+
+                    break;
+            }
+
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    public static Command Convert(TextWriter output)
+    {
+        var input = new Argument<FileInfo>("IN") { Description = "An ONNX file, a safetensors file or a FastLstm model file." };
+        var target = new Argument<FileInfo>("OUT") { Description = "The file to write; its format from its extension: .onnx, .safetensors, anything else a FastLstm model file." };
+        var prefix = PrefixOption();
+        var cell = new Option<CellType?>("--cell") { Description = "The cell of a safetensors file where names cannot tell (GruResetBefore, RnnRelu)." };
+        var command = new Command("convert", "Convert between ONNX, safetensors and FastLstm model files (the recurrent stack; a FastLstm head goes to ONNX as Gemm).")
+        {
+            input, target, prefix, cell,
+        };
+        command.SetAction(parse =>
+        {
+            string from = parse.GetValue(input)!.FullName, to = parse.GetValue(target)!.FullName;
+            string p = parse.GetValue(prefix)!;
+            OutputPath.CheckWritable(to);
+            RnnModel<float> network;
+            DenseHead<float>? head = null;
+            switch (Detect(from))
+            {
+                case Format.FastLstm:
+                    var saved = ModelFile.Load<float>(from);
+                    (network, head) = (saved.Network, saved.Head);
+                    break;
+                case Format.SafeTensors:
+                    network = SafeTensors.LoadRnn<float>(from, SafeTensors.InferSpec(from, p, parse.GetValue(cell)), p);
+                    break;
+                default:
+                    network = OnnxModel.Load(from).Rnn;
+                    break;
+            }
+
+            string extension = Path.GetExtension(to).ToLowerInvariant();
+            if (extension == ".onnx")
+            {
+                OnnxExport.Save(network, to, head);
+            }
+            else if (extension == ".safetensors")
+            {
+                SafeTensors.Save(network, to, p);
+            }
+            else
+            {
+                ModelFile.Save(to, new SavedModel<float>(network, head, new Dictionary<string, double[]>()));
+            }
+
+            output.WriteLine($"wrote {to}: {Describe(network.Spec)}{(head != null && extension != ".safetensors" ? $", head {head.Inputs} → {head.Outputs} {head.Activation}" : "")}");
+            if (head != null && extension == ".safetensors")
+            {
+                output.WriteLine("note: safetensors holds the recurrent stack only; the head was not written.");
+            }
+
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Option<string> PrefixOption() => new("--prefix")
+    {
+        Description = "Prefix of the recurrent tensors' names in a safetensors file (e.g. \"lstm.\" for a module's submodule named lstm).",
+        DefaultValueFactory = _ => "",
+    };
+
+    private static Format Detect(string path)
+    {
+        using var stream = SafeFile.OpenRead(path);
+        Span<byte> head = stackalloc byte[9];
+        int n = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        if (n >= 8 && head[..8].SequenceEqual("FASTLSTM"u8))
+        {
+            return Format.FastLstm;
+        }
+
+        // safetensors: an 8-byte header size, then the JSON header's opening brace.
+        return n == 9 && head[8] == (byte)'{' ? Format.SafeTensors : Format.Onnx;
+    }
+
+    private static void WriteSpec(TextWriter output, RnnModel<float> model)
+    {
+        output.WriteLine($"recurrent stack: {Describe(model.Spec)}");
+        foreach (string name in model.ParameterNames)
+        {
+            output.WriteLine($"  {name}: [{string.Join(", ", model.ParameterShape(name))}]");
+        }
+    }
+
+    private static string Describe(RnnSpec s) =>
+        $"{s.Cell}, input {s.InputSize}, hidden {s.HiddenSize}, {s.Layers} layer{(s.Layers == 1 ? "" : "s")}{(s.Bidirectional ? ", bidirectional" : "")}, {s.ParameterCount} parameters";
+}

@@ -1,0 +1,61 @@
+using FastLstm.Onnx;
+using FastLstm.Training;
+
+namespace FastLstm.Tests.Cli;
+
+/// <summary><c>fastlstm inspect</c> and <c>convert</c> across ONNX, safetensors and FastLstm model files.</summary>
+public sealed class InteropVerbTests
+{
+    private static string Fixture(string name) => Path.Combine(RepositoryRoot.Path, "tests", "fixtures", "onnx", "torch", name, "model.onnx");
+
+    [Fact]
+    public void Inspect_names_the_cells_sizes_and_ops_of_a_pytorch_export()
+    {
+        var (exit, output, error) = CliRunner.Run("inspect", Fixture("gru_l2_bidir_o17"));
+        Assert.Equal(0, exit);
+        Assert.Equal("", error);
+        Assert.Contains("format: ONNX, opset 17, from pytorch", output, StringComparison.Ordinal);
+        Assert.Contains("recurrent stack: Gru, input 3, hidden 5, 2 layers, bidirectional", output, StringComparison.Ordinal);
+        Assert.Contains("GRU ×2", output, StringComparison.Ordinal);
+        Assert.Contains("weight_hh_l1_reverse: [15, 5]", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Convert_goes_onnx_to_safetensors_to_model_file_to_onnx_without_changing_a_parameter()
+    {
+        string dir = Directory.CreateTempSubdirectory("fastlstm-convert").FullName;
+        try
+        {
+            string st = Path.Combine(dir, "m.safetensors"), model = Path.Combine(dir, "m.fastlstm"), onnx = Path.Combine(dir, "m.onnx");
+            Assert.Equal(0, CliRunner.Run("convert", Fixture("lstm_l2_bidir_o14"), st, "--prefix", "lstm.").Exit);
+            Assert.Equal(0, CliRunner.Run("convert", st, model, "--prefix", "lstm.").Exit);
+            Assert.Equal(0, CliRunner.Run("convert", model, onnx).Exit);
+            var original = OnnxModel.Load(Fixture("lstm_l2_bidir_o14")).Rnn;
+            var back = OnnxModel.Load(onnx).Rnn;
+            Assert.Equal(original.Spec, back.Spec);
+            Assert.Equal(original.Parameters.ToArray(), back.Parameters.ToArray());
+            Assert.Equal(original.Parameters.ToArray(), ModelFile.Load<float>(model).Network.Parameters.ToArray());
+            var (exit, output, _) = CliRunner.Run("inspect", st, "--prefix", "lstm.");
+            Assert.Equal(0, exit);
+            Assert.Contains("lstm.weight_ih_l1_reverse: F32 [20, 10]", output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("README.md", "not an ONNX model")]
+    [InlineData("tests/fixtures/onnx/node/test_lstm_with_peepholes/model.onnx", "W, R or B is not a constant")]
+    public void Files_it_cannot_convert_get_one_line_and_exit_1(string file, string words)
+    {
+        string target = Path.Combine(Path.GetTempPath(), $"fastlstm-{Guid.NewGuid():N}.safetensors");
+        var (exit, _, error) = CliRunner.Run("convert", Path.Combine(RepositoryRoot.Path, file), target);
+        Assert.Equal(1, exit);
+        Assert.Contains(words, error, StringComparison.Ordinal);
+        Assert.Single(error.TrimEnd().Split('\n'));
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+        Assert.False(File.Exists(target));
+    }
+}
