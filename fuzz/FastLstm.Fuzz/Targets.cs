@@ -15,7 +15,71 @@ public static class Targets
         ["model"] = Model,
         ["csv"] = Csv,
         ["text"] = Text,
+        ["onnx"] = Onnx,
+        ["safetensors"] = SafeTensorsFile,
     };
+
+    /// <summary>
+    /// <see cref="FastLstm.Onnx.OnnxModel"/>'s loader, then (when a model loads) its stack and one run on inputs of the
+    /// declared shapes (2 for each free dimension).
+    /// </summary>
+    public static void Onnx(byte[] bytes)
+    {
+        try
+        {
+            var model = FastLstm.Onnx.OnnxModel.Load(new MemoryStream(bytes, writable: false));
+            try
+            {
+                _ = model.Rnn;
+            }
+            catch (NotSupportedException)
+            {
+            }
+
+            var inputs = new Dictionary<string, FastLstm.Onnx.OnnxTensor>();
+            foreach (var info in model.Inputs)
+            {
+                int[] shape = info.Shape.Select(d => int.TryParse(d, out int n) && n is >= 0 and <= 64 ? n : 2).ToArray();
+                int count = shape.Aggregate(1, (a, d) => a * d);
+                if (count > 1 << 16)
+                {
+                    return;
+                }
+
+                Array data = info.ElementType switch
+                {
+                    FastLstm.Onnx.OnnxElementType.Float => new float[count],
+                    FastLstm.Onnx.OnnxElementType.Double => new double[count],
+                    FastLstm.Onnx.OnnxElementType.Int32 => Enumerable.Repeat(1, count).ToArray(),
+                    _ => new long[count],
+                };
+                inputs[info.Name] = new FastLstm.Onnx.OnnxTensor(data, shape);
+            }
+
+            using var session = model.CreateSession(4, 8);
+            session.Run(inputs);
+        }
+        catch (Exception e) when (e is InvalidDataException or NotSupportedException or ArgumentException)
+        {
+        }
+    }
+
+    /// <summary><see cref="FastLstm.Onnx.SafeTensors"/>' header reader, then a load as a small LSTM and as the spec the names give.</summary>
+    public static void SafeTensorsFile(byte[] bytes)
+    {
+        try
+        {
+            foreach (var t in FastLstm.Onnx.SafeTensors.List(new MemoryStream(bytes, writable: false), "fuzz.safetensors"))
+            {
+                _ = t.Name;
+            }
+
+            FastLstm.Onnx.SafeTensors.LoadRnn<float>(new MemoryStream(bytes, writable: false), "fuzz.safetensors", new RnnSpec(CellType.Lstm, 3, 4, 2, true), "lstm.");
+        }
+        catch (InvalidDataException)
+        {
+        }
+    }
 
     /// <summary><see cref="ModelFile"/>'s reader, in both precisions.</summary>
     public static void Model(byte[] bytes)

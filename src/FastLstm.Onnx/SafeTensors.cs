@@ -31,6 +31,13 @@ public static class SafeTensors
         ArgumentNullException.ThrowIfNull(prefix);
         spec.Validate();
         using var file = SafeFile.OpenRead(path);
+        return LoadRnn<T>(file, path, spec, prefix);
+    }
+
+    /// <summary>The reader behind <see cref="LoadRnn{T}(string, RnnSpec, string)"/>, on any seekable stream (the fuzz target's).</summary>
+    internal static RnnModel<T> LoadRnn<T>(Stream file, string path, RnnSpec spec, string prefix)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
         var (entries, dataStart) = ReadHeader(file, path);
         // The layout names and shapes the tensors without allocating the parameters, so a spec larger than the file fails here.
         var layout = new ParameterLayout(spec);
@@ -131,6 +138,11 @@ public static class SafeTensors
     public static IReadOnlyList<SafeTensorInfo> List(string path)
     {
         using var file = SafeFile.OpenRead(path);
+        return List(file, path);
+    }
+
+    internal static IReadOnlyList<SafeTensorInfo> List(Stream file, string path)
+    {
         var (entries, _) = ReadHeader(file, path);
         return entries.Values.OrderBy(e => e.Begin).Select(e => new SafeTensorInfo(e.Name, e.DType, e.Shape)).ToArray();
     }
@@ -174,7 +186,7 @@ public static class SafeTensors
 
     private sealed record Entry(string Name, string DType, long[] Shape, long Begin, long End);
 
-    private static (Dictionary<string, Entry> Entries, long DataStart) ReadHeader(FileStream file, string path)
+    private static (Dictionary<string, Entry> Entries, long DataStart) ReadHeader(Stream file, string path)
     {
         long length = file.Length;
         Span<byte> prefix = stackalloc byte[8];
@@ -193,6 +205,11 @@ public static class SafeTensors
         var header = new byte[n];
         file.ReadExactly(header);
         long dataStart = 8 + (long)n, dataLength = length - dataStart;
+        if (!System.Text.Unicode.Utf8.IsValid(header))
+        {
+            throw new InvalidDataException($"{path}: the header is not valid UTF-8.");
+        }
+
         var entries = new Dictionary<string, Entry>(StringComparer.Ordinal);
         try
         {

@@ -220,13 +220,18 @@ internal static class ShapeOps
                 {
                     infer = infer < 0 ? i : throw Fail("more than one -1 in the shape");
                 }
-                else if (d < 0)
+                else if (d < 0 || d > Value.MaxElements)
                 {
                     throw Fail($"dimension {d} is invalid");
                 }
                 else
                 {
-                    known = checked(known * Math.Max(d, 1));
+                    // Both factors are at most 2^30, so the product cannot overflow before this check.
+                    known *= Math.Max(d, 1);
+                    if (known > Value.MaxElements)
+                    {
+                        throw Fail($"shape [{string.Join(", ", target)}] exceeds {Value.MaxElements} elements");
+                    }
                 }
 
                 shape[i] = d;
@@ -402,7 +407,24 @@ internal static class ShapeOps
                 throw Fail("value must hold one element");
             }
 
-            return [v.Take(new int[Value.Product(shape)], shape)];
+            var data = Value.Allocate(v.Type, Value.Product(shape), Label);
+            switch (data)
+            {
+                case float[] f:
+                    Array.Fill(f, ((float[])v.Data)[0]);
+                    break;
+                case double[] d:
+                    Array.Fill(d, ((double[])v.Data)[0]);
+                    break;
+                case int[] n:
+                    Array.Fill(n, ((int[])v.Data)[0]);
+                    break;
+                case long[] l:
+                    Array.Fill(l, ((long[])v.Data)[0]);
+                    break;
+            }
+
+            return [new Value(data, shape)];
         }
     }
 

@@ -6,8 +6,8 @@ namespace FastLstm.Onnx.Graph;
 /// </summary>
 internal sealed class Value
 {
-    /// <summary>Most elements any tensor may have, at load or at run time (a 4 GiB float tensor).</summary>
-    public const long MaxElements = 1L << 30;
+    /// <summary>Most elements any tensor may have, at load or at run time (a 1 GiB float tensor), so a hostile graph cannot make the interpreter allocate without bound.</summary>
+    public const long MaxElements = 1L << 28;
 
     public Value(Array data, int[] shape)
     {
