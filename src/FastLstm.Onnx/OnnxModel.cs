@@ -140,9 +140,9 @@ public sealed class OnnxModel
                 return (null, $"{op.Label}: direction = reverse has no RnnSpec (FastLstm layers run forwards or both ways).");
             }
 
-            if (op.Cell != first.Cell || op.Hidden != first.Hidden || op.Directions != first.Directions)
+            if (op.Cell != first.Cell || op.Hidden != first.Hidden || op.Directions != first.Directions || op.Options != first.Options)
             {
-                return (null, $"{op.Label}: differs from {first.Label} in cell, hidden size or directions; they are not one stack.");
+                return (null, $"{op.Label}: differs from {first.Label} in cell, options, hidden size or directions; they are not one stack.");
             }
         }
 
@@ -163,17 +163,15 @@ public sealed class OnnxModel
             }
         }
 
-        var spec = new RnnSpec(first.Cell, first.Model!.Spec.InputSize, first.Hidden, recurrent.Count, first.Directions == 2);
+        var spec = new RnnSpec(first.Cell, first.Model!.Spec.InputSize, first.Hidden, recurrent.Count, first.Directions == 2) { LstmOptions = first.Options };
         var model = new RnnModel<float>(spec);
         for (int k = 0; k < recurrent.Count; k++)
         {
             var layer = recurrent[k].Model!;
-            for (int d = 0; d < spec.Directions; d++)
+            foreach (string name in layer.ParameterNames)
             {
-                foreach (string kind in (string[])["weight_ih", "weight_hh", "bias_ih", "bias_hh"])
-                {
-                    layer.Parameter(kind + GateOrder.Suffix(0, d)).CopyTo(model.Parameter(kind + GateOrder.Suffix(k, d)));
-                }
+                // Layer 0 of the node's own model is layer k of the stack: same names but for the layer number.
+                layer.Parameter(name).CopyTo(model.Parameter(name.Replace("_l0", $"_l{k}", StringComparison.Ordinal)));
             }
         }
 

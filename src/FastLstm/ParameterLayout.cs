@@ -15,7 +15,7 @@ internal sealed class ParameterLayout
     {
         spec.Validate();
         Spec = spec;
-        Cell = Cell.For(spec.Cell);
+        Cell = Cell.For(spec);
         long total = Count(spec);
         if (total > Array.MaxLength)
         {
@@ -87,7 +87,7 @@ internal sealed class ParameterLayout
     /// <summary>The scalars a spec implies, computed without building anything (for checking untrusted sizes).</summary>
     public static long Count(RnnSpec spec)
     {
-        var cell = Cell.For(spec.Cell);
+        var cell = Cell.For(spec);
         long g = cell.Gates, h = spec.HiddenSize, total = 0;
         long extra = cell.ExtraTensors.Sum(e => e.Square ? h * h : h);
         for (int l = 0; l < spec.Layers; l++)

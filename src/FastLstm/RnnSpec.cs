@@ -30,6 +30,15 @@ public enum CellType
 /// <param name="Bidirectional">Whether each layer also runs backwards in time.</param>
 public sealed record RnnSpec(CellType Cell, int InputSize, int HiddenSize, int Layers = 1, bool Bidirectional = false)
 {
+    /// <summary>
+    /// The ONNX LSTM options (peepholes, cell clip, coupled input and forget gates, other activations) for
+    /// <see cref="CellType.Lstm"/>; null or <see cref="LstmOptions.IsStandard"/> is PyTorch's LSTM.
+    /// </summary>
+    public LstmOptions? LstmOptions { get; init; }
+
+    /// <summary>Whether the LSTM options differ from PyTorch's LSTM.</summary>
+    public bool HasLstmOptions => LstmOptions is { IsStandard: false };
+
     /// <summary>1, or 2 when bidirectional.</summary>
     public int Directions => Bidirectional ? 2 : 1;
 
@@ -54,6 +63,16 @@ public sealed record RnnSpec(CellType Cell, int InputSize, int HiddenSize, int L
         if (!Enum.IsDefined(Cell))
         {
             throw new ArgumentOutOfRangeException(nameof(Cell), Cell, $"spec.Cell: expected one of {string.Join(", ", Enum.GetNames<CellType>())}, got {(int)Cell}.");
+        }
+
+        if (LstmOptions is { } options)
+        {
+            if (Cell != CellType.Lstm && !options.IsStandard)
+            {
+                throw new ArgumentException($"spec.LstmOptions: only an Lstm cell takes LSTM options; this spec's cell is {Cell}.", nameof(LstmOptions));
+            }
+
+            options.Validate();
         }
 
         Check(InputSize, nameof(InputSize), 1 << 20);

@@ -3,16 +3,14 @@ using FastLstm.Onnx.Proto;
 namespace FastLstm.Onnx.Graph;
 
 /// <summary>
-/// An ONNX LSTM, GRU or RNN node run on FastLstm's engine. The node's options are checked at load against what the
-/// engine computes exactly; anything else (peepholes with non-zero weights, clip, input_forget, other activations) is
-/// refused there, naming the node. Weights given as constants are converted once; weights given as graph inputs are
-/// converted on every run.
+/// An ONNX LSTM, GRU or RNN node run on FastLstm's engine. Every attribute and input of the operator is mapped to an
+/// <see cref="RnnSpec"/> (LSTM peepholes, clip, input_forget and activation lists through <see cref="LstmOptions"/>);
+/// what the engine does not compute (other activations for GRU / RNN, per-direction activation lists) is refused at
+/// load, naming the node. Weights given as constants are converted once; weights given as graph inputs on every run.
 /// </summary>
 internal sealed class RecurrentOp : Op
 {
-    private readonly Value? _peepholes;
-
-    private RecurrentOp(NodeProto node, CellType cell, int hidden, int directions, bool reverseOnly, bool batchMajor, Value? peepholes)
+    private RecurrentOp(NodeProto node, CellType cell, int hidden, int directions, bool reverseOnly, bool batchMajor, LstmOptions? options)
         : base(node)
     {
         Cell = cell;
@@ -20,7 +18,7 @@ internal sealed class RecurrentOp : Op
         Directions = directions;
         ReverseOnly = reverseOnly;
         BatchMajor = batchMajor;
-        _peepholes = peepholes;
+        Options = options;
     }
 
     public CellType Cell { get; }
@@ -29,13 +27,16 @@ internal sealed class RecurrentOp : Op
 
     public int Directions { get; }
 
+    /// <summary>The LSTM options beyond PyTorch's (null for PyTorch's LSTM, GRU and RNN).</summary>
+    public LstmOptions? Options { get; }
+
     /// <summary>direction = "reverse": one direction running backwards in time (no RnnSpec has it).</summary>
     public bool ReverseOnly { get; }
 
     /// <summary>layout = 1: X, Y, the states batch-first.</summary>
     public bool BatchMajor { get; }
 
-    /// <summary>The node as a one-layer model, when W, R and B are constants.</summary>
+    /// <summary>The node as a one-layer model, when W, R, B (and P) are constants.</summary>
     public RnnModel<float>? Model { get; private set; }
 
     public override bool Foldable => false;
@@ -43,7 +44,6 @@ internal sealed class RecurrentOp : Op
     public static RecurrentOp Compile(NodeProto node, NodeAttributes a, Func<string, Value?> constant)
     {
         string op = node.OpType;
-        int gates = op == "LSTM" ? 4 : op == "GRU" ? 3 : 1;
         string direction = a.String("direction") ?? "forward";
         int directions = direction switch
         {
@@ -64,66 +64,105 @@ internal sealed class RecurrentOp : Op
             throw a.Fail($"layout {layout} is not 0 or 1", invalid: true);
         }
 
-        if (a.Has("clip"))
-        {
-            throw a.Fail("clip is not supported yet (FastLstm runs LSTM / GRU / RNN without a cell clip)", invalid: false);
-        }
-
-        if (a.Int("input_forget", 0) != 0)
-        {
-            throw a.Fail("input_forget = 1 is not supported yet", invalid: false);
-        }
-
         float[] alpha = a.Floats("activation_alpha") ?? [], beta = a.Floats("activation_beta") ?? [];
-        string[]? activations = a.Strings("activations");
         string[] defaults = op switch { "LSTM" => ["Sigmoid", "Tanh", "Tanh"], "GRU" => ["Sigmoid", "Tanh"], _ => ["Tanh"] };
-        CellType cell = op switch
+        string[] names = a.Strings("activations") ?? [.. Enumerable.Range(0, directions).SelectMany(_ => defaults)];
+        if (names.Length != defaults.Length * directions)
         {
-            "LSTM" => CellType.Lstm,
-            "GRU" => a.Int("linear_before_reset", 0) != 0 ? CellType.Gru : CellType.GruResetBefore,
-            _ => CellType.RnnTanh,
-        };
-        if (activations != null)
+            throw a.Fail($"activations lists {names.Length} names; {op} with {directions} direction(s) takes {defaults.Length * directions}", invalid: true);
+        }
+
+        var activations = ParseActivations(names, alpha, beta, a);
+        if (directions == 2 && !activations.Take(defaults.Length).SequenceEqual(activations.Skip(defaults.Length)))
         {
-            if (activations.Length != defaults.Length * directions)
+            throw a.Fail("the two directions have different activations, which FastLstm does not support yet", invalid: false);
+        }
+
+        float? clip = a.Has("clip") ? a.Float("clip", 0) : null;
+        if (clip is { } limit && !(limit > 0 && float.IsFinite(limit)))
+        {
+            throw a.Fail($"clip {limit} is not a finite value > 0", invalid: true);
+        }
+
+        CellType cell;
+        LstmOptions? options = null;
+        if (op == "LSTM")
+        {
+            cell = CellType.Lstm;
+            var o = new LstmOptions
             {
-                throw a.Fail($"activations lists {activations.Length} names; {op} with {directions} direction(s) takes {defaults.Length * directions}", invalid: true);
+                Peepholes = Input(node, 7) != null,
+                CellClip = clip,
+                CoupledInputForget = a.Int("input_forget", 0) != 0,
+                GateActivation = activations[0],
+                CellActivation = activations[1],
+                OutputActivation = activations[2],
+            };
+            options = o.IsStandard ? null : o;
+        }
+        else
+        {
+            if (clip != null)
+            {
+                throw a.Fail("clip on GRU and RNN is not supported yet (FastLstm has it for LSTM)", invalid: false);
             }
 
-            bool relu = op == "RNN" && activations.All(s => s.Equals("Relu", StringComparison.OrdinalIgnoreCase));
-            bool standard = activations.Select((s, i) => s.Equals(defaults[i % defaults.Length], StringComparison.OrdinalIgnoreCase)).All(x => x);
+            bool standard = activations.Take(defaults.Length).Select((x, i) => x.Kind.ToString() == defaults[i]).All(x => x);
+            bool relu = op == "RNN" && activations[0].Kind == RnnActivationKind.Relu;
             if (!standard && !relu)
             {
-                throw a.Fail($"activations [{string.Join(", ", activations)}] are not supported yet ({op} runs with [{string.Join(", ", defaults)}]{(op == "RNN" ? " or [Relu]" : "")} in every direction)", invalid: false);
+                throw a.Fail($"activations [{string.Join(", ", activations.Take(defaults.Length))}] are not supported yet for {op} (it runs with [{string.Join(", ", defaults)}]{(op == "RNN" ? " or [Relu]" : "")})", invalid: false);
             }
 
-            cell = relu ? CellType.RnnRelu : cell;
+            cell = op == "GRU" ? (a.Int("linear_before_reset", 0) != 0 ? CellType.Gru : CellType.GruResetBefore) : relu ? CellType.RnnRelu : CellType.RnnTanh;
         }
 
-        if (alpha.Length + beta.Length > 0)
-        {
-            throw a.Fail("activation_alpha / activation_beta are given, but none of the activations takes them", invalid: false);
-        }
-
-        Value? peepholes = null;
-        if (op == "LSTM" && node.Input.Count > 7 && node.Input[7].Length > 0)
-        {
-            peepholes = constant(node.Input[7]);
-            if (peepholes != null && !AllZero(peepholes))
-            {
-                throw a.Fail("peepholes (input P) are not supported yet; only an all-zero P is", invalid: false);
-            }
-        }
-
-        var result = new RecurrentOp(node, cell, (int)hidden, directions, direction == "reverse", layout == 1, peepholes);
+        var result = new RecurrentOp(node, cell, (int)hidden, directions, direction == "reverse", layout == 1, options);
         if (Input(node, 1) is { } w && Input(node, 2) is { } r && constant(w) is { } cw && constant(r) is { } cr)
         {
-            string? b = Input(node, 3);
-            Value? cb = b == null ? null : constant(b);
-            if (b == null || cb != null)
+            string? b = Input(node, 3), p = Input(node, 7);
+            Value? cb = b == null ? null : constant(b), cp = p == null ? null : constant(p);
+            if ((b == null || cb != null) && (p == null || cp != null))
             {
-                result.Model = result.BuildModel(cw, cr, cb);
+                result.Model = result.BuildModel(cw, cr, cb, cp);
             }
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// The activations with their α and β: each kind that takes α (β) consumes the next value of activation_alpha
+    /// (activation_beta), in list order; the ONNX operators' defaults where the list has run out.
+    /// </summary>
+    private static RnnActivation[] ParseActivations(string[] names, float[] alpha, float[] beta, NodeAttributes a)
+    {
+        int ia = 0, ib = 0;
+        var result = new RnnActivation[names.Length];
+        for (int k = 0; k < names.Length; k++)
+        {
+            if (!Enum.TryParse<RnnActivationKind>(names[k], ignoreCase: true, out var kind) || !Enum.IsDefined(kind) || int.TryParse(names[k], out _))
+            {
+                throw a.Fail($"activation '{names[k]}' is not one of {string.Join(", ", Enum.GetNames<RnnActivationKind>())}", invalid: true);
+            }
+
+            var x = RnnActivation.WithDefaults(kind);
+            if (x.TakesAlpha && ia < alpha.Length)
+            {
+                x = x with { Alpha = alpha[ia++] };
+            }
+
+            if (x.TakesBeta && ib < beta.Length)
+            {
+                x = x with { Beta = beta[ib++] };
+            }
+
+            result[k] = x;
+        }
+
+        if (ia < alpha.Length || ib < beta.Length)
+        {
+            throw a.Fail($"activation_alpha / activation_beta hold {alpha.Length} / {beta.Length} values; the activations take {ia} / {ib}", invalid: true);
         }
 
         return result;
@@ -131,23 +170,19 @@ internal sealed class RecurrentOp : Op
 
     private static string? Input(NodeProto node, int k) => k < node.Input.Count && node.Input[k].Length > 0 ? node.Input[k] : null;
 
-    private static bool AllZero(Value v) => Enumerable.Range(0, v.Count).All(i => v.GetDouble(i) == 0);
-
-    private int Gates => Cells(Cell);
-
-    private static int Cells(CellType cell) => cell == CellType.Lstm ? 4 : cell is CellType.Gru or CellType.GruResetBefore ? 3 : 1;
+    private int Gates => Cell == CellType.Lstm ? 4 : Cell is CellType.Gru or CellType.GruResetBefore ? 3 : 1;
 
     /// <summary>A one-layer model holding W, R, B converted to PyTorch names and gate order.</summary>
-    public RnnModel<float> BuildModel(Value w, Value r, Value? b)
+    public RnnModel<float> BuildModel(Value w, Value r, Value? b, Value? p)
     {
-        int inputSize = CheckWeights(w, r, b);
-        var model = new RnnModel<float>(new RnnSpec(Cell, inputSize, Hidden, 1, Directions == 2));
-        Fill(model, 0, w, r, b);
+        int inputSize = CheckWeights(w, r, b, p);
+        var model = new RnnModel<float>(new RnnSpec(Cell, inputSize, Hidden, 1, Directions == 2) { LstmOptions = Options });
+        Fill(model, 0, w, r, b, p);
         return model;
     }
 
     /// <summary>Writes this node's weights into layer <paramref name="layer"/> of <paramref name="model"/>.</summary>
-    public void Fill(RnnModel<float> model, int layer, Value w, Value r, Value? b)
+    public void Fill(RnnModel<float> model, int layer, Value w, Value r, Value? b, Value? p)
     {
         int g = Gates, h = Hidden, input = w.Shape[2];
         for (int d = 0; d < Directions; d++)
@@ -165,10 +200,26 @@ internal sealed class RecurrentOp : Op
                 model.Parameter("bias_ih" + s).Clear();
                 model.Parameter("bias_hh" + s).Clear();
             }
+
+            if (p != null)
+            {
+                // ONNX stacks the peepholes i, o, f.
+                var pd = p.Floats.AsSpan(d * 3 * h, 3 * h);
+                pd[..h].CopyTo(model.Parameter("weight_peephole_i" + s));
+                pd.Slice(h, h).CopyTo(model.Parameter("weight_peephole_o" + s));
+                pd.Slice(2 * h, h).CopyTo(model.Parameter("weight_peephole_f" + s));
+            }
+            else if (Options is { Peepholes: true })
+            {
+                foreach (string k in (string[])["i", "f", "o"])
+                {
+                    model.Parameter($"weight_peephole_{k}" + s).Clear();
+                }
+            }
         }
     }
 
-    private int CheckWeights(Value w, Value r, Value? b)
+    private int CheckWeights(Value w, Value r, Value? b, Value? p)
     {
         int g = Gates, h = Hidden, d = Directions;
         if (w.Type != OnnxElementType.Float || w.Rank != 3 || w.Shape[0] != d || w.Shape[1] != g * h || w.Shape[2] < 1)
@@ -184,6 +235,11 @@ internal sealed class RecurrentOp : Op
         if (b != null && (b.Type != OnnxElementType.Float || !b.Shape.SequenceEqual([d, 2 * g * h])))
         {
             throw Fail($"B is {b.Type} {Value.Format(b.Shape)}; expected float [{d}, {2 * g * h}]");
+        }
+
+        if (p != null && (p.Type != OnnxElementType.Float || !p.Shape.SequenceEqual([d, 3 * h])))
+        {
+            throw Fail($"P is {p.Type} {Value.Format(p.Shape)}; expected float [{d}, {3 * h}]");
         }
 
         return w.Shape[2];
@@ -223,23 +279,17 @@ internal sealed class RecurrentOp : Op
         if (Model == null)
         {
             Value w = Need(inputs, 1), r = Need(inputs, 2);
-            var b = Optional(inputs, 3);
-            if (s.Model == null || s.Model.Spec.InputSize != CheckWeights(w, r, b))
+            Value? b = Optional(inputs, 3), p = Optional(inputs, 7);
+            if (s.Model == null || s.Model.Spec.InputSize != CheckWeights(w, r, b, p))
             {
                 s.Session?.Dispose();
-                s.Model = BuildModel(w, r, b);
+                s.Model = BuildModel(w, r, b, p);
                 s.Session = new InferenceSession<float>(s.Model, s.MaxBatch, s.MaxSteps, s.Threads);
             }
             else
             {
-                CheckWeights(w, r, b);
-                Fill(s.Model, 0, w, r, b);
+                Fill(s.Model, 0, w, r, b, p);
             }
-        }
-
-        if (_peepholes == null && Optional(inputs, 7) is { } p && !AllZero(p))
-        {
-            throw new NotSupportedException($"{Label}: peepholes (input P) with non-zero values are not supported yet.");
         }
 
         var session = s.Session!;

@@ -29,6 +29,12 @@ internal abstract class Cell
     /// <summary>For two-phase cells, the tensors holding the phase-2 matrix and bias and the gate block where it starts in them.</summary>
     public virtual (string Weight, string Bias, int Block)? Phase2 => null;
 
+    /// <summary>
+    /// Extra [H] tensors multiplied elementwise with a cell state and added to a gate's pre-activation (LSTM peepholes):
+    /// their gradients are Σ over steps and rows of ∂L/∂(that pre-activation) ⊙ (that state), added after the loop.
+    /// </summary>
+    public virtual IReadOnlyList<StateProduct> StateProducts => [];
+
     /// <summary>Whether ∂L/∂(recurrent pre-activation) differs from ∂L/∂(input pre-activation).</summary>
     public virtual bool SeparateRecurrentGradient => false;
 
@@ -78,6 +84,9 @@ internal abstract class Cell
             256 => Fused<T, V256<T>>(),
             _ => Fused<T, V128<T>>(),
         };
+
+    /// <summary>The cell a spec's layers use: its type's, or the general LSTM when it has non-standard LSTM options.</summary>
+    public static Cell For(RnnSpec spec) => spec.HasLstmOptions ? new LstmWithOptionsCell(spec.LstmOptions!) : For(spec.Cell);
 
     public static Cell For(CellType type) => type switch
     {
@@ -132,6 +141,9 @@ internal abstract class Cell
         }
     }
 }
+
+/// <summary>Extra tensor <paramref name="Extra"/> times the state before the step (or after it, <paramref name="NewState"/>) feeds gate block <paramref name="Gate"/>.</summary>
+internal sealed record StateProduct(int Extra, int Gate, bool NewState);
 
 /// <summary>A tensor a cell adds to each layer and direction: <c>{Kind}_l{K}[_reverse]</c>, shape [H, H] or [H].</summary>
 internal sealed record ExtraTensor(string Kind, bool Square);

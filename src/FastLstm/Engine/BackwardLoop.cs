@@ -89,7 +89,32 @@ internal sealed unsafe class BackwardLoop<T>
             GradientSink<T>.AddColumnSums(g.DG2, m, hp, plan.Phase2Map, db, grads, t.Named(p2.Bias, plan.Cell));
         }
 
+        foreach (var product in plan.Cell.StateProducts)
+        {
+            AddStateProduct(product, sl.C, g.DGx, d == 1, grads.Slice(t.Extra[product.Extra].Offset, plan.H));
+        }
+
         _scheduler.Multiply(m, k, plan.Gw, new MatA<T>(g.DGx, plan.Gw), MatB<T>.FromPacked(w.Wih), dx, k, d > 0);
+    }
+
+    /// <summary>
+    /// ∂L/∂p += Σ over steps and rows of ∂L/∂(gate pre-activation) ⊙ state, for a tensor p multiplied with the state
+    /// before (or after) each step. Finished rows have zero gradients, so every row may be summed.
+    /// </summary>
+    private void AddStateProduct(StateProduct product, T* states, T* dgx, bool reverse, Span<T> grad)
+    {
+        int b = _layout.Batch, hp = _plan.Hp, h = _plan.H;
+        for (int step = 0; step < _layout.Steps; step++)
+        {
+            // States are kept in time order: the one before step t is slot t going forwards, slot t + 1 going backwards.
+            int slot = product.NewState != reverse ? step + 1 : step;
+            for (int r = 0; r < b; r++)
+            {
+                var dg = new ReadOnlySpan<T>(dgx + ((((long)step * b) + r) * _plan.Gw) + ((long)product.Gate * hp), h);
+                var c = new ReadOnlySpan<T>(states + ((((long)slot * b) + r) * hp), h);
+                TensorPrimitives.MultiplyAdd(dg, c, grad, grad);
+            }
+        }
     }
 
     /// <summary>The step's pointers, forward and backward, for rows [r0, r0 + rows).</summary>

@@ -13,7 +13,6 @@ public sealed class OnnxFixtureTests
     /// <summary>Fixtures FastLstm refuses today, with the words its refusal must contain.</summary>
     private static readonly Dictionary<string, string> Refused = new()
     {
-        ["test_lstm_with_peepholes"] = "peepholes",
     };
 
     public static TheoryData<string> Fixtures() => new(Names());

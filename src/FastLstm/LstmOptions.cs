@@ -1,0 +1,119 @@
+namespace FastLstm;
+
+/// <summary>The activation functions the ONNX recurrent operators define (names as in the operator spec).</summary>
+public enum RnnActivationKind
+{
+    /// <summary>1 / (1 + e^-x).</summary>
+    Sigmoid,
+
+    /// <summary>tanh(x).</summary>
+    Tanh,
+
+    /// <summary>max(x, 0).</summary>
+    Relu,
+
+    /// <summary>α·x + β.</summary>
+    Affine,
+
+    /// <summary>x for x ≥ 0, α·x below (ONNX default α = 0.01).</summary>
+    LeakyRelu,
+
+    /// <summary>x for x &gt; α, else 0 (ONNX default α = 1).</summary>
+    ThresholdedRelu,
+
+    /// <summary>α·tanh(β·x).</summary>
+    ScaledTanh,
+
+    /// <summary>max(0, min(1, α·x + β)) (ONNX defaults α = 0.2, β = 0.5).</summary>
+    HardSigmoid,
+
+    /// <summary>x for x ≥ 0, α·(e^x − 1) below (ONNX default α = 1).</summary>
+    Elu,
+
+    /// <summary>x / (1 + |x|).</summary>
+    Softsign,
+
+    /// <summary>log(1 + e^x).</summary>
+    Softplus,
+}
+
+/// <summary>An activation with its parameters (ignored by the kinds that take none).</summary>
+/// <param name="Kind">Which function.</param>
+/// <param name="Alpha">α, for the kinds that take it.</param>
+/// <param name="Beta">β, for the kinds that take it.</param>
+public readonly record struct RnnActivation(RnnActivationKind Kind, double Alpha = 0, double Beta = 0)
+{
+    /// <summary>σ, the standard gate activation.</summary>
+    public static RnnActivation Sigmoid => new(RnnActivationKind.Sigmoid);
+
+    /// <summary>tanh, the standard cell and output activation.</summary>
+    public static RnnActivation Tanh => new(RnnActivationKind.Tanh);
+
+    /// <summary>Whether the kind reads <see cref="Alpha"/>.</summary>
+    public bool TakesAlpha => Kind is RnnActivationKind.Affine or RnnActivationKind.LeakyRelu or RnnActivationKind.ThresholdedRelu
+        or RnnActivationKind.ScaledTanh or RnnActivationKind.HardSigmoid or RnnActivationKind.Elu;
+
+    /// <summary>Whether the kind reads <see cref="Beta"/>.</summary>
+    public bool TakesBeta => Kind is RnnActivationKind.Affine or RnnActivationKind.ScaledTanh or RnnActivationKind.HardSigmoid;
+
+    /// <summary>The kind with the ONNX operators' default α and β (0 where the spec gives none).</summary>
+    public static RnnActivation WithDefaults(RnnActivationKind kind) => kind switch
+    {
+        RnnActivationKind.LeakyRelu => new(kind, 0.01),
+        RnnActivationKind.ThresholdedRelu => new(kind, 1),
+        RnnActivationKind.HardSigmoid => new(kind, 0.2, 0.5),
+        RnnActivationKind.Elu => new(kind, 1),
+        _ => new(kind),
+    };
+
+    /// <summary>As the kind and, where taken, its parameters (e.g. "LeakyRelu(α=0.1)").</summary>
+    public override string ToString() =>
+        Kind + (TakesAlpha ? TakesBeta ? $"(α={Alpha:R}, β={Beta:R})" : $"(α={Alpha:R})" : "");
+}
+
+/// <summary>
+/// The ONNX LSTM operator's options beyond PyTorch's LSTM. The defaults are PyTorch's cell; any other value runs a
+/// general kernel (slower than the standard one, see README's Performance section).
+/// </summary>
+public sealed record LstmOptions
+{
+    /// <summary>Peephole connections (ONNX input P): <c>p_i ⊙ c_{t-1}</c>, <c>p_f ⊙ c_{t-1}</c>, <c>p_o ⊙ c_t</c> added to the
+    /// gates' pre-activations; adds the parameters <c>weight_peephole_i/f/o_lK[_reverse]</c> [H].</summary>
+    public bool Peepholes { get; init; }
+
+    /// <summary>ONNX <c>clip</c>: every gate pre-activation is clipped to [−CellClip, CellClip] before its activation (null: no clip).</summary>
+    public double? CellClip { get; init; }
+
+    /// <summary>ONNX <c>input_forget</c>: the forget gate is 1 − the input gate (its own weights then receive no gradient).</summary>
+    public bool CoupledInputForget { get; init; }
+
+    /// <summary>ONNX f: the activation of the input, forget and output gates.</summary>
+    public RnnActivation GateActivation { get; init; } = RnnActivation.Sigmoid;
+
+    /// <summary>ONNX g: the activation of the cell candidate.</summary>
+    public RnnActivation CellActivation { get; init; } = RnnActivation.Tanh;
+
+    /// <summary>ONNX h: the activation applied to the cell state for the output.</summary>
+    public RnnActivation OutputActivation { get; init; } = RnnActivation.Tanh;
+
+    /// <summary>Whether these are PyTorch's LSTM (every option at its default).</summary>
+    public bool IsStandard => !Peepholes && CellClip is null && !CoupledInputForget && GateActivation == RnnActivation.Sigmoid
+        && CellActivation == RnnActivation.Tanh && OutputActivation == RnnActivation.Tanh;
+
+    /// <summary>Throws when a value is outside what the kernels define.</summary>
+    public void Validate()
+    {
+        if (CellClip is { } clip && !(clip > 0 && double.IsFinite(clip)))
+        {
+            throw new ArgumentOutOfRangeException(nameof(CellClip), clip, $"spec.LstmOptions.CellClip: expected a finite value > 0 or null, got {clip}.");
+        }
+
+        foreach (var (a, name) in new[] { (GateActivation, nameof(GateActivation)), (CellActivation, nameof(CellActivation)), (OutputActivation, nameof(OutputActivation)) })
+        {
+            if (!Enum.IsDefined(a.Kind) || !double.IsFinite(a.Alpha) || !double.IsFinite(a.Beta))
+            {
+                throw new ArgumentOutOfRangeException(name, a, $"spec.LstmOptions.{name}: expected a defined kind with finite α and β, got {a.Kind} (α={a.Alpha}, β={a.Beta}).");
+            }
+        }
+    }
+}
