@@ -48,53 +48,134 @@ public class EngineProperties
         return data;
     }
 
+    /// <summary>The ONNX LSTM options, one case each and all together (activations chosen to cross every formula).</summary>
+    private static readonly Dictionary<string, LstmOptions> OptionSets = new()
+    {
+        ["peepholes"] = new() { Peepholes = true },
+        ["clip"] = new() { CellClip = 0.6 },
+        ["coupled"] = new() { CoupledInputForget = true },
+        ["smooth activations"] = new()
+        {
+            GateActivation = new(RnnActivationKind.ScaledTanh, 0.5, 1.3),
+            CellActivation = new(RnnActivationKind.Softsign),
+            OutputActivation = new(RnnActivationKind.Softplus),
+        },
+        ["piecewise activations"] = new()
+        {
+            GateActivation = new(RnnActivationKind.HardSigmoid, 0.3, 0.45),
+            CellActivation = new(RnnActivationKind.Elu, 1.1),
+            OutputActivation = new(RnnActivationKind.LeakyRelu, 0.2),
+        },
+        ["everything"] = new()
+        {
+            Peepholes = true,
+            CellClip = 0.9,
+            CoupledInputForget = true,
+            GateActivation = new(RnnActivationKind.Affine, 0.4, 0.5),
+            CellActivation = new(RnnActivationKind.ThresholdedRelu, 0.1),
+            OutputActivation = new(RnnActivationKind.Relu),
+        },
+    };
+
+    public static TheoryData<string, bool, int, bool> OptionCombinations()
+    {
+        var data = new TheoryData<string, bool, int, bool>();
+        foreach (string name in OptionSets.Keys)
+        {
+            data.Add(name, false, 1, false);
+            data.Add(name, true, 2, true);
+        }
+
+        return data;
+    }
+
+    private static Func<Shape, RnnSpec> Plain(CellType cell, bool bi, int layers) => s => s.Spec(cell, bi, layers);
+
+    private static Func<Shape, RnnSpec> WithOptions(string options, bool bi, int layers) =>
+        s => s.Spec(CellType.Lstm, bi, layers) with { LstmOptions = OptionSets[options] };
+
     /// <summary>(a) fused forward == naive forward: outputs and final states.</summary>
     [Theory]
     [MemberData(nameof(Combinations))]
-    public void ForwardMatchesNaive(CellType cell, bool bi, int layers, bool ragged) =>
+    public void ForwardMatchesNaive(CellType cell, bool bi, int layers, bool ragged) => ForwardAgainstNaive(Plain(cell, bi, layers), ragged);
+
+    /// <summary>(a) for the LSTM options.</summary>
+    [Theory]
+    [MemberData(nameof(OptionCombinations))]
+    public void LstmOptionsForwardMatchesNaive(string options, bool bi, int layers, bool ragged) => ForwardAgainstNaive(WithOptions(options, bi, layers), ragged);
+
+    private static void ForwardAgainstNaive(Func<Shape, RnnSpec> spec, bool ragged) =>
         ForAll(ragged, 40, s =>
         {
-            DoubleAgainstNaive(s.Spec(cell, bi, layers), s, FusedForward, NaiveForward, 1e-12);
-            FloatAgainstTruth(s.Spec(cell, bi, layers), s, FusedForward, NaiveForward, NaiveForward, 1e-5);
+            DoubleAgainstNaive(spec(s), s, FusedForward, NaiveForward, 1e-12);
+            FloatAgainstTruth(spec(s), s, FusedForward, NaiveForward, NaiveForward, 1e-5);
         });
 
     /// <summary>(b) fused gradients == naive gradients: every parameter, the input and the initial states.</summary>
     [Theory]
     [MemberData(nameof(Combinations))]
-    public void GradientsMatchNaive(CellType cell, bool bi, int layers, bool ragged) =>
+    public void GradientsMatchNaive(CellType cell, bool bi, int layers, bool ragged) => GradientsAgainstNaive(Plain(cell, bi, layers), ragged);
+
+    /// <summary>(b) for the LSTM options.</summary>
+    [Theory]
+    [MemberData(nameof(OptionCombinations))]
+    public void LstmOptionsGradientsMatchNaive(string options, bool bi, int layers, bool ragged) => GradientsAgainstNaive(WithOptions(options, bi, layers), ragged);
+
+    private static void GradientsAgainstNaive(Func<Shape, RnnSpec> spec, bool ragged) =>
         ForAll(ragged, 30, s =>
         {
-            DoubleAgainstNaive(s.Spec(cell, bi, layers), s, FusedGradients, NaiveGradients, 1e-11);
-            FloatAgainstTruth(s.Spec(cell, bi, layers), s, FusedGradients, NaiveGradients, NaiveGradients, 1e-4);
+            DoubleAgainstNaive(spec(s), s, FusedGradients, NaiveGradients, 1e-11);
+            FloatAgainstTruth(spec(s), s, FusedGradients, NaiveGradients, NaiveGradients, 1e-4);
         });
 
     /// <summary>(c) fused gradients == central finite differences in double, max relative error &lt; 1e-6 per tensor.</summary>
     [Theory]
     [MemberData(nameof(Combinations))]
-    public void GradientsMatchFiniteDifferences(CellType cell, bool bi, int layers, bool ragged) =>
+    public void GradientsMatchFiniteDifferences(CellType cell, bool bi, int layers, bool ragged) => AgainstFiniteDifferences(Plain(cell, bi, layers), ragged);
+
+    /// <summary>(c) for the LSTM options.</summary>
+    [Theory]
+    [MemberData(nameof(OptionCombinations))]
+    public void LstmOptionsGradientsMatchFiniteDifferences(string options, bool bi, int layers, bool ragged) => AgainstFiniteDifferences(WithOptions(options, bi, layers), ragged);
+
+    private static void AgainstFiniteDifferences(Func<Shape, RnnSpec> spec, bool ragged) =>
         ForAll(ragged, 6, s =>
         {
-            var report = GradientCheck.Run(s.Spec(cell, bi, layers), s.Batch, s.Steps, s.Seed, 1e-6, s.Lengths);
+            var report = GradientCheck.Run(spec(s), s.Batch, s.Steps, s.Seed, 1e-6, s.Lengths);
             Assert.True(report.Passed(1e-6), report.ToString());
         });
 
     /// <summary>(d) Step run T times == Forward over T steps (unidirectional), with ragged batches stepping only live rows.</summary>
     [Theory]
     [MemberData(nameof(Unidirectional))]
-    public void StepMatchesForward(CellType cell, int layers, bool ragged) =>
+    public void StepMatchesForward(CellType cell, int layers, bool ragged) => StepAgainstForward(Plain(cell, false, layers), ragged);
+
+    /// <summary>(d) for the LSTM options.</summary>
+    [Theory]
+    [MemberData(nameof(OptionCombinations))]
+    public void LstmOptionsStepMatchesForward(string options, bool bi, int layers, bool ragged) => StepAgainstForward(WithOptions(options, false, layers), ragged && !bi);
+
+    private static void StepAgainstForward(Func<Shape, RnnSpec> spec, bool ragged) =>
         ForAll(ragged, 40, s =>
         {
-            StepAgainstForward<double>(s.Spec(cell, false, layers), s, 1e-12);
-            StepAgainstForward<float>(s.Spec(cell, false, layers), s, 1e-5);
+            StepAgainstForward<double>(spec(s), s, 1e-12);
+            StepAgainstForward<float>(spec(s), s, 1e-5);
         });
 
     /// <summary>(e) Results do not depend on the thread count: forward, final states and every gradient, threads 1 vs 2 and 3.</summary>
     [Theory]
     [MemberData(nameof(Combinations))]
-    public void ThreadsDoNotChangeResults(CellType cell, bool bi, int layers, bool ragged) =>
+    public void ThreadsDoNotChangeResults(CellType cell, bool bi, int layers, bool ragged) => ThreadsAgainstOne(Plain(cell, bi, layers), ragged);
+
+    /// <summary>(e) for the LSTM options.</summary>
+    [Theory]
+    [MemberData(nameof(OptionCombinations))]
+    public void LstmOptionsThreadsDoNotChangeResults(string options, bool bi, int layers, bool ragged) => ThreadsAgainstOne(WithOptions(options, bi, layers), ragged);
+
+    private static void ThreadsAgainstOne(Func<Shape, RnnSpec> specOf, bool ragged) =>
         ForAll(ragged, 15, s =>
         {
-            var spec = s.Spec(cell, bi, layers);
+            var spec = specOf(s);
             var one = Threaded(spec, s, 1);
             double floor = Floor(one, DoubleFloor);
             foreach (int threads in new[] { 2, 3 })
