@@ -84,8 +84,19 @@ public static class OnnxExport
                 attributes.Add(a);
             }
 
+            string[] inputs = [$"x_{l}", $"W_{l}", $"R_{l}", $"B_{l}"];
+            if (spec.LstmOptions is { IsStandard: false } options)
+            {
+                attributes.AddRange(LstmAttributes(options, d));
+                if (options.Peepholes)
+                {
+                    graph.Initializer.Add(Tensor($"P_{l}", Peepholes(model, layer, d, h), d, 3 * h));
+                    inputs = [.. inputs, "", "", "", $"P_{l}"];
+                }
+            }
+
             string[] outs = op == "LSTM" ? [$"y_{l}", $"h_{l}", $"c_{l}"] : [$"y_{l}", $"h_{l}"];
-            graph.Node.Add(Node(op, [$"x_{l}", $"W_{l}", $"R_{l}", $"B_{l}"], outs, [.. attributes]));
+            graph.Node.Add(Node(op, inputs, outs, [.. attributes]));
             hs.Add(outs[1]);
             if (op == "LSTM")
             {
@@ -118,6 +129,53 @@ public static class OnnxExport
         var result = new ModelProto { IrVersion = 8, ProducerName = "FastLstm", ProducerVersion = typeof(OnnxExport).Assembly.GetName().Version?.ToString(3) ?? "", Graph = graph };
         result.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
         return result;
+    }
+
+    /// <summary>The LSTM options as the operator's attributes: clip, input_forget, activations with α and β in list order.</summary>
+    private static IEnumerable<AttributeProto> LstmAttributes(LstmOptions o, int directions)
+    {
+        if (o.CellClip is { } clip)
+        {
+            yield return new AttributeProto { Name = "clip", Type = AttributeProto.Types.AttributeType.Float, F = (float)clip };
+        }
+
+        if (o.CoupledInputForget)
+        {
+            yield return new AttributeProto { Name = "input_forget", Type = AttributeProto.Types.AttributeType.Int, I = 1 };
+        }
+
+        RnnActivation[] list = [.. Enumerable.Range(0, directions).SelectMany(_ => new[] { o.GateActivation, o.CellActivation, o.OutputActivation })];
+        var names = new AttributeProto { Name = "activations", Type = AttributeProto.Types.AttributeType.Strings };
+        names.Strings.AddRange(list.Select(a => ByteString.CopyFromUtf8(a.Kind.ToString())));
+        yield return names;
+        var alpha = new AttributeProto { Name = "activation_alpha", Type = AttributeProto.Types.AttributeType.Floats };
+        alpha.Floats.AddRange(list.Where(a => a.TakesAlpha).Select(a => (float)a.Alpha));
+        var beta = new AttributeProto { Name = "activation_beta", Type = AttributeProto.Types.AttributeType.Floats };
+        beta.Floats.AddRange(list.Where(a => a.TakesBeta).Select(a => (float)a.Beta));
+        if (alpha.Floats.Count > 0)
+        {
+            yield return alpha;
+        }
+
+        if (beta.Floats.Count > 0)
+        {
+            yield return beta;
+        }
+    }
+
+    /// <summary>ONNX P [D, 3H]: each direction's peepholes in the operator's order i, o, f.</summary>
+    private static float[] Peepholes(RnnModel<float> model, int layer, int directions, int h)
+    {
+        var p = new float[directions * 3 * h];
+        for (int dir = 0; dir < directions; dir++)
+        {
+            string s = GateOrder.Suffix(layer, dir);
+            model.Parameter("weight_peephole_i" + s).CopyTo(p.AsSpan(dir * 3 * h, h));
+            model.Parameter("weight_peephole_o" + s).CopyTo(p.AsSpan((dir * 3 * h) + h, h));
+            model.Parameter("weight_peephole_f" + s).CopyTo(p.AsSpan((dir * 3 * h) + (2 * h), h));
+        }
+
+        return p;
     }
 
     private static void AddHead(GraphProto graph, DenseHead<float> head, string sequence)

@@ -21,10 +21,10 @@ public sealed class SavedModel<T>(RnnModel<T> network, DenseHead<T>? head, IRead
 }
 
 /// <summary>
-/// The FastLstm model file, version 1. Little-endian:
+/// The FastLstm model file, version 2 (version 1, the same without the LSTM options block, is still read). Little-endian:
 /// <code>
 ///  0  8  magic "FASTLSTM"
-///  8  4  u32 version (1)
+///  8  4  u32 version (2)
 /// 12  1  u8  element size: 4 (float) or 8 (double)
 /// 13  1  u8  cell (CellType)
 /// 14  1  u8  bidirectional: 0 or 1
@@ -37,11 +37,14 @@ public sealed class SavedModel<T>(RnnModel<T> network, DenseHead<T>? head, IRead
 /// 36  4  i32 metadata entries    (0 .. 256)
 /// 40  8  i64 network parameters  (must equal what the spec implies)
 /// 48  8  i64 head parameters     (must equal outputs·inputs + outputs)
-/// 56     metadata entries: u8 name length (1..64), UTF-8 name, i32 count (0 .. 2^24), count × f64
+/// 56  1  u8  LSTM options flags: 1 peepholes, 2 cell clip, 4 coupled input and forget gates   (version 2 on)
+/// 57  8  f64 cell clip (0 without)
+/// 65 51  gate, cell and output activations: each u8 kind (RnnActivationKind), f64 α, f64 β
+/// 116    metadata entries (at 56 in version 1): u8 name length (1..64), UTF-8 name, i32 count (0 .. 2^24), count × f64
 ///        network parameters (element size each, PyTorch order), then head parameters (weight, then bias)
 /// end−4  u32 CRC-32 (IEEE) of every byte before it
 /// </code>
-/// Loading reads the 56-byte header first and checks it (magic, version, every size against the limits below and
+/// Loading reads the 116-byte header (56 in version 1) first and checks it (magic, version, every size against the limits below and
 /// against the file's real length) before it allocates anything for the rest; then the checksum, then every field, and
 /// the sizes the header declares must account for the file's length exactly. Saving checks the same limits (what
 /// <see cref="Save{T}"/> writes, <see cref="Load{T}"/> reads) and writes through <see cref="SafeFile"/>: a temporary file
@@ -49,8 +52,8 @@ public sealed class SavedModel<T>(RnnModel<T> network, DenseHead<T>? head, IRead
 /// </summary>
 public static class ModelFile
 {
-    /// <summary>The format version this code writes and reads.</summary>
-    public const uint Version = 1;
+    /// <summary>The format version this code writes; it reads this one and version 1.</summary>
+    public const uint Version = 2;
 
     /// <summary>Files of this size or more are refused without being read (1 GiB).</summary>
     public const long MaxFileBytes = 1L << 30;
@@ -65,6 +68,7 @@ public static class ModelFile
     public const int MaxHeadOutputs = 1 << 20;
 
     private const int HeaderBytes = 56;
+    private const int OptionsBytes = 60;
     private const byte NoHead = 255;
     private static readonly byte[] Magic = "FASTLSTM"u8.ToArray();
 
@@ -100,11 +104,12 @@ public static class ModelFile
                 throw Invalid($"{length} bytes is shorter than the {HeaderBytes + 4}-byte header and checksum (truncated?).");
             }
 
-            var bytes = new byte[HeaderBytes];
+            var bytes = new byte[Math.Min(length, HeaderBytes + OptionsBytes)];
             stream.ReadExactly(bytes);
             var header = ReadHeader(bytes, length);
+            int read = bytes.Length;
             Array.Resize(ref bytes, (int)length);
-            stream.ReadExactly(bytes.AsSpan(HeaderBytes));
+            stream.ReadExactly(bytes.AsSpan(read));
             return Deserialize<T>(bytes, header);
         }
         catch (InvalidDataException e)
@@ -135,6 +140,16 @@ public static class ModelFile
         w.Write(model.Metadata.Count);
         w.Write((long)model.Network.Parameters.Length);
         w.Write((long)(head?.Parameters.Length ?? 0));
+        var options = spec.LstmOptions ?? new LstmOptions();
+        w.Write((byte)((options.Peepholes ? 1 : 0) | (options.CellClip is null ? 0 : 2) | (options.CoupledInputForget ? 4 : 0)));
+        w.Write(options.CellClip ?? 0);
+        foreach (var a in new[] { options.GateActivation, options.CellActivation, options.OutputActivation })
+        {
+            w.Write((byte)a.Kind);
+            w.Write(a.Alpha);
+            w.Write(a.Beta);
+        }
+
         foreach (var (name, values) in model.Metadata.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
             byte[] utf8 = Encoding.UTF8.GetBytes(name);
@@ -174,7 +189,7 @@ public static class ModelFile
             throw new ArgumentException($"model: {model.Metadata.Count} metadata entries; a model file holds at most {MaxMetadataEntries}.", nameof(model));
         }
 
-        long bytes = HeaderBytes + 4 + (((long)model.Network.Parameters.Length + (head?.Parameters.Length ?? 0)) * ElementSize<T>());
+        long bytes = HeaderBytes + OptionsBytes + 4 + (((long)model.Network.Parameters.Length + (head?.Parameters.Length ?? 0)) * ElementSize<T>());
         foreach (var (name, values) in model.Metadata)
         {
             int utf8 = name is null ? 0 : Encoding.UTF8.GetByteCount(name);
@@ -198,7 +213,7 @@ public static class ModelFile
     }
 
     /// <summary>What the fixed-size header says, checked on its own and against the file's length.</summary>
-    private readonly record struct Header(int ElementSize, RnnSpec Spec, Activation? Head, int HeadOutputs, int Entries, long NetworkCount, long HeadCount);
+    private readonly record struct Header(int ElementSize, RnnSpec Spec, Activation? Head, int HeadOutputs, int Entries, long NetworkCount, long HeadCount, int BodyStart);
 
     private static Header ReadHeader(ReadOnlySpan<byte> file, long length)
     {
@@ -209,9 +224,15 @@ public static class ModelFile
 
         var r = new Reader(file[..HeaderBytes], 8);
         uint version = r.U32();
-        if (version != Version)
+        if (version is not (1 or Version))
         {
-            throw Invalid($"version {version} is not supported (this build reads version {Version}).");
+            throw Invalid($"version {version} is not supported (this build reads versions 1 and {Version}).");
+        }
+
+        int bodyStart = version == 1 ? HeaderBytes : HeaderBytes + OptionsBytes;
+        if (file.Length < bodyStart || length < bodyStart + 4)
+        {
+            throw Invalid($"{length} bytes is shorter than the {bodyStart + 4}-byte version-{version} header and checksum (truncated?).");
         }
 
         int elementSize = r.U8();
@@ -238,7 +259,7 @@ public static class ModelFile
 
         int input = r.I32(), hidden = r.I32(), layers = r.I32(), headInputs = r.I32(), headOutputs = r.I32(), entries = r.I32();
         long networkCount = r.I64(), headCount = r.I64();
-        var spec = new RnnSpec((CellType)cell, input, hidden, layers, bidirectional == 1);
+        var spec = new RnnSpec((CellType)cell, input, hidden, layers, bidirectional == 1) { LstmOptions = version == 1 ? null : ReadOptions(file.Slice(HeaderBytes, OptionsBytes)) };
         try
         {
             spec.Validate();
@@ -273,13 +294,54 @@ public static class ModelFile
 
         // The smallest file these sizes allow (every metadata entry at least a 1-byte name and a count): checked before
         // the rest of the file is read, so a header claiming more than is there costs nothing.
-        long minimum = HeaderBytes + 4 + ((networkCount + headCount) * elementSize) + (entries * 6L);
+        long minimum = bodyStart + 4 + ((networkCount + headCount) * elementSize) + (entries * 6L);
         if (length < minimum)
         {
             throw Invalid($"the header's sizes need at least {minimum} bytes, the file has {length} (truncated?).");
         }
 
-        return new Header(elementSize, spec, hasHead ? (Activation)activation : null, headOutputs, entries, networkCount, headCount);
+        return new Header(elementSize, spec, hasHead ? (Activation)activation : null, headOutputs, entries, networkCount, headCount, bodyStart);
+    }
+
+    /// <summary>The version-2 LSTM options block; null when every option is PyTorch's.</summary>
+    private static LstmOptions? ReadOptions(ReadOnlySpan<byte> block)
+    {
+        var r = new Reader(block, 0);
+        int flags = r.U8();
+        double clip = r.F64();
+        if ((flags & ~7) != 0)
+        {
+            throw Invalid($"LSTM options flags {flags}: only bits 1, 2 and 4 are defined.");
+        }
+
+        var activations = new RnnActivation[3];
+        for (int k = 0; k < 3; k++)
+        {
+            int kind = r.U8();
+            double alpha = r.F64(), beta = r.F64();
+            if (!Enum.IsDefined((RnnActivationKind)kind))
+            {
+                throw Invalid($"LSTM activation {k}: kind {kind} is not known.");
+            }
+
+            activations[k] = new RnnActivation((RnnActivationKind)kind, alpha, beta);
+        }
+
+        if ((flags & 2) == 0 && clip != 0)
+        {
+            throw Invalid($"LSTM options: a cell clip of {clip} without its flag.");
+        }
+
+        var options = new LstmOptions
+        {
+            Peepholes = (flags & 1) != 0,
+            CellClip = (flags & 2) != 0 ? clip : null,
+            CoupledInputForget = (flags & 4) != 0,
+            GateActivation = activations[0],
+            CellActivation = activations[1],
+            OutputActivation = activations[2],
+        };
+        return options.IsStandard ? null : options;
     }
 
     internal static SavedModel<T> Deserialize<T>(ReadOnlySpan<byte> file)
@@ -303,7 +365,7 @@ public static class ModelFile
             throw Invalid("checksum mismatch: the file is corrupt or truncated.");
         }
 
-        var r = new Reader(body, HeaderBytes);
+        var r = new Reader(body, header.BodyStart);
         var metadata = new Dictionary<string, double[]>(StringComparer.Ordinal);
         for (int e = 0; e < header.Entries; e++)
         {

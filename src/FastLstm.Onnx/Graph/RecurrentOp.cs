@@ -92,7 +92,7 @@ internal sealed class RecurrentOp : Op
             var o = new LstmOptions
             {
                 Peepholes = Input(node, 7) != null,
-                CellClip = clip,
+                CellClip = clip is { } cl ? Decimalish(cl) : null,
                 CoupledInputForget = a.Int("input_forget", 0) != 0,
                 GateActivation = activations[0],
                 CellActivation = activations[1],
@@ -132,6 +132,13 @@ internal sealed class RecurrentOp : Op
     }
 
     /// <summary>
+    /// A float attribute as the double it was written from when that had a short decimal form (0.3f → 0.3, not
+    /// 0.30000001192…), so a model exported and imported again has the same options; kernels round it to T either way.
+    /// </summary>
+    private static double Decimalish(float value) =>
+        double.Parse(value.ToString("R", System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
     /// The activations with their α and β: each kind that takes α (β) consumes the next value of activation_alpha
     /// (activation_beta), in list order; the ONNX operators' defaults where the list has run out.
     /// </summary>
@@ -149,12 +156,12 @@ internal sealed class RecurrentOp : Op
             var x = RnnActivation.WithDefaults(kind);
             if (x.TakesAlpha && ia < alpha.Length)
             {
-                x = x with { Alpha = alpha[ia++] };
+                x = x with { Alpha = Decimalish(alpha[ia++]) };
             }
 
             if (x.TakesBeta && ib < beta.Length)
             {
-                x = x with { Beta = beta[ib++] };
+                x = x with { Beta = Decimalish(beta[ib++]) };
             }
 
             result[k] = x;

@@ -10,11 +10,6 @@ namespace FastLstm.Tests.Onnx;
 /// </summary>
 public sealed class OnnxFixtureTests
 {
-    /// <summary>Fixtures FastLstm refuses today, with the words its refusal must contain.</summary>
-    private static readonly Dictionary<string, string> Refused = new()
-    {
-    };
-
     public static TheoryData<string> Fixtures() => new(Names());
 
     internal static IEnumerable<string> Names() =>
@@ -48,19 +43,6 @@ public sealed class OnnxFixtureTests
         string name = Path.GetFileName(fixture);
         string path = Path.Combine(FolderOf(fixture), "model.onnx");
         var (inputs, expected) = DataSet(fixture);
-        if (Refused.TryGetValue(name, out string? words))
-        {
-            // Refused at load when the unsupported part is in the file, at run when it is an input's value (P given as input).
-            var e = Assert.Throws<NotSupportedException>(() =>
-            {
-                using var s = OnnxModel.Load(path).CreateSession(8, 16);
-                s.Run(inputs);
-            });
-            Assert.Contains(words, e.Message, StringComparison.Ordinal);
-            Assert.Contains("node '", e.Message, StringComparison.Ordinal);
-            return;
-        }
-
         var model = OnnxModel.Load(path);
         using var session = model.CreateSession(8, 16);
         var actual = session.Run(inputs);

@@ -90,13 +90,46 @@ public class ModelFileTests : IDisposable
     }
 
     [Fact]
+    public void LstmOptionsRoundTripAndVersionOneFilesStillLoad()
+    {
+        var spec = new RnnSpec(CellType.Lstm, 2, 3, 2, true)
+        {
+            LstmOptions = new LstmOptions
+            {
+                Peepholes = true,
+                CellClip = 2.5,
+                CoupledInputForget = true,
+                CellActivation = new RnnActivation(RnnActivationKind.HardSigmoid, 0.2, 0.5),
+                OutputActivation = new RnnActivation(RnnActivationKind.ScaledTanh, 1.5, 0.75),
+            },
+        };
+        var saved = Sample<double>(spec);
+        byte[] bytes = ModelFile.Serialize(saved);
+        Assert.Equal(2u, BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8)));
+        var back = ModelFile.Deserialize<double>(bytes);
+        Assert.Equal(spec, back.Network.Spec);
+        Assert.Equal(saved.Network.Parameters.ToArray(), back.Network.Parameters.ToArray());
+        Assert.Contains("weight_peephole_f_l1_reverse", back.Network.ParameterNames);
+
+        // A version-1 file is a version-2 file without the 60-byte options block.
+        var plain = Sample<float>(new RnnSpec(CellType.Gru, 2, 3));
+        byte[] v2 = ModelFile.Serialize(plain);
+        byte[] v1 = [.. v2.AsSpan(0, 56), .. v2.AsSpan(116, v2.Length - 116 - 4), 0, 0, 0, 0];
+        BinaryPrimitives.WriteUInt32LittleEndian(v1.AsSpan(8), 1);
+        Reseal(v1);
+        var old = ModelFile.Deserialize<float>(v1);
+        Assert.Equal(plain.Network.Spec, old.Network.Spec);
+        Assert.Equal(plain.Network.Parameters.ToArray(), old.Network.Parameters.ToArray());
+    }
+
+    [Fact]
     public void TruncatedCorruptAndForeignFilesAreRejected()
     {
         byte[] bytes = ModelFile.Serialize(Sample<float>(new RnnSpec(CellType.Gru, 2, 3)));
         Assert.Contains("truncated", Assert.Throws<InvalidDataException>(() => ModelFile.Deserialize<float>(bytes.AsSpan(0, 30))).Message, StringComparison.Ordinal);
         Assert.Contains("checksum", Assert.Throws<InvalidDataException>(() => ModelFile.Deserialize<float>(bytes.AsSpan(0, bytes.Length - 9))).Message, StringComparison.Ordinal);
         var flipped = (byte[])bytes.Clone();
-        flipped[100] ^= 0x10;
+        flipped[^20] ^= 0x10; // a parameter byte: only the checksum can tell
         Assert.Contains("checksum", Assert.Throws<InvalidDataException>(() => ModelFile.Deserialize<float>(flipped)).Message, StringComparison.Ordinal);
         Assert.Contains("magic", Assert.Throws<InvalidDataException>(() => ModelFile.Deserialize<float>("not a model at all, just some text here, long enough for a header and more"u8)).Message, StringComparison.Ordinal);
 
