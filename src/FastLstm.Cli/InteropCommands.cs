@@ -169,5 +169,5 @@ internal static class InteropCommands
     }
 
     private static string Describe(RnnSpec s) =>
-        $"{s.Cell}, input {s.InputSize}, hidden {s.HiddenSize}, {s.Layers} layer{(s.Layers == 1 ? "" : "s")}{(s.Bidirectional ? ", bidirectional" : "")}, {s.ParameterCount} parameters";
+        $"{s.Cell}, input {s.InputSize}, hidden {s.HiddenSize}, {s.Layers} layer{(s.Layers == 1 ? "" : "s")}{(s.Bidirectional ? ", bidirectional" : "")}{(s.HasLstmOptions ? $", {s.LstmOptions}" : "")}, {s.ParameterCount} parameters";
 }

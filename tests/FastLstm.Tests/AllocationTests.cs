@@ -20,6 +20,19 @@ public class AllocationTests
     [MemberData(nameof(TestData.Cells), MemberType = typeof(TestData))]
     public void TwoThreadSessionsAllocateNothing(CellType cell, bool bidirectional) => Check<float>(cell, bidirectional, threads: 2);
 
+    /// <summary>The general LSTM kernel (every option on, peepholes' gradients included) allocates nothing either.</summary>
+    [Theory]
+    [InlineData(false, 1)]
+    [InlineData(true, 2)]
+    public void LstmOptionsSessionsAllocateNothing(bool bidirectional, int threads) =>
+        Check<float>(CellType.Lstm, bidirectional, threads, new LstmOptions
+        {
+            Peepholes = true,
+            CellClip = 2,
+            CoupledInputForget = true,
+            OutputActivation = new RnnActivation(RnnActivationKind.Softplus),
+        });
+
     /// <summary>
     /// Bytes allocated by one call — by this thread, or by every thread (the session's workers included). Other threads
     /// of the process allocate now and then, and a collection started elsewhere moves the counters, so this is the least
@@ -39,10 +52,10 @@ public class AllocationTests
         return least;
     }
 
-    private static void Check<T>(CellType cell, bool bidirectional, int threads = 1)
+    private static void Check<T>(CellType cell, bool bidirectional, int threads = 1, LstmOptions? options = null)
         where T : unmanaged, System.Numerics.IBinaryFloatingPointIeee754<T>
     {
-        var spec = new RnnSpec(cell, 7, 13, 2, bidirectional);
+        var spec = new RnnSpec(cell, 7, 13, 2, bidirectional) { LstmOptions = options };
         var model = RnnModel<T>.CreateRandom(spec, 1);
         const int batch = 3, steps = 5;
         var rng = new Random(2);

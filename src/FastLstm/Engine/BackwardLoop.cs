@@ -89,9 +89,11 @@ internal sealed unsafe class BackwardLoop<T>
             GradientSink<T>.AddColumnSums(g.DG2, m, hp, plan.Phase2Map, db, grads, t.Named(p2.Bias, plan.Cell));
         }
 
-        foreach (var product in plan.Cell.StateProducts)
+        // An index loop: foreach over the interface would allocate an enumerator on every call.
+        var products = plan.Cell.StateProducts;
+        for (int p = 0; p < products.Count; p++)
         {
-            AddStateProduct(product, sl.C, g.DGx, d == 1, grads.Slice(t.Extra[product.Extra].Offset, plan.H));
+            AddStateProduct(products[p], sl.C, g.DGx, d == 1, grads.Slice(t.Extra[products[p].Extra].Offset, plan.H));
         }
 
         _scheduler.Multiply(m, k, plan.Gw, new MatA<T>(g.DGx, plan.Gw), MatB<T>.FromPacked(w.Wih), dx, k, d > 0);
