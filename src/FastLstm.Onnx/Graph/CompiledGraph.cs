@@ -146,7 +146,7 @@ internal sealed class CompiledGraph
         var attributes = new NodeAttributes(node, opset, folder);
         Op op = node.OpType is "LSTM" or "GRU" or "RNN"
             ? RecurrentOp.Compile(node, attributes, name => Constants.GetValueOrDefault(name))
-            : ShapeOps.Compile(node, opset, attributes) ?? MathOps.Compile(node, attributes)
+            : ShapeOps.Compile(node, opset, attributes) ?? MathOps.Compile(node, attributes) ?? IndexOps.Compile(node, opset, attributes)
               ?? throw OnnxGraphException.For(node, $"op type {node.OpType} is not supported (supported: {string.Join(", ", Supported)})", invalid: false);
         attributes.RejectUnread();
         return op;
@@ -157,7 +157,7 @@ internal sealed class CompiledGraph
     [
         "LSTM", "GRU", "RNN", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Sigmoid", "Tanh", "Relu", "Neg", "Exp", "Softmax", "LogSoftmax",
         "Constant", "Identity", "Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Reshape", "Flatten", "Transpose", "Slice",
-        "ConstantOfShape", "Expand", "Cast",
+        "ConstantOfShape", "Expand", "Cast", "TopK", "ReduceProd", "Range", "ScatterElements",
     ];
 
     private static OnnxValueInfo Describe(ValueInfoProto v, string what)

@@ -33,7 +33,7 @@ public sealed class OnnxFixtureTests
     {
         var all = Names().ToList();
         Assert.Equal(12, all.Count(f => f.StartsWith("node", StringComparison.Ordinal)));
-        Assert.True(all.Count(f => f.StartsWith("torch", StringComparison.Ordinal)) >= 19);
+        Assert.True(all.Count(f => f.StartsWith("torch", StringComparison.Ordinal)) >= 22);
     }
 
     [Theory]
