@@ -76,7 +76,9 @@ public class ModelFileProperties
             from layers in Gen.Choose(1, 3)
             from bi in Gen.Elements(false, true)
             from seed in Gen.Choose(0, 1000)
-            select (new RnnSpec(cell, input, hidden, layers, bi), seed);
+            from options in Gen.Elements<LstmOptions?>(null, new LstmOptions { Peepholes = true, CellClip = 1.5 },
+                new LstmOptions { CoupledInputForget = true, GateActivation = new(RnnActivationKind.HardSigmoid, 0.2, 0.5) })
+            select (new RnnSpec(cell, input, hidden, layers, bi) { LstmOptions = cell == CellType.Lstm ? options : null }, seed);
         Check.One(Config.QuickThrowOnFailure.WithMaxTest(200).WithQuietOnSuccess(true), Prop.ForAll(shapes.ToArbitrary(), c =>
         {
             var model = new SavedModel<double>(RnnModel<double>.CreateRandom(c.Item1, c.seed),

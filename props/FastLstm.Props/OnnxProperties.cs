@@ -17,7 +17,7 @@ public class OnnxProperties
 {
     private static readonly string Root = FindRoot();
 
-    private static readonly string[] Fixtures = ["torch/lstm_l2_bidir_o14", "torch/gru_bidir_last_step_sigmoid_o17", "torch/embedding_lstm_every_step_o14", "node/test_gru_seq_length", "torch/lstm_unfolded_o14"];
+    private static readonly string[] Fixtures = ["torch/lstm_l2_bidir_o14", "torch/gru_bidir_last_step_sigmoid_o17", "torch/embedding_lstm_every_step_o14", "node/test_gru_seq_length", "torch/lstm_unfolded_o14", "torch/packed_unsorted_lstm_o14", "node/test_lstm_with_peepholes"];
 
     private static readonly (byte[] Bytes, Dictionary<string, OnnxTensor> Inputs)[] Files = Fixtures.Select(Read).ToArray();
 
