@@ -60,19 +60,30 @@ public class OptimizerTests
         var g = new float[1000];
         var adam = new Adam<float>(1000, 1e-3f);
         var sgd = new Sgd<float>(1000, 1e-3f, 0.9f);
-        for (int i = 0; i < 50; i++)
+        void Calls()
         {
             adam.Step(p, g);
             sgd.Step(p, g);
             GradientClipping.ByGlobalNorm(1f, g.AsSpan(0, 500), g.AsSpan(500));
+            GradientClipping.ByValue(1f, g);
         }
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        adam.Step(p, g);
-        sgd.Step(p, g);
-        GradientClipping.ByGlobalNorm(1f, g.AsSpan(0, 500), g.AsSpan(500));
-        GradientClipping.ByValue(1f, g);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        // Every call warmed up (a first call's JIT work is charged to this thread), then the least of three rounds:
+        // an allocation in the code shows in each of them.
+        for (int i = 0; i < 50; i++)
+        {
+            Calls();
+        }
+
+        long least = long.MaxValue;
+        for (int attempt = 0; attempt < 3; attempt++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            Calls();
+            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+
+        Assert.Equal(0, least);
     }
 
     [Fact]
