@@ -48,25 +48,25 @@ public class EngineProperties
         return data;
     }
 
-    /// <summary>The ONNX LSTM options, one case each and all together (activations chosen to cross every formula).</summary>
-    private static readonly Dictionary<string, LstmOptions> OptionSets = new()
+    /// <summary>The ONNX cell options, one case each and all together (activations chosen to cross every formula).</summary>
+    private static readonly Dictionary<string, Func<Shape, bool, int, RnnSpec>> OptionSets = new()
     {
-        ["peepholes"] = new() { Peepholes = true },
-        ["clip"] = new() { CellClip = 0.6 },
-        ["coupled"] = new() { CoupledInputForget = true },
-        ["smooth activations"] = new()
+        ["lstm peepholes"] = Lstm(new() { Peepholes = true }),
+        ["lstm clip"] = Lstm(new() { CellClip = 0.6 }),
+        ["lstm coupled"] = Lstm(new() { CoupledInputForget = true }),
+        ["lstm smooth activations"] = Lstm(new()
         {
             GateActivation = new(RnnActivationKind.ScaledTanh, 0.5, 1.3),
             CellActivation = new(RnnActivationKind.Softsign),
             OutputActivation = new(RnnActivationKind.Softplus),
-        },
-        ["piecewise activations"] = new()
+        }),
+        ["lstm piecewise activations"] = Lstm(new()
         {
             GateActivation = new(RnnActivationKind.HardSigmoid, 0.3, 0.45),
             CellActivation = new(RnnActivationKind.Elu, 1.1),
             OutputActivation = new(RnnActivationKind.LeakyRelu, 0.2),
-        },
-        ["everything"] = new()
+        }),
+        ["lstm everything"] = Lstm(new()
         {
             Peepholes = true,
             CellClip = 0.9,
@@ -74,8 +74,21 @@ public class EngineProperties
             GateActivation = new(RnnActivationKind.Affine, 0.4, 0.5),
             CellActivation = new(RnnActivationKind.ThresholdedRelu, 0.1),
             OutputActivation = new(RnnActivationKind.Relu),
+        }),
+        ["gru clip"] = (s, bi, layers) => s.Spec(CellType.Gru, bi, layers) with { GruOptions = new() { CellClip = 0.5 } },
+        ["gru activations"] = (s, bi, layers) => s.Spec(CellType.Gru, bi, layers) with
+        {
+            GruOptions = new() { CellClip = 1.2, GateActivation = new(RnnActivationKind.HardSigmoid, 0.25, 0.5), CandidateActivation = new(RnnActivationKind.Affine, 0.7, 0.2) },
+        },
+        ["rnn clip"] = (s, bi, layers) => s.Spec(CellType.RnnTanh, bi, layers) with { SimpleRnnOptions = new() { CellClip = 0.4 } },
+        ["rnn activation"] = (s, bi, layers) => s.Spec(CellType.RnnRelu, bi, layers) with
+        {
+            SimpleRnnOptions = new() { CellClip = 1.5, Activation = new(RnnActivationKind.Elu, 0.8) },
         },
     };
+
+    private static Func<Shape, bool, int, RnnSpec> Lstm(LstmOptions options) =>
+        (s, bi, layers) => s.Spec(CellType.Lstm, bi, layers) with { LstmOptions = options };
 
     public static TheoryData<string, bool, int, bool> OptionCombinations()
     {
@@ -91,8 +104,7 @@ public class EngineProperties
 
     private static Func<Shape, RnnSpec> Plain(CellType cell, bool bi, int layers) => s => s.Spec(cell, bi, layers);
 
-    private static Func<Shape, RnnSpec> WithOptions(string options, bool bi, int layers) =>
-        s => s.Spec(CellType.Lstm, bi, layers) with { LstmOptions = OptionSets[options] };
+    private static Func<Shape, RnnSpec> WithOptions(string options, bool bi, int layers) => s => OptionSets[options](s, bi, layers);
 
     /// <summary>(a) fused forward == naive forward: outputs and final states.</summary>
     [Theory]
@@ -102,7 +114,7 @@ public class EngineProperties
     /// <summary>(a) for the LSTM options.</summary>
     [Theory]
     [MemberData(nameof(OptionCombinations))]
-    public void LstmOptionsForwardMatchesNaive(string options, bool bi, int layers, bool ragged) => ForwardAgainstNaive(WithOptions(options, bi, layers), ragged);
+    public void CellOptionsForwardMatchesNaive(string options, bool bi, int layers, bool ragged) => ForwardAgainstNaive(WithOptions(options, bi, layers), ragged);
 
     private static void ForwardAgainstNaive(Func<Shape, RnnSpec> spec, bool ragged) =>
         ForAll(ragged, 40, s =>
@@ -119,7 +131,7 @@ public class EngineProperties
     /// <summary>(b) for the LSTM options.</summary>
     [Theory]
     [MemberData(nameof(OptionCombinations))]
-    public void LstmOptionsGradientsMatchNaive(string options, bool bi, int layers, bool ragged) => GradientsAgainstNaive(WithOptions(options, bi, layers), ragged);
+    public void CellOptionsGradientsMatchNaive(string options, bool bi, int layers, bool ragged) => GradientsAgainstNaive(WithOptions(options, bi, layers), ragged);
 
     private static void GradientsAgainstNaive(Func<Shape, RnnSpec> spec, bool ragged) =>
         ForAll(ragged, 30, s =>
@@ -136,7 +148,7 @@ public class EngineProperties
     /// <summary>(c) for the LSTM options.</summary>
     [Theory]
     [MemberData(nameof(OptionCombinations))]
-    public void LstmOptionsGradientsMatchFiniteDifferences(string options, bool bi, int layers, bool ragged) => AgainstFiniteDifferences(WithOptions(options, bi, layers), ragged);
+    public void CellOptionsGradientsMatchFiniteDifferences(string options, bool bi, int layers, bool ragged) => AgainstFiniteDifferences(WithOptions(options, bi, layers), ragged);
 
     private static void AgainstFiniteDifferences(Func<Shape, RnnSpec> spec, bool ragged) =>
         ForAll(ragged, 6, s =>
@@ -153,7 +165,7 @@ public class EngineProperties
     /// <summary>(d) for the LSTM options.</summary>
     [Theory]
     [MemberData(nameof(OptionCombinations))]
-    public void LstmOptionsStepMatchesForward(string options, bool bi, int layers, bool ragged) => StepAgainstForward(WithOptions(options, false, layers), ragged && !bi);
+    public void CellOptionsStepMatchesForward(string options, bool bi, int layers, bool ragged) => StepAgainstForward(WithOptions(options, false, layers), ragged && !bi);
 
     private static void StepAgainstForward(Func<Shape, RnnSpec> spec, bool ragged) =>
         ForAll(ragged, 40, s =>
@@ -170,7 +182,7 @@ public class EngineProperties
     /// <summary>(e) for the LSTM options.</summary>
     [Theory]
     [MemberData(nameof(OptionCombinations))]
-    public void LstmOptionsThreadsDoNotChangeResults(string options, bool bi, int layers, bool ragged) => ThreadsAgainstOne(WithOptions(options, bi, layers), ragged);
+    public void CellOptionsThreadsDoNotChangeResults(string options, bool bi, int layers, bool ragged) => ThreadsAgainstOne(WithOptions(options, bi, layers), ragged);
 
     private static void ThreadsAgainstOne(Func<Shape, RnnSpec> specOf, bool ragged) =>
         ForAll(ragged, 15, s =>

@@ -77,22 +77,12 @@ public static class OnnxExport
                 attributes.Add(new AttributeProto { Name = "linear_before_reset", Type = AttributeProto.Types.AttributeType.Int, I = spec.Cell == CellType.Gru ? 1 : 0 });
             }
 
-            if (spec.Cell == CellType.RnnRelu)
-            {
-                var a = new AttributeProto { Name = "activations", Type = AttributeProto.Types.AttributeType.Strings };
-                a.Strings.AddRange(Enumerable.Repeat(ByteString.CopyFromUtf8("Relu"), d));
-                attributes.Add(a);
-            }
-
+            attributes.AddRange(OptionAttributes(spec));
             string[] inputs = [$"x_{l}", $"W_{l}", $"R_{l}", $"B_{l}"];
-            if (spec.LstmOptions is { IsStandard: false } options)
+            if (spec.LstmOptions is { Peepholes: true })
             {
-                attributes.AddRange(LstmAttributes(options, d));
-                if (options.Peepholes)
-                {
-                    graph.Initializer.Add(Tensor($"P_{l}", Peepholes(model, layer, d, h), d, 3 * h));
-                    inputs = [.. inputs, "", "", "", $"P_{l}"];
-                }
+                graph.Initializer.Add(Tensor($"P_{l}", Peepholes(model, layer, d, h), d, 3 * h));
+                inputs = [.. inputs, "", "", "", $"P_{l}"];
             }
 
             string[] outs = op == "LSTM" ? [$"y_{l}", $"h_{l}", $"c_{l}"] : [$"y_{l}", $"h_{l}"];
@@ -131,27 +121,43 @@ public static class OnnxExport
         return result;
     }
 
-    /// <summary>The LSTM options as the operator's attributes: clip, input_forget, activations with α and β in list order.</summary>
-    private static IEnumerable<AttributeProto> LstmAttributes(LstmOptions o, int directions)
+    /// <summary>
+    /// A spec's cell options as the operator's attributes: clip, input_forget, and the activation list (with α and β in
+    /// list order) whenever it is not the operator's default.
+    /// </summary>
+    private static IEnumerable<AttributeProto> OptionAttributes(RnnSpec spec)
     {
-        if (o.CellClip is { } clip)
+        var (clip, list) = spec switch
         {
-            yield return new AttributeProto { Name = "clip", Type = AttributeProto.Types.AttributeType.Float, F = (float)clip };
+            { HasLstmOptions: true } => (spec.LstmOptions!.CellClip, new[] { spec.LstmOptions.GateActivation, spec.LstmOptions.CellActivation, spec.LstmOptions.OutputActivation }),
+            { GruOptions.IsStandard: false } => (spec.GruOptions.CellClip, new[] { spec.GruOptions.GateActivation, spec.GruOptions.CandidateActivation }),
+            { SimpleRnnOptions.IsStandard: false } => (spec.SimpleRnnOptions.CellClip, new[] { spec.SimpleRnnOptions.Activation ?? Own(spec.Cell) }),
+            { Cell: CellType.RnnRelu } => (null, new[] { Own(spec.Cell) }),
+            _ => ((double?)null, Array.Empty<RnnActivation>()),
+        };
+        if (clip is { } c)
+        {
+            yield return new AttributeProto { Name = "clip", Type = AttributeProto.Types.AttributeType.Float, F = (float)c };
         }
 
-        if (o.CoupledInputForget)
+        if (spec.LstmOptions is { CoupledInputForget: true })
         {
             yield return new AttributeProto { Name = "input_forget", Type = AttributeProto.Types.AttributeType.Int, I = 1 };
         }
 
-        RnnActivation[] list = [.. Enumerable.Range(0, directions).SelectMany(_ => new[] { o.GateActivation, o.CellActivation, o.OutputActivation })];
+        if (list.Length == 0)
+        {
+            yield break;
+        }
+
+        RnnActivation[] all = [.. Enumerable.Range(0, spec.Directions).SelectMany(_ => list)];
         var names = new AttributeProto { Name = "activations", Type = AttributeProto.Types.AttributeType.Strings };
-        names.Strings.AddRange(list.Select(a => ByteString.CopyFromUtf8(a.Kind.ToString())));
+        names.Strings.AddRange(all.Select(a => ByteString.CopyFromUtf8(a.Kind.ToString())));
         yield return names;
         var alpha = new AttributeProto { Name = "activation_alpha", Type = AttributeProto.Types.AttributeType.Floats };
-        alpha.Floats.AddRange(list.Where(a => a.TakesAlpha).Select(a => (float)a.Alpha));
+        alpha.Floats.AddRange(all.Where(a => a.TakesAlpha).Select(a => (float)a.Alpha));
         var beta = new AttributeProto { Name = "activation_beta", Type = AttributeProto.Types.AttributeType.Floats };
-        beta.Floats.AddRange(list.Where(a => a.TakesBeta).Select(a => (float)a.Beta));
+        beta.Floats.AddRange(all.Where(a => a.TakesBeta).Select(a => (float)a.Beta));
         if (alpha.Floats.Count > 0)
         {
             yield return alpha;
@@ -161,6 +167,8 @@ public static class OnnxExport
         {
             yield return beta;
         }
+
+        static RnnActivation Own(CellType cell) => new(cell == CellType.RnnRelu ? RnnActivationKind.Relu : RnnActivationKind.Tanh);
     }
 
     /// <summary>ONNX P [D, 3H]: each direction's peepholes in the operator's order i, o, f.</summary>

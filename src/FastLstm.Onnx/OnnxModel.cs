@@ -140,7 +140,7 @@ public sealed class OnnxModel
                 return (null, $"{op.Label}: direction = reverse has no RnnSpec (FastLstm layers run forwards or both ways).");
             }
 
-            if (op.Cell != first.Cell || op.Hidden != first.Hidden || op.Directions != first.Directions || op.Options != first.Options)
+            if (op.Shape != first.Shape)
             {
                 return (null, $"{op.Label}: differs from {first.Label} in cell, options, hidden size or directions; they are not one stack.");
             }
@@ -163,7 +163,7 @@ public sealed class OnnxModel
             }
         }
 
-        var spec = new RnnSpec(first.Cell, first.Model!.Spec.InputSize, first.Hidden, recurrent.Count, first.Directions == 2) { LstmOptions = first.Options };
+        var spec = first.Shape with { InputSize = first.Model!.Spec.InputSize, Layers = recurrent.Count };
         var model = new RnnModel<float>(spec);
         for (int k = 0; k < recurrent.Count; k++)
         {

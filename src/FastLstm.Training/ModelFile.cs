@@ -37,9 +37,10 @@ public sealed class SavedModel<T>(RnnModel<T> network, DenseHead<T>? head, IRead
 /// 36  4  i32 metadata entries    (0 .. 256)
 /// 40  8  i64 network parameters  (must equal what the spec implies)
 /// 48  8  i64 head parameters     (must equal outputs·inputs + outputs)
-/// 56  1  u8  LSTM options flags: 1 peepholes, 2 cell clip, 4 coupled input and forget gates   (version 2 on)
-/// 57  8  f64 cell clip (0 without)
-/// 65 51  gate, cell and output activations: each u8 kind (RnnActivationKind), f64 α, f64 β
+/// 56  1  u8  cell options flags: 1 peepholes, 2 cell clip, 4 coupled input and forget gates, 8 RNN activation given
+/// 57  8  f64 cell clip (0 without)                                                            (version 2 on)
+/// 65 51  three activations, each u8 kind (RnnActivationKind), f64 α, f64 β: LSTM gate / cell / output, GRU gate /
+///        candidate / Tanh, RNN activation (Sigmoid when not given) / Tanh / Tanh
 /// 116    metadata entries (at 56 in version 1): u8 name length (1..64), UTF-8 name, i32 count (0 .. 2^24), count × f64
 ///        network parameters (element size each, PyTorch order), then head parameters (weight, then bias)
 /// end−4  u32 CRC-32 (IEEE) of every byte before it
@@ -140,10 +141,10 @@ public static class ModelFile
         w.Write(model.Metadata.Count);
         w.Write((long)model.Network.Parameters.Length);
         w.Write((long)(head?.Parameters.Length ?? 0));
-        var options = spec.LstmOptions ?? new LstmOptions();
-        w.Write((byte)((options.Peepholes ? 1 : 0) | (options.CellClip is null ? 0 : 2) | (options.CoupledInputForget ? 4 : 0)));
-        w.Write(options.CellClip ?? 0);
-        foreach (var a in new[] { options.GateActivation, options.CellActivation, options.OutputActivation })
+        var (flags, clip, activations) = OptionsBlock(spec);
+        w.Write(flags);
+        w.Write(clip);
+        foreach (var a in activations)
         {
             w.Write((byte)a.Kind);
             w.Write(a.Alpha);
@@ -259,7 +260,12 @@ public static class ModelFile
 
         int input = r.I32(), hidden = r.I32(), layers = r.I32(), headInputs = r.I32(), headOutputs = r.I32(), entries = r.I32();
         long networkCount = r.I64(), headCount = r.I64();
-        var spec = new RnnSpec((CellType)cell, input, hidden, layers, bidirectional == 1) { LstmOptions = version == 1 ? null : ReadOptions(file.Slice(HeaderBytes, OptionsBytes)) };
+        var spec = new RnnSpec((CellType)cell, input, hidden, layers, bidirectional == 1);
+        if (version > 1)
+        {
+            spec = WithOptions(spec, file.Slice(HeaderBytes, OptionsBytes));
+        }
+
         try
         {
             spec.Validate();
@@ -303,45 +309,91 @@ public static class ModelFile
         return new Header(elementSize, spec, hasHead ? (Activation)activation : null, headOutputs, entries, networkCount, headCount, bodyStart);
     }
 
-    /// <summary>The version-2 LSTM options block; null when every option is PyTorch's.</summary>
-    private static LstmOptions? ReadOptions(ReadOnlySpan<byte> block)
+    /// <summary>
+    /// The version-2 cell options block of a spec: flags (1 peepholes, 2 clip, 4 coupled gates, 8 an RNN activation is
+    /// given), the clip, three activations — LSTM gate / cell / output, GRU gate / candidate / unused, RNN activation /
+    /// unused / unused (unused ones at the LSTM defaults).
+    /// </summary>
+    private static (byte Flags, double Clip, RnnActivation[] Activations) OptionsBlock(RnnSpec spec)
+    {
+        if (spec.GruOptions is { IsStandard: false } g)
+        {
+            return ((byte)(g.CellClip is null ? 0 : 2), g.CellClip ?? 0, [g.GateActivation, g.CandidateActivation, RnnActivation.Tanh]);
+        }
+
+        if (spec.SimpleRnnOptions is { IsStandard: false } r)
+        {
+            return ((byte)((r.CellClip is null ? 0 : 2) | (r.Activation is null ? 0 : 8)), r.CellClip ?? 0, [r.Activation ?? RnnActivation.Sigmoid, RnnActivation.Tanh, RnnActivation.Tanh]);
+        }
+
+        var o = spec.HasLstmOptions ? spec.LstmOptions! : new LstmOptions();
+        return ((byte)((o.Peepholes ? 1 : 0) | (o.CellClip is null ? 0 : 2) | (o.CoupledInputForget ? 4 : 0)), o.CellClip ?? 0, [o.GateActivation, o.CellActivation, o.OutputActivation]);
+    }
+
+    /// <summary>Reads the version-2 options block into <paramref name="spec"/> (unchanged when every option is the cell's standard).</summary>
+    private static RnnSpec WithOptions(RnnSpec spec, ReadOnlySpan<byte> block)
     {
         var r = new Reader(block, 0);
         int flags = r.U8();
         double clip = r.F64();
-        if ((flags & ~7) != 0)
+        if ((flags & ~15) != 0)
         {
-            throw Invalid($"LSTM options flags {flags}: only bits 1, 2 and 4 are defined.");
+            throw Invalid($"cell options flags {flags}: only bits 1, 2, 4 and 8 are defined.");
         }
 
-        var activations = new RnnActivation[3];
+        var a = new RnnActivation[3];
         for (int k = 0; k < 3; k++)
         {
             int kind = r.U8();
             double alpha = r.F64(), beta = r.F64();
             if (!Enum.IsDefined((RnnActivationKind)kind))
             {
-                throw Invalid($"LSTM activation {k}: kind {kind} is not known.");
+                throw Invalid($"cell options activation {k}: kind {kind} is not known.");
             }
 
-            activations[k] = new RnnActivation((RnnActivationKind)kind, alpha, beta);
+            a[k] = new RnnActivation((RnnActivationKind)kind, alpha, beta);
         }
 
         if ((flags & 2) == 0 && clip != 0)
         {
-            throw Invalid($"LSTM options: a cell clip of {clip} without its flag.");
+            throw Invalid($"cell options: a cell clip of {clip} without its flag.");
+        }
+
+        double? cellClip = (flags & 2) != 0 ? clip : null;
+        bool lstm = spec.Cell == CellType.Lstm, gru = spec.Cell == CellType.Gru, rnn = spec.Cell is CellType.RnnTanh or CellType.RnnRelu;
+        if ((!lstm && (flags & 5) != 0) || (!rnn && (flags & 8) != 0) || (!lstm && !gru && !rnn && flags != 0)
+            || (gru && a[2] != RnnActivation.Tanh) || (rnn && (a[1] != RnnActivation.Tanh || a[2] != RnnActivation.Tanh || ((flags & 8) == 0 && a[0] != RnnActivation.Sigmoid))))
+        {
+            throw Invalid($"cell options: flags {flags} and activations [{string.Join(", ", a)}] do not fit a {spec.Cell} cell.");
+        }
+
+        if (gru)
+        {
+            var g = new GruOptions { CellClip = cellClip, GateActivation = a[0], CandidateActivation = a[1] };
+            return g.IsStandard ? spec : spec with { GruOptions = g };
+        }
+
+        if (rnn)
+        {
+            var o = new SimpleRnnOptions { CellClip = cellClip, Activation = (flags & 8) != 0 ? a[0] : null };
+            return o.IsStandard ? spec : spec with { SimpleRnnOptions = o };
         }
 
         var options = new LstmOptions
         {
             Peepholes = (flags & 1) != 0,
-            CellClip = (flags & 2) != 0 ? clip : null,
+            CellClip = cellClip,
             CoupledInputForget = (flags & 4) != 0,
-            GateActivation = activations[0],
-            CellActivation = activations[1],
-            OutputActivation = activations[2],
+            GateActivation = a[0],
+            CellActivation = a[1],
+            OutputActivation = a[2],
         };
-        return options.IsStandard ? null : options;
+        if (!lstm && !options.IsStandard)
+        {
+            throw Invalid($"cell options: LSTM options on a {spec.Cell} cell.");
+        }
+
+        return options.IsStandard ? spec : spec with { LstmOptions = options };
     }
 
     internal static SavedModel<T> Deserialize<T>(ReadOnlySpan<byte> file)

@@ -103,17 +103,82 @@ public sealed record LstmOptions
     /// <summary>Throws when a value is outside what the kernels define.</summary>
     public void Validate()
     {
-        if (CellClip is { } clip && !(clip > 0 && double.IsFinite(clip)))
-        {
-            throw new ArgumentOutOfRangeException(nameof(CellClip), clip, $"spec.LstmOptions.CellClip: expected a finite value > 0 or null, got {clip}.");
-        }
+        OptionChecks.Clip(CellClip, "LstmOptions");
+        OptionChecks.Activation(GateActivation, "LstmOptions.GateActivation");
+        OptionChecks.Activation(CellActivation, "LstmOptions.CellActivation");
+        OptionChecks.Activation(OutputActivation, "LstmOptions.OutputActivation");
+    }
+}
 
-        foreach (var (a, name) in new[] { (GateActivation, nameof(GateActivation)), (CellActivation, nameof(CellActivation)), (OutputActivation, nameof(OutputActivation)) })
+/// <summary>
+/// The ONNX GRU operator's options beyond PyTorch's GRU, for <see cref="CellType.Gru"/> (linear_before_reset = 1). The
+/// defaults are PyTorch's cell; any other value runs a general kernel.
+/// </summary>
+public sealed record GruOptions
+{
+    /// <summary>ONNX <c>clip</c>: every activation's input is clipped to [−CellClip, CellClip] (null: no clip).</summary>
+    public double? CellClip { get; init; }
+
+    /// <summary>ONNX f: the activation of the reset and update gates.</summary>
+    public RnnActivation GateActivation { get; init; } = RnnActivation.Sigmoid;
+
+    /// <summary>ONNX g: the activation of the candidate state.</summary>
+    public RnnActivation CandidateActivation { get; init; } = RnnActivation.Tanh;
+
+    /// <summary>Whether these are PyTorch's GRU (every option at its default).</summary>
+    public bool IsStandard => CellClip is null && GateActivation == RnnActivation.Sigmoid && CandidateActivation == RnnActivation.Tanh;
+
+    /// <summary>Throws when a value is outside what the kernels define.</summary>
+    public void Validate()
+    {
+        OptionChecks.Clip(CellClip, "GruOptions");
+        OptionChecks.Activation(GateActivation, "GruOptions.GateActivation");
+        OptionChecks.Activation(CandidateActivation, "GruOptions.CandidateActivation");
+    }
+}
+
+/// <summary>
+/// The ONNX RNN operator's options for <see cref="CellType.RnnTanh"/> and <see cref="CellType.RnnRelu"/>: a cell clip
+/// and any activation in place of the cell type's tanh or ReLU. The defaults keep the standard kernel.
+/// </summary>
+public sealed record SimpleRnnOptions
+{
+    /// <summary>ONNX <c>clip</c>: the activation's input is clipped to [−CellClip, CellClip] (null: no clip).</summary>
+    public double? CellClip { get; init; }
+
+    /// <summary>ONNX f, replacing the cell type's tanh or ReLU; null keeps it.</summary>
+    public RnnActivation? Activation { get; init; }
+
+    /// <summary>Whether these change nothing.</summary>
+    public bool IsStandard => CellClip is null && Activation is null;
+
+    /// <summary>Throws when a value is outside what the kernels define.</summary>
+    public void Validate()
+    {
+        OptionChecks.Clip(CellClip, "SimpleRnnOptions");
+        if (Activation is { } a)
         {
-            if (!Enum.IsDefined(a.Kind) || !double.IsFinite(a.Alpha) || !double.IsFinite(a.Beta))
-            {
-                throw new ArgumentOutOfRangeException(name, a, $"spec.LstmOptions.{name}: expected a defined kind with finite α and β, got {a.Kind} (α={a.Alpha}, β={a.Beta}).");
-            }
+            OptionChecks.Activation(a, "SimpleRnnOptions.Activation");
+        }
+    }
+}
+
+/// <summary>The checks the option records share.</summary>
+internal static class OptionChecks
+{
+    public static void Clip(double? clip, string owner)
+    {
+        if (clip is { } c && !(c > 0 && double.IsFinite(c)))
+        {
+            throw new ArgumentOutOfRangeException("CellClip", c, $"spec.{owner}.CellClip: expected a finite value > 0 or null, got {c}.");
+        }
+    }
+
+    public static void Activation(RnnActivation a, string name)
+    {
+        if (!Enum.IsDefined(a.Kind) || !double.IsFinite(a.Alpha) || !double.IsFinite(a.Beta))
+        {
+            throw new ArgumentOutOfRangeException(name, a, $"spec.{name}: expected a defined kind with finite α and β, got {a.Kind} (α={a.Alpha}, β={a.Beta}).");
         }
     }
 }

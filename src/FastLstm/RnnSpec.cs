@@ -36,8 +36,17 @@ public sealed record RnnSpec(CellType Cell, int InputSize, int HiddenSize, int L
     /// </summary>
     public LstmOptions? LstmOptions { get; init; }
 
+    /// <summary>The ONNX GRU options (clip, activations) for <see cref="CellType.Gru"/>; null or standard is PyTorch's GRU.</summary>
+    public GruOptions? GruOptions { get; init; }
+
+    /// <summary>The ONNX RNN options (clip, another activation) for <see cref="CellType.RnnTanh"/> / <see cref="CellType.RnnRelu"/>.</summary>
+    public SimpleRnnOptions? SimpleRnnOptions { get; init; }
+
     /// <summary>Whether the LSTM options differ from PyTorch's LSTM.</summary>
     public bool HasLstmOptions => LstmOptions is { IsStandard: false };
+
+    /// <summary>Whether any cell options differ from the standard cell's.</summary>
+    public bool HasCellOptions => HasLstmOptions || GruOptions is { IsStandard: false } || SimpleRnnOptions is { IsStandard: false };
 
     /// <summary>1, or 2 when bidirectional.</summary>
     public int Directions => Bidirectional ? 2 : 1;
@@ -73,6 +82,26 @@ public sealed record RnnSpec(CellType Cell, int InputSize, int HiddenSize, int L
             }
 
             options.Validate();
+        }
+
+        if (GruOptions is { } gru)
+        {
+            if (Cell != CellType.Gru && !gru.IsStandard)
+            {
+                throw new ArgumentException($"spec.GruOptions: only a Gru cell (ONNX linear_before_reset = 1) takes GRU options; this spec's cell is {Cell}.", nameof(GruOptions));
+            }
+
+            gru.Validate();
+        }
+
+        if (SimpleRnnOptions is { } rnn)
+        {
+            if (Cell is not (CellType.RnnTanh or CellType.RnnRelu) && !rnn.IsStandard)
+            {
+                throw new ArgumentException($"spec.SimpleRnnOptions: only an RnnTanh or RnnRelu cell takes simple-RNN options; this spec's cell is {Cell}.", nameof(SimpleRnnOptions));
+            }
+
+            rnn.Validate();
         }
 
         Check(InputSize, nameof(InputSize), 1 << 20);

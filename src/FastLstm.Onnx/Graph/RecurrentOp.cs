@@ -4,31 +4,28 @@ namespace FastLstm.Onnx.Graph;
 
 /// <summary>
 /// An ONNX LSTM, GRU or RNN node run on FastLstm's engine. Every attribute and input of the operator is mapped to an
-/// <see cref="RnnSpec"/> (LSTM peepholes, clip, input_forget and activation lists through <see cref="LstmOptions"/>);
-/// what the engine does not compute (other activations for GRU / RNN, per-direction activation lists) is refused at
-/// load, naming the node. Weights given as constants are converted once; weights given as graph inputs on every run.
+/// <see cref="RnnSpec"/> (clip, activation lists, LSTM peepholes and input_forget through <see cref="LstmOptions"/>,
+/// <see cref="GruOptions"/>, <see cref="SimpleRnnOptions"/>); what the engine does not compute (per-direction activation
+/// lists, options on a GRU with linear_before_reset = 0) is refused at load, naming the node. Weights given as constants are converted once; weights given as graph inputs on every run.
 /// </summary>
 internal sealed class RecurrentOp : Op
 {
-    private RecurrentOp(NodeProto node, CellType cell, int hidden, int directions, bool reverseOnly, bool batchMajor, LstmOptions? options)
+    private RecurrentOp(NodeProto node, RnnSpec shape, bool reverseOnly, bool batchMajor)
         : base(node)
     {
-        Cell = cell;
-        Hidden = hidden;
-        Directions = directions;
+        Shape = shape;
         ReverseOnly = reverseOnly;
         BatchMajor = batchMajor;
-        Options = options;
     }
 
-    public CellType Cell { get; }
+    /// <summary>The node as a one-layer spec (cell, options, hidden size, directions) with input size 1.</summary>
+    public RnnSpec Shape { get; }
 
-    public int Hidden { get; }
+    public CellType Cell => Shape.Cell;
 
-    public int Directions { get; }
+    public int Hidden => Shape.HiddenSize;
 
-    /// <summary>The LSTM options beyond PyTorch's (null for PyTorch's LSTM, GRU and RNN).</summary>
-    public LstmOptions? Options { get; }
+    public int Directions => Shape.Directions;
 
     /// <summary>direction = "reverse": one direction running backwards in time (no RnnSpec has it).</summary>
     public bool ReverseOnly { get; }
@@ -84,40 +81,41 @@ internal sealed class RecurrentOp : Op
             throw a.Fail($"clip {limit} is not a finite value > 0", invalid: true);
         }
 
-        CellType cell;
-        LstmOptions? options = null;
+        double? cellClip = clip is { } cl ? Decimalish(cl) : null;
+        RnnSpec shape;
         if (op == "LSTM")
         {
-            cell = CellType.Lstm;
             var o = new LstmOptions
             {
                 Peepholes = Input(node, 7) != null,
-                CellClip = clip is { } cl ? Decimalish(cl) : null,
+                CellClip = cellClip,
                 CoupledInputForget = a.Int("input_forget", 0) != 0,
                 GateActivation = activations[0],
                 CellActivation = activations[1],
                 OutputActivation = activations[2],
             };
-            options = o.IsStandard ? null : o;
+            shape = new RnnSpec(CellType.Lstm, 1, (int)hidden, 1, directions == 2) { LstmOptions = o.IsStandard ? null : o };
+        }
+        else if (op == "GRU")
+        {
+            var o = new GruOptions { CellClip = cellClip, GateActivation = activations[0], CandidateActivation = activations[1] };
+            bool linearBeforeReset = a.Int("linear_before_reset", 0) != 0;
+            if (!linearBeforeReset && !o.IsStandard)
+            {
+                throw a.Fail("clip and activations other than [Sigmoid, Tanh] are supported with linear_before_reset = 1 only, not yet with 0", invalid: false);
+            }
+
+            shape = new RnnSpec(linearBeforeReset ? CellType.Gru : CellType.GruResetBefore, 1, (int)hidden, 1, directions == 2) { GruOptions = o.IsStandard ? null : o };
         }
         else
         {
-            if (clip != null)
-            {
-                throw a.Fail("clip on GRU and RNN is not supported yet (FastLstm has it for LSTM)", invalid: false);
-            }
-
-            bool standard = activations.Take(defaults.Length).Select((x, i) => x.Kind.ToString() == defaults[i]).All(x => x);
-            bool relu = op == "RNN" && activations[0].Kind == RnnActivationKind.Relu;
-            if (!standard && !relu)
-            {
-                throw a.Fail($"activations [{string.Join(", ", activations.Take(defaults.Length))}] are not supported yet for {op} (it runs with [{string.Join(", ", defaults)}]{(op == "RNN" ? " or [Relu]" : "")})", invalid: false);
-            }
-
-            cell = op == "GRU" ? (a.Int("linear_before_reset", 0) != 0 ? CellType.Gru : CellType.GruResetBefore) : relu ? CellType.RnnRelu : CellType.RnnTanh;
+            var f = activations[0];
+            var cell = f == RnnActivation.WithDefaults(RnnActivationKind.Relu) ? CellType.RnnRelu : CellType.RnnTanh;
+            var o = new SimpleRnnOptions { CellClip = cellClip, Activation = f.Kind is RnnActivationKind.Tanh or RnnActivationKind.Relu ? null : f };
+            shape = new RnnSpec(cell, 1, (int)hidden, 1, directions == 2) { SimpleRnnOptions = o.IsStandard ? null : o };
         }
 
-        var result = new RecurrentOp(node, cell, (int)hidden, directions, direction == "reverse", layout == 1, options);
+        var result = new RecurrentOp(node, shape, direction == "reverse", layout == 1);
         if (Input(node, 1) is { } w && Input(node, 2) is { } r && constant(w) is { } cw && constant(r) is { } cr)
         {
             string? b = Input(node, 3), p = Input(node, 7);
@@ -183,7 +181,7 @@ internal sealed class RecurrentOp : Op
     public RnnModel<float> BuildModel(Value w, Value r, Value? b, Value? p)
     {
         int inputSize = CheckWeights(w, r, b, p);
-        var model = new RnnModel<float>(new RnnSpec(Cell, inputSize, Hidden, 1, Directions == 2) { LstmOptions = Options });
+        var model = new RnnModel<float>(Shape with { InputSize = inputSize });
         Fill(model, 0, w, r, b, p);
         return model;
     }
@@ -216,7 +214,7 @@ internal sealed class RecurrentOp : Op
                 pd.Slice(h, h).CopyTo(model.Parameter("weight_peephole_o" + s));
                 pd.Slice(2 * h, h).CopyTo(model.Parameter("weight_peephole_f" + s));
             }
-            else if (Options is { Peepholes: true })
+            else if (Shape.LstmOptions is { Peepholes: true })
             {
                 foreach (string k in (string[])["i", "f", "o"])
                 {

@@ -85,8 +85,14 @@ internal abstract class Cell
             _ => Fused<T, V128<T>>(),
         };
 
-    /// <summary>The cell a spec's layers use: its type's, or the general LSTM when it has non-standard LSTM options.</summary>
-    public static Cell For(RnnSpec spec) => spec.HasLstmOptions ? new LstmWithOptionsCell(spec.LstmOptions!) : For(spec.Cell);
+    /// <summary>The cell a spec's layers use: its type's, or the general kernel of that type when it has non-standard options.</summary>
+    public static Cell For(RnnSpec spec) => spec switch
+    {
+        { HasLstmOptions: true } => new LstmWithOptionsCell(spec.LstmOptions!),
+        { GruOptions.IsStandard: false } => new GruWithOptionsCell(spec.GruOptions),
+        { SimpleRnnOptions.IsStandard: false } => new SimpleRnnWithOptionsCell(spec.SimpleRnnOptions, spec.Cell == CellType.RnnRelu),
+        _ => For(spec.Cell),
+    };
 
     public static Cell For(CellType type) => type switch
     {

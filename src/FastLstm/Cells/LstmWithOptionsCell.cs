@@ -41,33 +41,17 @@ internal sealed class LstmWithOptionsCell(LstmOptions options) : Cell
         double distance = double.PositiveInfinity;
         for (int k = 0; k < 4 * n; k++)
         {
-            double raw = double.CreateTruncating(cache[(5 * n) + k]);
-            if (Options.CellClip is { } clip)
-            {
-                distance = Math.Min(distance, Math.Abs(Math.Abs(raw) - clip));
-            }
-
             var a = (k / n) == 2 ? Options.CellActivation : Options.GateActivation;
-            distance = Math.Min(distance, Corner(a, Clip(raw)));
+            distance = Math.Min(distance, OptionMath.Kink(Options.CellClip, a, double.CreateTruncating(cache[(5 * n) + k])));
         }
 
         for (int j = 0; j < n; j++)
         {
-            distance = Math.Min(distance, Corner(Options.OutputActivation, double.CreateTruncating(cache[(4 * n) + j])));
+            distance = Math.Min(distance, OptionMath.Kink(null, Options.OutputActivation, double.CreateTruncating(cache[(4 * n) + j])));
         }
 
         return distance;
     }
-
-    private double Clip(double x) => Options.CellClip is { } c ? Math.Clamp(x, -c, c) : x;
-
-    private static double Corner(RnnActivation a, double x) => a.Kind switch
-    {
-        RnnActivationKind.Relu or RnnActivationKind.LeakyRelu or RnnActivationKind.Elu => Math.Abs(x),
-        RnnActivationKind.ThresholdedRelu => Math.Abs(x - a.Alpha),
-        RnnActivationKind.HardSigmoid => Math.Min(Math.Abs((a.Alpha * x) + a.Beta), Math.Abs((a.Alpha * x) + a.Beta - 1)) / Math.Max(Math.Abs(a.Alpha), 1e-300),
-        _ => double.PositiveInfinity,
-    };
 
     public override FusedCell<T> Fused<T, TV>() => new Kernels<T, TV>(Options);
 
@@ -107,12 +91,11 @@ internal sealed class LstmWithOptionsCell(LstmOptions options) : Cell
 
     private T ClipT<T>(T x)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
-        => Options.CellClip is { } c ? T.Clamp(x, T.CreateTruncating(-c), T.CreateTruncating(c)) : x;
+        => OptionMath.Clip(Options.CellClip, x);
 
-    /// <summary>1 where the clip lets the pre-activation through (its gradient), 0 where it is clipped.</summary>
     private T Pass<T>(T raw)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
-        => Options.CellClip is { } c && T.Abs(raw) > T.CreateTruncating(c) ? T.Zero : T.One;
+        => OptionMath.Pass(Options.CellClip, raw);
 
     public override void NaiveBackward<T>(in NaiveWeights<T> w, in NaiveGrads<T> g, ReadOnlySpan<T> x, ReadOnlySpan<T> h, ReadOnlySpan<T> c,
         ReadOnlySpan<T> cache, ReadOnlySpan<T> dhOut, ReadOnlySpan<T> dcOut, Span<T> dx, Span<T> dh, Span<T> dc)
@@ -159,12 +142,11 @@ internal sealed class LstmWithOptionsCell(LstmOptions options) : Cell
         }
     }
 
-    private sealed unsafe class Kernels<T, TV>(LstmOptions options) : FusedCell<T, TV>
+    private sealed unsafe class Kernels<T, TV>(LstmOptions options) : OptionKernels<T, TV>(options.CellClip)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
         where TV : unmanaged, IVec<TV, T>
     {
-        private readonly bool _peepholes = options.Peepholes, _coupled = options.CoupledInputForget, _clip = options.CellClip.HasValue;
-        private readonly T _limit = T.CreateTruncating(options.CellClip ?? 0);
+        private readonly bool _peepholes = options.Peepholes, _coupled = options.CoupledInputForget;
         private readonly RnnActivation _f = options.GateActivation, _g = options.CellActivation, _h = options.OutputActivation;
 
         public override void PrepareBias(ReadOnlySpan<T> parameters, LayerTensors tensors, int h, int hp, Span<T> dst)
@@ -173,31 +155,6 @@ internal sealed class LstmWithOptionsCell(LstmOptions options) : Cell
             for (int k = 0; k < tensors.Extra.Length; k++)
             {
                 PadBlocks(Of(parameters, tensors.Extra[k]), 1, h, hp, dst[((4 + k) * hp)..]);
-            }
-        }
-
-        private TV Clip(TV x) => _clip ? TV.Max(TV.Create(-_limit), TV.Min(TV.Create(_limit), x)) : x;
-
-        private TV Pass(TV raw) => _clip ? TV.Select(TV.GreaterThan(TV.Max(raw, -raw), TV.Create(_limit)), TV.Zero, TV.One) : TV.One;
-
-        /// <summary>dst[j] = act(src[j]) over n values (Softplus, which has no vector form, element by element).</summary>
-        private static void Activate(in RnnActivation a, T* dst, T* src, int n)
-        {
-            if (!OnnxActivations<T>.Vectorised(a.Kind))
-            {
-                for (int j = 0; j < n; j++)
-                {
-                    dst[j] = OnnxActivations<T>.Apply(a, src[j]);
-                }
-
-                return;
-            }
-
-            TV alpha = TV.Create(T.CreateTruncating(a.Alpha)), beta = TV.Create(T.CreateTruncating(a.Beta));
-            var kind = a.Kind;
-            for (int j = 0; j < n; j += TV.Count)
-            {
-                TV.Store(OnnxActivations<T>.Apply(kind, alpha, beta, TV.Load(src + j)), dst + j);
             }
         }
 
@@ -272,11 +229,7 @@ internal sealed class LstmWithOptionsCell(LstmOptions options) : Cell
         {
             int hp = s.Hp, w = TV.Count;
             T* b = s.Bias;
-            TV fa = TV.Create(T.CreateTruncating(_f.Alpha)), fb = TV.Create(T.CreateTruncating(_f.Beta));
-            TV ga = TV.Create(T.CreateTruncating(_g.Alpha)), gb = TV.Create(T.CreateTruncating(_g.Beta));
-            TV ha = TV.Create(T.CreateTruncating(_h.Alpha)), hb = TV.Create(T.CreateTruncating(_h.Beta));
-            var fk = _f.Kind;
-            var gk = _g.Kind;
+            TV fa = Alpha(_f), fb = Beta(_f), ga = Alpha(_g), gb = Beta(_g), ha = Alpha(_h), hb = Beta(_h);
             var hk = _h.Kind;
             for (int r = 0; r < s.Rows; r++)
             {
@@ -301,14 +254,14 @@ internal sealed class LstmWithOptionsCell(LstmOptions options) : Cell
                     var rawG = TV.Load(aux + (3 * hp) + j);
                     var rawO = TV.Load(aux + (4 * hp) + j);
                     var dh = TV.Load(dhp + j);
-                    var dao = dh * hc * OnnxActivations<T>.Derivative(fk, fa, fb, Clip(rawO), o) * Pass(rawO);
+                    var dao = dh * hc * Slope(_f, fa, fb, rawO, o);
                     var dc = TV.Fma(dh * o, OnnxActivations<T>.Derivative(hk, ha, hb, cn, hc), TV.Load(dcp + j));
                     if (_peepholes)
                     {
                         dc = TV.Fma(dao, TV.Load(b + (6 * hp) + j), dc);
                     }
 
-                    var di = OnnxActivations<T>.Derivative(fk, fa, fb, Clip(rawI), i) * Pass(rawI);
+                    var di = Slope(_f, fa, fb, rawI, i);
                     TV dai, daf;
                     if (_coupled)
                     {
@@ -318,10 +271,10 @@ internal sealed class LstmWithOptionsCell(LstmOptions options) : Cell
                     else
                     {
                         dai = dc * g * di;
-                        daf = dc * c0 * OnnxActivations<T>.Derivative(fk, fa, fb, Clip(rawF), f) * Pass(rawF);
+                        daf = dc * c0 * Slope(_f, fa, fb, rawF, f);
                     }
 
-                    var dag = dc * i * OnnxActivations<T>.Derivative(gk, ga, gb, Clip(rawG), g) * Pass(rawG);
+                    var dag = dc * i * Slope(_g, ga, gb, rawG, g);
                     var dcPrev = dc * f;
                     if (_peepholes)
                     {

@@ -69,6 +69,30 @@ public sealed class OnnxExportTests
     public void Onnx_Runtime_computes_the_lstm_options_as_FastLstm_does(string name) =>
         AgainstOnnxRuntime(new RnnSpec(CellType.Lstm, 3, 6, 2, name.Contains("bidirectional", StringComparison.Ordinal)) { LstmOptions = LstmOptionCases[name] }, Activation.Linear);
 
+    public static TheoryData<string> GruAndRnnOptionCases() => new(GruAndRnnOptions.Keys);
+
+    private static readonly Dictionary<string, RnnSpec> GruAndRnnOptions = new()
+    {
+        ["GRU clip"] = new(CellType.Gru, 3, 6, 2) { GruOptions = new() { CellClip = 0.3 } },
+        ["GRU HardSigmoid, Softsign, bidirectional"] = new(CellType.Gru, 3, 6, 1, true)
+        {
+            GruOptions = new() { GateActivation = new(RnnActivationKind.HardSigmoid, 0.25, 0.55), CandidateActivation = new(RnnActivationKind.Softsign) },
+        },
+        ["GRU ScaledTanh candidate, clip"] = new(CellType.Gru, 3, 6, 2)
+        {
+            GruOptions = new() { CellClip = 0.5, CandidateActivation = new(RnnActivationKind.ScaledTanh, 1.2, 0.8) },
+        },
+        ["RNN clip"] = new(CellType.RnnTanh, 3, 6, 2) { SimpleRnnOptions = new() { CellClip = 0.2 } },
+        ["RNN Elu, bidirectional"] = new(CellType.RnnTanh, 3, 6, 2, true) { SimpleRnnOptions = new() { Activation = new(RnnActivationKind.Elu, 0.6) } },
+        ["RNN Relu, clip"] = new(CellType.RnnRelu, 3, 6, 1) { SimpleRnnOptions = new() { CellClip = 0.25 } },
+        ["RNN Softplus"] = new(CellType.RnnTanh, 3, 6, 1) { SimpleRnnOptions = new() { Activation = new(RnnActivationKind.Softplus) } },
+    };
+
+    [Theory]
+    [MemberData(nameof(GruAndRnnOptionCases))]
+    public void Onnx_Runtime_computes_the_gru_and_rnn_options_as_FastLstm_does(string name) =>
+        AgainstOnnxRuntime(GruAndRnnOptions[name], Activation.Linear);
+
     private static void AgainstOnnxRuntime(RnnSpec spec, Activation? activation)
     {
         var model = RnnModel<float>.CreateRandom(spec, 11);

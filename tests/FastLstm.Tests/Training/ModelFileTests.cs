@@ -111,6 +111,16 @@ public class ModelFileTests : IDisposable
         Assert.Equal(saved.Network.Parameters.ToArray(), back.Network.Parameters.ToArray());
         Assert.Contains("weight_peephole_f_l1_reverse", back.Network.ParameterNames);
 
+        foreach (var other in new RnnSpec[]
+        {
+            new(CellType.Gru, 2, 3) { GruOptions = new GruOptions { CellClip = 1, CandidateActivation = new RnnActivation(RnnActivationKind.Softsign) } },
+            new(CellType.RnnRelu, 2, 3) { SimpleRnnOptions = new SimpleRnnOptions { CellClip = 0.5 } },
+            new(CellType.RnnTanh, 2, 3) { SimpleRnnOptions = new SimpleRnnOptions { Activation = new RnnActivation(RnnActivationKind.Elu, 0.5) } },
+        })
+        {
+            Assert.Equal(other, ModelFile.Deserialize<float>(ModelFile.Serialize(Sample<float>(other))).Network.Spec);
+        }
+
         // A version-1 file is a version-2 file without the 60-byte options block.
         var plain = Sample<float>(new RnnSpec(CellType.Gru, 2, 3));
         byte[] v2 = ModelFile.Serialize(plain);
