@@ -80,6 +80,10 @@ public class EngineProperties
         {
             GruOptions = new() { CellClip = 1.2, GateActivation = new(RnnActivationKind.HardSigmoid, 0.25, 0.5), CandidateActivation = new(RnnActivationKind.Affine, 0.7, 0.2) },
         },
+        ["gru reset-before options"] = (s, bi, layers) => s.Spec(CellType.GruResetBefore, bi, layers) with
+        {
+            GruOptions = new() { CellClip = 0.7, GateActivation = new(RnnActivationKind.Softsign), CandidateActivation = new(RnnActivationKind.LeakyRelu, 0.3) },
+        },
         ["rnn clip"] = (s, bi, layers) => s.Spec(CellType.RnnTanh, bi, layers) with { SimpleRnnOptions = new() { CellClip = 0.4 } },
         ["rnn activation"] = (s, bi, layers) => s.Spec(CellType.RnnRelu, bi, layers) with
         {

@@ -360,7 +360,7 @@ public static class ModelFile
         }
 
         double? cellClip = (flags & 2) != 0 ? clip : null;
-        bool lstm = spec.Cell == CellType.Lstm, gru = spec.Cell == CellType.Gru, rnn = spec.Cell is CellType.RnnTanh or CellType.RnnRelu;
+        bool lstm = spec.Cell == CellType.Lstm, gru = spec.Cell is CellType.Gru or CellType.GruResetBefore, rnn = spec.Cell is CellType.RnnTanh or CellType.RnnRelu;
         if ((!lstm && (flags & 5) != 0) || (!rnn && (flags & 8) != 0) || (!lstm && !gru && !rnn && flags != 0)
             || (gru && a[2] != RnnActivation.Tanh) || (rnn && (a[1] != RnnActivation.Tanh || a[2] != RnnActivation.Tanh || ((flags & 8) == 0 && a[0] != RnnActivation.Sigmoid))))
         {

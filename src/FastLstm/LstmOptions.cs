@@ -111,8 +111,9 @@ public sealed record LstmOptions
 }
 
 /// <summary>
-/// The ONNX GRU operator's options beyond PyTorch's GRU, for <see cref="CellType.Gru"/> (linear_before_reset = 1). The
-/// defaults are PyTorch's cell; any other value runs a general kernel.
+/// The ONNX GRU operator's options, for <see cref="CellType.Gru"/> (linear_before_reset = 1) and
+/// <see cref="CellType.GruResetBefore"/> (linear_before_reset = 0). The defaults are the plain cell; any other value runs
+/// a general kernel.
 /// </summary>
 public sealed record GruOptions
 {

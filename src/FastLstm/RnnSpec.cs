@@ -36,7 +36,7 @@ public sealed record RnnSpec(CellType Cell, int InputSize, int HiddenSize, int L
     /// </summary>
     public LstmOptions? LstmOptions { get; init; }
 
-    /// <summary>The ONNX GRU options (clip, activations) for <see cref="CellType.Gru"/>; null or standard is PyTorch's GRU.</summary>
+    /// <summary>The ONNX GRU options (clip, activations) for <see cref="CellType.Gru"/> and <see cref="CellType.GruResetBefore"/>; null or standard is the plain cell.</summary>
     public GruOptions? GruOptions { get; init; }
 
     /// <summary>The ONNX RNN options (clip, another activation) for <see cref="CellType.RnnTanh"/> / <see cref="CellType.RnnRelu"/>.</summary>
@@ -86,9 +86,9 @@ public sealed record RnnSpec(CellType Cell, int InputSize, int HiddenSize, int L
 
         if (GruOptions is { } gru)
         {
-            if (Cell != CellType.Gru && !gru.IsStandard)
+            if (Cell is not (CellType.Gru or CellType.GruResetBefore) && !gru.IsStandard)
             {
-                throw new ArgumentException($"spec.GruOptions: only a Gru cell (ONNX linear_before_reset = 1) takes GRU options; this spec's cell is {Cell}.", nameof(GruOptions));
+                throw new ArgumentException($"spec.GruOptions: only a Gru or GruResetBefore cell takes GRU options; this spec's cell is {Cell}.", nameof(GruOptions));
             }
 
             gru.Validate();

@@ -6,7 +6,7 @@ namespace FastLstm.Onnx.Graph;
 /// An ONNX LSTM, GRU or RNN node run on FastLstm's engine. Every attribute and input of the operator is mapped to an
 /// <see cref="RnnSpec"/> (clip, activation lists, LSTM peepholes and input_forget through <see cref="LstmOptions"/>,
 /// <see cref="GruOptions"/>, <see cref="SimpleRnnOptions"/>); what the engine does not compute (per-direction activation
-/// lists, options on a GRU with linear_before_reset = 0) is refused at load, naming the node. Weights given as constants are converted once; weights given as graph inputs on every run.
+/// lists) is refused at load, naming the node. Weights given as constants are converted once; weights given as graph inputs on every run.
 /// </summary>
 internal sealed class RecurrentOp : Op
 {
@@ -100,11 +100,6 @@ internal sealed class RecurrentOp : Op
         {
             var o = new GruOptions { CellClip = cellClip, GateActivation = activations[0], CandidateActivation = activations[1] };
             bool linearBeforeReset = a.Int("linear_before_reset", 0) != 0;
-            if (!linearBeforeReset && !o.IsStandard)
-            {
-                throw a.Fail("clip and activations other than [Sigmoid, Tanh] are supported with linear_before_reset = 1 only, not yet with 0", invalid: false);
-            }
-
             shape = new RnnSpec(linearBeforeReset ? CellType.Gru : CellType.GruResetBefore, 1, (int)hidden, 1, directions == 2) { GruOptions = o.IsStandard ? null : o };
         }
         else

@@ -89,7 +89,8 @@ internal abstract class Cell
     public static Cell For(RnnSpec spec) => spec switch
     {
         { HasLstmOptions: true } => new LstmWithOptionsCell(spec.LstmOptions!),
-        { GruOptions.IsStandard: false } => new GruWithOptionsCell(spec.GruOptions),
+        { GruOptions.IsStandard: false, Cell: CellType.Gru } => new GruWithOptionsCell(spec.GruOptions),
+        { GruOptions.IsStandard: false } => new GruResetBeforeWithOptionsCell(spec.GruOptions),
         { SimpleRnnOptions.IsStandard: false } => new SimpleRnnWithOptionsCell(spec.SimpleRnnOptions, spec.Cell == CellType.RnnRelu),
         _ => For(spec.Cell),
     };

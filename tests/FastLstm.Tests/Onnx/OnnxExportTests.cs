@@ -82,6 +82,10 @@ public sealed class OnnxExportTests
         {
             GruOptions = new() { CellClip = 0.5, CandidateActivation = new(RnnActivationKind.ScaledTanh, 1.2, 0.8) },
         },
+        ["GRU linear_before_reset = 0, clip, Elu candidate"] = new(CellType.GruResetBefore, 3, 6, 2, true)
+        {
+            GruOptions = new() { CellClip = 0.4, CandidateActivation = new(RnnActivationKind.Elu, 0.9) },
+        },
         ["RNN clip"] = new(CellType.RnnTanh, 3, 6, 2) { SimpleRnnOptions = new() { CellClip = 0.2 } },
         ["RNN Elu, bidirectional"] = new(CellType.RnnTanh, 3, 6, 2, true) { SimpleRnnOptions = new() { Activation = new(RnnActivationKind.Elu, 0.6) } },
         ["RNN Relu, clip"] = new(CellType.RnnRelu, 3, 6, 1) { SimpleRnnOptions = new() { CellClip = 0.25 } },
