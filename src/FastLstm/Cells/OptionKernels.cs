@@ -50,9 +50,25 @@ internal abstract unsafe class OptionKernels<T, TV>(double? clip) : FusedCell<T,
 
     protected static TV Beta(in RnnActivation a) => TV.Create(T.CreateTruncating(a.Beta));
 
-    /// <summary>dst[j] = act(src[j]) over n values (Softplus, which has no vector form, element by element).</summary>
+    /// <summary>
+    /// dst[j] = act(src[j]) over n values: the standard activations through their operator types (a loop with no branch
+    /// on the kind), Softplus (no vector form) element by element, the rest through the kind's vector formula.
+    /// </summary>
     protected static void Activate(in RnnActivation a, T* dst, T* src, int n)
     {
+        switch (a.Kind)
+        {
+            case RnnActivationKind.Sigmoid:
+                Each<SigmoidOp<T>>(dst, src, n);
+                return;
+            case RnnActivationKind.Tanh:
+                Each<TanhOp<T>>(dst, src, n);
+                return;
+            case RnnActivationKind.Relu:
+                Each<ReluOp<T>>(dst, src, n);
+                return;
+        }
+
         if (!OnnxActivations<T>.Vectorised(a.Kind))
         {
             for (int j = 0; j < n; j++)
@@ -63,11 +79,56 @@ internal abstract unsafe class OptionKernels<T, TV>(double? clip) : FusedCell<T,
             return;
         }
 
-        TV alpha = Alpha(a), beta = Beta(a);
-        var kind = a.Kind;
+        Formula(a.Kind, Alpha(a), Beta(a), dst, src, n);
+    }
+
+    // One loop per kind, the kind decided once per call rather than once per vector.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static void Formula(RnnActivationKind kind, TV alpha, TV beta, T* dst, T* src, int n)
+    {
+        switch (kind)
+        {
+            case RnnActivationKind.Affine:
+                Loop(RnnActivationKind.Affine, alpha, beta, dst, src, n);
+                break;
+            case RnnActivationKind.LeakyRelu:
+                Loop(RnnActivationKind.LeakyRelu, alpha, beta, dst, src, n);
+                break;
+            case RnnActivationKind.ThresholdedRelu:
+                Loop(RnnActivationKind.ThresholdedRelu, alpha, beta, dst, src, n);
+                break;
+            case RnnActivationKind.ScaledTanh:
+                Loop(RnnActivationKind.ScaledTanh, alpha, beta, dst, src, n);
+                break;
+            case RnnActivationKind.HardSigmoid:
+                Loop(RnnActivationKind.HardSigmoid, alpha, beta, dst, src, n);
+                break;
+            case RnnActivationKind.Elu:
+                Loop(RnnActivationKind.Elu, alpha, beta, dst, src, n);
+                break;
+            default:
+                Loop(RnnActivationKind.Softsign, alpha, beta, dst, src, n);
+                break;
+        }
+    }
+
+    // Inlined with a constant kind at each call above, so the formula's switch folds away.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static void Loop(RnnActivationKind kind, TV alpha, TV beta, T* dst, T* src, int n)
+    {
         for (int j = 0; j < n; j += TV.Count)
         {
             TV.Store(OnnxActivations<T>.Apply(kind, alpha, beta, TV.Load(src + j)), dst + j);
+        }
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static void Each<TAct>(T* dst, T* src, int n)
+        where TAct : struct, IActivation<T>
+    {
+        for (int j = 0; j < n; j += TV.Count)
+        {
+            TV.Store(TAct.Invoke(TV.Load(src + j)), dst + j);
         }
     }
 
