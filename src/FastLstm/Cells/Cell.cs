@@ -188,6 +188,15 @@ internal abstract unsafe class FusedCell<T>
         }
     }
 
+    /// <summary>The GRU (linear_before_reset = 1) bias: b_r and b_z (ih + hh summed), then b_in and b_hn apart.</summary>
+    protected static void PrepareGruBias(ReadOnlySpan<T> parameters, LayerTensors tensors, int h, int hp, Span<T> dst)
+    {
+        ReadOnlySpan<T> bih = Of(parameters, tensors.BiasIh), bhh = Of(parameters, tensors.BiasHh);
+        SumBlocks(bih, bhh, 2, h, hp, dst);
+        PadBlocks(bih.Slice(2 * h, h), 1, h, hp, dst[(2 * hp)..]);
+        PadBlocks(bhh.Slice(2 * h, h), 1, h, hp, dst[(3 * hp)..]);
+    }
+
     /// <summary>dst[b·hp + j] = x[b·h + j] + y[b·h + j] for each of <paramref name="blocks"/> blocks, padding zero.</summary>
     protected static void SumBlocks(ReadOnlySpan<T> x, ReadOnlySpan<T> y, int blocks, int h, int hp, Span<T> dst)
     {

@@ -74,13 +74,8 @@ internal sealed class GruCell : Cell
     {
         public static readonly Kernels<T, TV> Instance = new();
 
-        public override void PrepareBias(ReadOnlySpan<T> parameters, LayerTensors tensors, int h, int hp, Span<T> dst)
-        {
-            ReadOnlySpan<T> bih = Of(parameters, tensors.BiasIh), bhh = Of(parameters, tensors.BiasHh);
-            SumBlocks(bih, bhh, 2, h, hp, dst);
-            PadBlocks(bih.Slice(2 * h, h), 1, h, hp, dst[(2 * hp)..]);
-            PadBlocks(bhh.Slice(2 * h, h), 1, h, hp, dst[(3 * hp)..]);
-        }
+        public override void PrepareBias(ReadOnlySpan<T> parameters, LayerTensors tensors, int h, int hp, Span<T> dst) =>
+            PrepareGruBias(parameters, tensors, h, hp, dst);
 
         public override void Forward1(in StepArgs<T> s)
         {

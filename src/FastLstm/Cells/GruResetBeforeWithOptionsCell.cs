@@ -127,18 +127,7 @@ internal sealed class GruResetBeforeWithOptionsCell(GruOptions options) : Cell
                 T* gh = s.Gh + ((long)r * s.LdGh);
                 T* hpv = s.HPrev + ((long)r * hp);
                 T* aux = s.Aux + ((long)r * s.LdAux);
-                for (int gate = 0; gate < 2; gate++)
-                {
-                    long at = gate * (long)hp;
-                    for (int j = 0; j < s.Width; j += w)
-                    {
-                        var raw = TV.Load(gx + at + j) + TV.Load(gh + at + j) + TV.Load(b + at + j);
-                        TV.Store(raw, aux + hp + at + j);
-                        TV.Store(Clip(raw), gx + at + j);
-                    }
-
-                    Activate(_f, gx + at, gx + at, s.Width);
-                }
+                Gates(_f, gx, gh, b, aux + hp, 2, hp, s.Width);
 
                 for (int j = 0; j < s.Width; j += w)
                 {

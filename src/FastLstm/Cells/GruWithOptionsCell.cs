@@ -97,13 +97,8 @@ internal sealed class GruWithOptionsCell(GruOptions options) : Cell
     {
         private readonly RnnActivation _f = options.GateActivation, _g = options.CandidateActivation;
 
-        public override void PrepareBias(ReadOnlySpan<T> parameters, LayerTensors tensors, int h, int hp, Span<T> dst)
-        {
-            ReadOnlySpan<T> bih = Of(parameters, tensors.BiasIh), bhh = Of(parameters, tensors.BiasHh);
-            SumBlocks(bih, bhh, 2, h, hp, dst);
-            PadBlocks(bih.Slice(2 * h, h), 1, h, hp, dst[(2 * hp)..]);
-            PadBlocks(bhh.Slice(2 * h, h), 1, h, hp, dst[(3 * hp)..]);
-        }
+        public override void PrepareBias(ReadOnlySpan<T> parameters, LayerTensors tensors, int h, int hp, Span<T> dst) =>
+            PrepareGruBias(parameters, tensors, h, hp, dst);
 
         public override void Forward1(in StepArgs<T> s)
         {
@@ -116,18 +111,7 @@ internal sealed class GruWithOptionsCell(GruOptions options) : Cell
                 T* hpv = s.HPrev + ((long)r * hp);
                 T* h = s.H + ((long)r * hp);
                 T* aux = s.Aux + ((long)r * s.LdAux);
-                for (int gate = 0; gate < 2; gate++)
-                {
-                    long at = gate * (long)hp;
-                    for (int j = 0; j < s.Width; j += w)
-                    {
-                        var raw = TV.Load(gx + at + j) + TV.Load(gh + at + j) + TV.Load(b + at + j);
-                        TV.Store(raw, aux + hp + at + j);
-                        TV.Store(Clip(raw), gx + at + j);
-                    }
-
-                    Activate(_f, gx + at, gx + at, s.Width);
-                }
+                Gates(_f, gx, gh, b, aux + hp, 2, hp, s.Width);
 
                 for (int j = 0; j < s.Width; j += w)
                 {

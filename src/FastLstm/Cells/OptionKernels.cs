@@ -132,6 +132,26 @@ internal abstract unsafe class OptionKernels<T, TV>(double? clip) : FusedCell<T,
         }
     }
 
+    /// <summary>
+    /// For <paramref name="gates"/> gate blocks (Hp apart): the activation input a = gx + gh + bias, kept unclipped in
+    /// <paramref name="raw"/>, and act(clip(a)) written over gx — the first step of every general cell's forward.
+    /// </summary>
+    protected void Gates(in RnnActivation f, T* gx, T* gh, T* bias, T* raw, int gates, int hp, int width)
+    {
+        for (int gate = 0; gate < gates; gate++)
+        {
+            long at = gate * (long)hp;
+            for (int j = 0; j < width; j += TV.Count)
+            {
+                var a = TV.Load(gx + at + j) + TV.Load(gh + at + j) + TV.Load(bias + at + j);
+                TV.Store(a, raw + at + j);
+                TV.Store(Clip(a), gx + at + j);
+            }
+
+            Activate(f, gx + at, gx + at, width);
+        }
+    }
+
     /// <summary>∂act/∂input at the clipped input, times the clip's mask.</summary>
     protected TV Slope(in RnnActivation a, TV alpha, TV beta, TV raw, TV y) =>
         OnnxActivations<T>.Derivative(a.Kind, alpha, beta, Clip(raw), y) * Pass(raw);
