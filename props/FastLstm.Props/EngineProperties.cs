@@ -89,6 +89,23 @@ public class EngineProperties
         {
             SimpleRnnOptions = new() { CellClip = 1.5, Activation = new(RnnActivationKind.Elu, 0.8) },
         },
+
+        // Each direction its own activations (ONNX lists them per direction); unidirectional specs keep the forward ones.
+        ["per-direction lstm"] = (s, bi, layers) => s.Spec(CellType.Lstm, bi, layers) with
+        {
+            LstmOptions = new() { Peepholes = true, CellClip = 0.8 },
+            ReverseLstmOptions = bi
+                ? new() { Peepholes = true, CellClip = 0.8, GateActivation = new(RnnActivationKind.HardSigmoid, 0.3, 0.45), CellActivation = new(RnnActivationKind.Softsign), OutputActivation = new(RnnActivationKind.Elu, 0.7) }
+                : null,
+        },
+        ["per-direction gru"] = (s, bi, layers) => s.Spec(CellType.GruResetBefore, bi, layers) with
+        {
+            ReverseGruOptions = bi ? new() { GateActivation = new(RnnActivationKind.Softsign), CandidateActivation = new(RnnActivationKind.ScaledTanh, 0.9, 1.1) } : null,
+        },
+        ["per-direction rnn"] = (s, bi, layers) => s.Spec(CellType.RnnRelu, bi, layers) with
+        {
+            ReverseSimpleRnnOptions = bi ? new() { Activation = new(RnnActivationKind.Softplus) } : null,
+        },
     };
 
     private static Func<Shape, bool, int, RnnSpec> Lstm(LstmOptions options) =>
@@ -99,7 +116,7 @@ public class EngineProperties
         var data = new TheoryData<string, bool, int, bool>();
         foreach (string name in OptionSets.Keys)
         {
-            data.Add(name, false, 1, false);
+            data.Add(name, name.StartsWith("per-direction", StringComparison.Ordinal), 1, false);
             data.Add(name, true, 2, true);
         }
 

@@ -78,7 +78,13 @@ public class ModelFileProperties
             from seed in Gen.Choose(0, 1000)
             from options in Gen.Elements<LstmOptions?>(null, new LstmOptions { Peepholes = true, CellClip = 1.5 },
                 new LstmOptions { CoupledInputForget = true, GateActivation = new(RnnActivationKind.HardSigmoid, 0.2, 0.5) })
-            select (new RnnSpec(cell, input, hidden, layers, bi) { LstmOptions = cell == CellType.Lstm ? options : null }, seed);
+            from reverse in Gen.Elements<LstmOptions?>(null, new LstmOptions { CellClip = 0.5, OutputActivation = new(RnnActivationKind.Softsign) })
+            let lstm = cell == CellType.Lstm
+            select (new RnnSpec(cell, input, hidden, layers, bi)
+            {
+                LstmOptions = lstm ? options : null,
+                ReverseLstmOptions = lstm && bi && options is not { Peepholes: true } ? reverse : null,
+            }, seed);
         Check.One(Config.QuickThrowOnFailure.WithMaxTest(200).WithQuietOnSuccess(true), Prop.ForAll(shapes.ToArbitrary(), c =>
         {
             var model = new SavedModel<double>(RnnModel<double>.CreateRandom(c.Item1, c.seed),

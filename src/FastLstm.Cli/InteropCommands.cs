@@ -169,5 +169,18 @@ internal static class InteropCommands
     }
 
     private static string Describe(RnnSpec s) =>
-        $"{s.Cell}, input {s.InputSize}, hidden {s.HiddenSize}, {s.Layers} layer{(s.Layers == 1 ? "" : "s")}{(s.Bidirectional ? ", bidirectional" : "")}{(s.HasLstmOptions ? $", {s.LstmOptions}" : "")}, {s.ParameterCount} parameters";
+        $"{s.Cell}, input {s.InputSize}, hidden {s.HiddenSize}, {s.Layers} layer{(s.Layers == 1 ? "" : "s")}{(s.Bidirectional ? ", bidirectional" : "")}{Options(s, 0)}{(s.HasReverseOptions ? $", reverse direction{Options(s, 1)}" : "")}, {s.ParameterCount} parameters";
+
+    /// <summary>A direction's non-standard cell options, as ", options" (empty when the cell is standard).</summary>
+    private static string Options(RnnSpec s, int direction)
+    {
+        object? options = s.Cell switch
+        {
+            CellType.Lstm => s.LstmOptionsOf(direction) is { IsStandard: false } l ? l : null,
+            CellType.Gru or CellType.GruResetBefore => s.GruOptionsOf(direction) is { IsStandard: false } g ? g : null,
+            CellType.RnnTanh or CellType.RnnRelu => s.SimpleRnnOptionsOf(direction) is { IsStandard: false } r ? r : null,
+            _ => null,
+        };
+        return options is null ? "" : $", {options}";
+    }
 }

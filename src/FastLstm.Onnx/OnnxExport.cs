@@ -127,30 +127,36 @@ public static class OnnxExport
     /// </summary>
     private static IEnumerable<AttributeProto> OptionAttributes(RnnSpec spec)
     {
-        var (clip, list) = spec switch
+        var directions = Enumerable.Range(0, spec.Directions).Select(d => DirectionOptions(spec, d)).ToArray();
+        var (clip, coupled, _) = directions[0];
+        if (directions[^1].Clip != clip || directions[^1].Coupled != coupled)
         {
-            { HasLstmOptions: true } => (spec.LstmOptions!.CellClip, new[] { spec.LstmOptions.GateActivation, spec.LstmOptions.CellActivation, spec.LstmOptions.OutputActivation }),
-            { GruOptions.IsStandard: false } => (spec.GruOptions.CellClip, new[] { spec.GruOptions.GateActivation, spec.GruOptions.CandidateActivation }),
-            { SimpleRnnOptions.IsStandard: false } => (spec.SimpleRnnOptions.CellClip, new[] { spec.SimpleRnnOptions.Activation ?? Own(spec.Cell) }),
-            { Cell: CellType.RnnRelu } => (null, new[] { Own(spec.Cell) }),
-            _ => ((double?)null, Array.Empty<RnnActivation>()),
+            throw new NotSupportedException("model: the two directions have different cell clips or input_forget settings; an ONNX node has one of each.");
+        }
+
+        var all = directions.SelectMany(o => o.Activations).ToArray();
+        RnnActivation[] defaults = spec.Cell switch
+        {
+            CellType.Lstm => [RnnActivation.Sigmoid, RnnActivation.Tanh, RnnActivation.Tanh],
+            CellType.Gru or CellType.GruResetBefore => [RnnActivation.Sigmoid, RnnActivation.Tanh],
+            _ => [RnnActivation.Tanh],
         };
+        bool standard = all.SequenceEqual(directions.SelectMany(_ => defaults));
         if (clip is { } c)
         {
             yield return new AttributeProto { Name = "clip", Type = AttributeProto.Types.AttributeType.Float, F = (float)c };
         }
 
-        if (spec.LstmOptions is { CoupledInputForget: true })
+        if (coupled)
         {
             yield return new AttributeProto { Name = "input_forget", Type = AttributeProto.Types.AttributeType.Int, I = 1 };
         }
 
-        if (list.Length == 0)
+        if (standard)
         {
             yield break;
         }
 
-        RnnActivation[] all = [.. Enumerable.Range(0, spec.Directions).SelectMany(_ => list)];
         var names = new AttributeProto { Name = "activations", Type = AttributeProto.Types.AttributeType.Strings };
         names.Strings.AddRange(all.Select(a => ByteString.CopyFromUtf8(a.Kind.ToString())));
         yield return names;
@@ -167,8 +173,23 @@ public static class OnnxExport
         {
             yield return beta;
         }
+    }
 
-        static RnnActivation Own(CellType cell) => new(cell == CellType.RnnRelu ? RnnActivationKind.Relu : RnnActivationKind.Tanh);
+    /// <summary>One direction's clip, input_forget and activation list (the operator's f, g, h order).</summary>
+    private static (double? Clip, bool Coupled, RnnActivation[] Activations) DirectionOptions(RnnSpec spec, int direction)
+    {
+        switch (spec.Cell)
+        {
+            case CellType.Lstm:
+                var l = spec.LstmOptionsOf(direction);
+                return (l.CellClip, l.CoupledInputForget, [l.GateActivation, l.CellActivation, l.OutputActivation]);
+            case CellType.Gru or CellType.GruResetBefore:
+                var g = spec.GruOptionsOf(direction);
+                return (g.CellClip, false, [g.GateActivation, g.CandidateActivation]);
+            default:
+                var r = spec.SimpleRnnOptionsOf(direction);
+                return (r.CellClip, false, [r.Activation ?? new RnnActivation(spec.Cell == CellType.RnnRelu ? RnnActivationKind.Relu : RnnActivationKind.Tanh)]);
+        }
     }
 
     /// <summary>ONNX P [D, 3H]: each direction's peepholes in the operator's order i, o, f.</summary>

@@ -21,10 +21,11 @@ public sealed class SavedModel<T>(RnnModel<T> network, DenseHead<T>? head, IRead
 }
 
 /// <summary>
-/// The FastLstm model file, version 2 (version 1, the same without the LSTM options block, is still read). Little-endian:
+/// The FastLstm model file, version 2, or version 3 when the reverse direction has options of its own (version 1, the
+/// same without the cell options block, is still read). Little-endian:
 /// <code>
 ///  0  8  magic "FASTLSTM"
-///  8  4  u32 version (2)
+///  8  4  u32 version (2, or 3 with a reverse-direction options block)
 /// 12  1  u8  element size: 4 (float) or 8 (double)
 /// 13  1  u8  cell (CellType)
 /// 14  1  u8  bidirectional: 0 or 1
@@ -41,11 +42,12 @@ public sealed class SavedModel<T>(RnnModel<T> network, DenseHead<T>? head, IRead
 /// 57  8  f64 cell clip (0 without)                                                            (version 2 on)
 /// 65 51  three activations, each u8 kind (RnnActivationKind), f64 α, f64 β: LSTM gate / cell / output, GRU gate /
 ///        candidate / Tanh, RNN activation (Sigmoid when not given) / Tanh / Tanh
-/// 116    metadata entries (at 56 in version 1): u8 name length (1..64), UTF-8 name, i32 count (0 .. 2^24), count × f64
+/// 116 60  version 3 only: the reverse direction's options, the same 60-byte layout
+/// 116    metadata entries (at 56 in version 1, 176 in version 3): u8 name length (1..64), UTF-8 name, i32 count (0 .. 2^24), count × f64
 ///        network parameters (element size each, PyTorch order), then head parameters (weight, then bias)
 /// end−4  u32 CRC-32 (IEEE) of every byte before it
 /// </code>
-/// Loading reads the 116-byte header (56 in version 1) first and checks it (magic, version, every size against the limits below and
+/// Loading reads the 116-byte header (56 in version 1, 176 in version 3) first and checks it (magic, version, every size against the limits below and
 /// against the file's real length) before it allocates anything for the rest; then the checksum, then every field, and
 /// the sizes the header declares must account for the file's length exactly. Saving checks the same limits (what
 /// <see cref="Save{T}"/> writes, <see cref="Load{T}"/> reads) and writes through <see cref="SafeFile"/>: a temporary file
@@ -53,8 +55,8 @@ public sealed class SavedModel<T>(RnnModel<T> network, DenseHead<T>? head, IRead
 /// </summary>
 public static class ModelFile
 {
-    /// <summary>The format version this code writes; it reads this one and version 1.</summary>
-    public const uint Version = 2;
+    /// <summary>The newest format version this code writes (only for models whose reverse direction has its own options); it reads versions 1 to 3.</summary>
+    public const uint Version = 3;
 
     /// <summary>Files of this size or more are refused without being read (1 GiB).</summary>
     public const long MaxFileBytes = 1L << 30;
@@ -105,7 +107,7 @@ public static class ModelFile
                 throw Invalid($"{length} bytes is shorter than the {HeaderBytes + 4}-byte header and checksum (truncated?).");
             }
 
-            var bytes = new byte[Math.Min(length, HeaderBytes + OptionsBytes)];
+            var bytes = new byte[Math.Min(length, HeaderBytes + (2 * OptionsBytes))];
             stream.ReadExactly(bytes);
             var header = ReadHeader(bytes, length);
             int read = bytes.Length;
@@ -128,7 +130,8 @@ public static class ModelFile
         var ms = new MemoryStream();
         var w = new BinaryWriter(ms);
         w.Write(Magic);
-        w.Write(Version);
+        bool reverse = spec.HasReverseOptions;
+        w.Write(reverse ? 3u : 2u);
         w.Write((byte)ElementSize<T>());
         w.Write((byte)spec.Cell);
         w.Write((byte)(spec.Bidirectional ? 1 : 0));
@@ -141,14 +144,10 @@ public static class ModelFile
         w.Write(model.Metadata.Count);
         w.Write((long)model.Network.Parameters.Length);
         w.Write((long)(head?.Parameters.Length ?? 0));
-        var (flags, clip, activations) = OptionsBlock(spec);
-        w.Write(flags);
-        w.Write(clip);
-        foreach (var a in activations)
+        WriteOptions(w, spec, 0);
+        if (reverse)
         {
-            w.Write((byte)a.Kind);
-            w.Write(a.Alpha);
-            w.Write(a.Beta);
+            WriteOptions(w, spec, 1);
         }
 
         foreach (var (name, values) in model.Metadata.OrderBy(p => p.Key, StringComparer.Ordinal))
@@ -190,7 +189,7 @@ public static class ModelFile
             throw new ArgumentException($"model: {model.Metadata.Count} metadata entries; a model file holds at most {MaxMetadataEntries}.", nameof(model));
         }
 
-        long bytes = HeaderBytes + OptionsBytes + 4 + (((long)model.Network.Parameters.Length + (head?.Parameters.Length ?? 0)) * ElementSize<T>());
+        long bytes = HeaderBytes + ((spec.HasReverseOptions ? 2 : 1) * OptionsBytes) + 4 + (((long)model.Network.Parameters.Length + (head?.Parameters.Length ?? 0)) * ElementSize<T>());
         foreach (var (name, values) in model.Metadata)
         {
             int utf8 = name is null ? 0 : Encoding.UTF8.GetByteCount(name);
@@ -225,12 +224,12 @@ public static class ModelFile
 
         var r = new Reader(file[..HeaderBytes], 8);
         uint version = r.U32();
-        if (version is not (1 or Version))
+        if (version is < 1 or > Version)
         {
-            throw Invalid($"version {version} is not supported (this build reads versions 1 and {Version}).");
+            throw Invalid($"version {version} is not supported (this build reads versions 1 to {Version}).");
         }
 
-        int bodyStart = version == 1 ? HeaderBytes : HeaderBytes + OptionsBytes;
+        int bodyStart = HeaderBytes + ((int)(version - 1) * OptionsBytes);
         if (file.Length < bodyStart || length < bodyStart + 4)
         {
             throw Invalid($"{length} bytes is shorter than the {bodyStart + 4}-byte version-{version} header and checksum (truncated?).");
@@ -261,9 +260,30 @@ public static class ModelFile
         int input = r.I32(), hidden = r.I32(), layers = r.I32(), headInputs = r.I32(), headOutputs = r.I32(), entries = r.I32();
         long networkCount = r.I64(), headCount = r.I64();
         var spec = new RnnSpec((CellType)cell, input, hidden, layers, bidirectional == 1);
+        var plain = spec;
         if (version > 1)
         {
-            spec = WithOptions(spec, file.Slice(HeaderBytes, OptionsBytes));
+            spec = WithOptions(plain, file.Slice(HeaderBytes, OptionsBytes));
+        }
+
+        if (version > 2)
+        {
+            if (!spec.Bidirectional)
+            {
+                throw Invalid("a reverse-direction options block in a model that is not bidirectional.");
+            }
+
+            var reversed = WithOptions(plain, file.Slice(HeaderBytes + OptionsBytes, OptionsBytes));
+            spec = spec.Cell switch
+            {
+                CellType.Lstm => spec with { ReverseLstmOptions = reversed.LstmOptionsOf(0) },
+                CellType.Gru or CellType.GruResetBefore => spec with { ReverseGruOptions = reversed.GruOptionsOf(0) },
+                _ => spec with { ReverseSimpleRnnOptions = reversed.SimpleRnnOptionsOf(0) },
+            };
+            if (!spec.HasReverseOptions)
+            {
+                throw Invalid("a reverse-direction options block equal to the forward direction's (version 2 holds such a model).");
+            }
         }
 
         try
@@ -309,13 +329,32 @@ public static class ModelFile
         return new Header(elementSize, spec, hasHead ? (Activation)activation : null, headOutputs, entries, networkCount, headCount, bodyStart);
     }
 
+    private static void WriteOptions(BinaryWriter w, RnnSpec spec, int direction)
+    {
+        var (flags, clip, activations) = OptionsBlock(spec, direction);
+        w.Write(flags);
+        w.Write(clip);
+        foreach (var a in activations)
+        {
+            w.Write((byte)a.Kind);
+            w.Write(a.Alpha);
+            w.Write(a.Beta);
+        }
+    }
+
     /// <summary>
-    /// The version-2 cell options block of a spec: flags (1 peepholes, 2 clip, 4 coupled gates, 8 an RNN activation is
+    /// The version-2 cell options block of one direction of a spec: flags (1 peepholes, 2 clip, 4 coupled gates, 8 an RNN activation is
     /// given), the clip, three activations — LSTM gate / cell / output, GRU gate / candidate / unused, RNN activation /
     /// unused / unused (unused ones at the LSTM defaults).
     /// </summary>
-    private static (byte Flags, double Clip, RnnActivation[] Activations) OptionsBlock(RnnSpec spec)
+    private static (byte Flags, double Clip, RnnActivation[] Activations) OptionsBlock(RnnSpec spec, int direction)
     {
+        spec = new RnnSpec(spec.Cell, 1, 1)
+        {
+            LstmOptions = spec.LstmOptionsOf(direction),
+            GruOptions = spec.GruOptionsOf(direction),
+            SimpleRnnOptions = spec.SimpleRnnOptionsOf(direction),
+        };
         if (spec.GruOptions is { IsStandard: false } g)
         {
             return ((byte)(g.CellClip is null ? 0 : 2), g.CellClip ?? 0, [g.GateActivation, g.CandidateActivation, RnnActivation.Tanh]);

@@ -42,11 +42,39 @@ public sealed record RnnSpec(CellType Cell, int InputSize, int HiddenSize, int L
     /// <summary>The ONNX RNN options (clip, another activation) for <see cref="CellType.RnnTanh"/> / <see cref="CellType.RnnRelu"/>.</summary>
     public SimpleRnnOptions? SimpleRnnOptions { get; init; }
 
-    /// <summary>Whether the LSTM options differ from PyTorch's LSTM.</summary>
-    public bool HasLstmOptions => LstmOptions is { IsStandard: false };
+    /// <summary>
+    /// The reverse direction's LSTM options where they differ from <see cref="LstmOptions"/> (ONNX activation lists
+    /// name activations per direction); null: the same as the forward direction. Peepholes must match.
+    /// </summary>
+    public LstmOptions? ReverseLstmOptions { get; init; }
 
-    /// <summary>Whether any cell options differ from the standard cell's.</summary>
-    public bool HasCellOptions => HasLstmOptions || GruOptions is { IsStandard: false } || SimpleRnnOptions is { IsStandard: false };
+    /// <summary>The reverse direction's GRU options where they differ from <see cref="GruOptions"/>; null: the same.</summary>
+    public GruOptions? ReverseGruOptions { get; init; }
+
+    /// <summary>The reverse direction's RNN options where they differ from <see cref="SimpleRnnOptions"/>; null: the same.</summary>
+    public SimpleRnnOptions? ReverseSimpleRnnOptions { get; init; }
+
+    /// <summary>Whether the LSTM options of either direction differ from PyTorch's LSTM.</summary>
+    public bool HasLstmOptions => LstmOptions is { IsStandard: false } || ReverseLstmOptions is { IsStandard: false };
+
+    /// <summary>Whether any cell options of either direction differ from the standard cell's.</summary>
+    public bool HasCellOptions => HasLstmOptions || GruOptions is { IsStandard: false } || SimpleRnnOptions is { IsStandard: false }
+        || ReverseGruOptions is { IsStandard: false } || ReverseSimpleRnnOptions is { IsStandard: false };
+
+    /// <summary>Whether the reverse direction's options are given and differ from the forward direction's.</summary>
+    public bool HasReverseOptions =>
+        (ReverseLstmOptions is { } l && l != (LstmOptions ?? new LstmOptions()))
+        || (ReverseGruOptions is { } g && g != (GruOptions ?? new GruOptions()))
+        || (ReverseSimpleRnnOptions is { } r && r != (SimpleRnnOptions ?? new SimpleRnnOptions()));
+
+    /// <summary>The LSTM options direction <paramref name="direction"/> (0 forward, 1 reverse) runs with.</summary>
+    public LstmOptions LstmOptionsOf(int direction) => (direction == 1 ? ReverseLstmOptions : null) ?? LstmOptions ?? new LstmOptions();
+
+    /// <summary>The GRU options direction <paramref name="direction"/> runs with.</summary>
+    public GruOptions GruOptionsOf(int direction) => (direction == 1 ? ReverseGruOptions : null) ?? GruOptions ?? new GruOptions();
+
+    /// <summary>The RNN options direction <paramref name="direction"/> runs with.</summary>
+    public SimpleRnnOptions SimpleRnnOptionsOf(int direction) => (direction == 1 ? ReverseSimpleRnnOptions : null) ?? SimpleRnnOptions ?? new SimpleRnnOptions();
 
     /// <summary>1, or 2 when bidirectional.</summary>
     public int Directions => Bidirectional ? 2 : 1;
@@ -74,34 +102,44 @@ public sealed record RnnSpec(CellType Cell, int InputSize, int HiddenSize, int L
             throw new ArgumentOutOfRangeException(nameof(Cell), Cell, $"spec.Cell: expected one of {string.Join(", ", Enum.GetNames<CellType>())}, got {(int)Cell}.");
         }
 
-        if (LstmOptions is { } options)
+        foreach (var (options, name) in new[] { (LstmOptions, nameof(LstmOptions)), (ReverseLstmOptions, nameof(ReverseLstmOptions)) })
         {
-            if (Cell != CellType.Lstm && !options.IsStandard)
+            if (Cell != CellType.Lstm && options is { IsStandard: false })
             {
-                throw new ArgumentException($"spec.LstmOptions: only an Lstm cell takes LSTM options; this spec's cell is {Cell}.", nameof(LstmOptions));
+                throw new ArgumentException($"spec.{name}: only an Lstm cell takes LSTM options; this spec's cell is {Cell}.", name);
             }
 
-            options.Validate();
+            options?.Validate();
         }
 
-        if (GruOptions is { } gru)
+        foreach (var (options, name) in new[] { (GruOptions, nameof(GruOptions)), (ReverseGruOptions, nameof(ReverseGruOptions)) })
         {
-            if (Cell is not (CellType.Gru or CellType.GruResetBefore) && !gru.IsStandard)
+            if (Cell is not (CellType.Gru or CellType.GruResetBefore) && options is { IsStandard: false })
             {
-                throw new ArgumentException($"spec.GruOptions: only a Gru or GruResetBefore cell takes GRU options; this spec's cell is {Cell}.", nameof(GruOptions));
+                throw new ArgumentException($"spec.{name}: only a Gru or GruResetBefore cell takes GRU options; this spec's cell is {Cell}.", name);
             }
 
-            gru.Validate();
+            options?.Validate();
         }
 
-        if (SimpleRnnOptions is { } rnn)
+        foreach (var (options, name) in new[] { (SimpleRnnOptions, nameof(SimpleRnnOptions)), (ReverseSimpleRnnOptions, nameof(ReverseSimpleRnnOptions)) })
         {
-            if (Cell is not (CellType.RnnTanh or CellType.RnnRelu) && !rnn.IsStandard)
+            if (Cell is not (CellType.RnnTanh or CellType.RnnRelu) && options is { IsStandard: false })
             {
-                throw new ArgumentException($"spec.SimpleRnnOptions: only an RnnTanh or RnnRelu cell takes simple-RNN options; this spec's cell is {Cell}.", nameof(SimpleRnnOptions));
+                throw new ArgumentException($"spec.{name}: only an RnnTanh or RnnRelu cell takes simple-RNN options; this spec's cell is {Cell}.", name);
             }
 
-            rnn.Validate();
+            options?.Validate();
+        }
+
+        if (!Bidirectional && (ReverseLstmOptions ?? (object?)ReverseGruOptions ?? ReverseSimpleRnnOptions) is not null)
+        {
+            throw new ArgumentException("spec: reverse-direction options were given, but the spec is not bidirectional.", nameof(Bidirectional));
+        }
+
+        if (LstmOptionsOf(1).Peepholes != LstmOptionsOf(0).Peepholes)
+        {
+            throw new ArgumentException($"spec.ReverseLstmOptions.Peepholes: expected {LstmOptionsOf(0).Peepholes} as in LstmOptions (both directions have the same tensors), got {LstmOptionsOf(1).Peepholes}.", nameof(ReverseLstmOptions));
         }
 
         Check(InputSize, nameof(InputSize), 1 << 20);

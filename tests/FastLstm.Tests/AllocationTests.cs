@@ -33,6 +33,13 @@ public class AllocationTests
             OutputActivation = new RnnActivation(RnnActivationKind.Softplus),
         });
 
+    /// <summary>A reverse direction with kernels of its own allocates nothing either.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void PerDirectionOptionsSessionsAllocateNothing(int threads) =>
+        Check<float>(CellType.Lstm, true, threads, new LstmOptions { CellClip = 2 }, new LstmOptions { CellClip = 2, GateActivation = new RnnActivation(RnnActivationKind.HardSigmoid, 0.2, 0.5) });
+
     /// <summary>
     /// Bytes allocated by one call — by this thread, or by every thread (the session's workers included). Other threads
     /// of the process allocate now and then, and a collection started elsewhere moves the counters, so this is the least
@@ -52,10 +59,10 @@ public class AllocationTests
         return least;
     }
 
-    private static void Check<T>(CellType cell, bool bidirectional, int threads = 1, LstmOptions? options = null)
+    private static void Check<T>(CellType cell, bool bidirectional, int threads = 1, LstmOptions? options = null, LstmOptions? reverse = null)
         where T : unmanaged, System.Numerics.IBinaryFloatingPointIeee754<T>
     {
-        var spec = new RnnSpec(cell, 7, 13, 2, bidirectional) { LstmOptions = options };
+        var spec = new RnnSpec(cell, 7, 13, 2, bidirectional) { LstmOptions = options, ReverseLstmOptions = reverse };
         var model = RnnModel<T>.CreateRandom(spec, 1);
         const int batch = 3, steps = 5;
         var rng = new Random(2);

@@ -5,8 +5,8 @@ namespace FastLstm.Onnx.Graph;
 /// <summary>
 /// An ONNX LSTM, GRU or RNN node run on FastLstm's engine. Every attribute and input of the operator is mapped to an
 /// <see cref="RnnSpec"/> (clip, activation lists, LSTM peepholes and input_forget through <see cref="LstmOptions"/>,
-/// <see cref="GruOptions"/>, <see cref="SimpleRnnOptions"/>); what the engine does not compute (per-direction activation
-/// lists) is refused at load, naming the node. Weights given as constants are converted once; weights given as graph inputs on every run.
+/// <see cref="GruOptions"/>, <see cref="SimpleRnnOptions"/>, the reverse direction's activations through the spec's
+/// reverse options). Weights given as constants are converted once; weights given as graph inputs on every run.
 /// </summary>
 internal sealed class RecurrentOp : Op
 {
@@ -70,11 +70,6 @@ internal sealed class RecurrentOp : Op
         }
 
         var activations = ParseActivations(names, alpha, beta, a);
-        if (directions == 2 && !activations.Take(defaults.Length).SequenceEqual(activations.Skip(defaults.Length)))
-        {
-            throw a.Fail("the two directions have different activations, which FastLstm does not support yet", invalid: false);
-        }
-
         float? clip = a.Has("clip") ? a.Float("clip", 0) : null;
         if (clip is { } limit && !(limit > 0 && float.IsFinite(limit)))
         {
@@ -82,32 +77,51 @@ internal sealed class RecurrentOp : Op
         }
 
         double? cellClip = clip is { } cl ? Decimalish(cl) : null;
+        bool two = directions == 2;
+        var forward = activations[..defaults.Length];
+        var backward = activations[^defaults.Length..];
         RnnSpec shape;
         if (op == "LSTM")
         {
-            var o = new LstmOptions
+            LstmOptions Options(RnnActivation[] f) => new()
             {
                 Peepholes = Input(node, 7) != null,
                 CellClip = cellClip,
                 CoupledInputForget = a.Int("input_forget", 0) != 0,
-                GateActivation = activations[0],
-                CellActivation = activations[1],
-                OutputActivation = activations[2],
+                GateActivation = f[0],
+                CellActivation = f[1],
+                OutputActivation = f[2],
             };
-            shape = new RnnSpec(CellType.Lstm, 1, (int)hidden, 1, directions == 2) { LstmOptions = o.IsStandard ? null : o };
+            var o = Options(forward);
+            var rev = Options(backward);
+            shape = new RnnSpec(CellType.Lstm, 1, (int)hidden, 1, two) { LstmOptions = o.IsStandard ? null : o, ReverseLstmOptions = rev == o ? null : rev };
         }
         else if (op == "GRU")
         {
-            var o = new GruOptions { CellClip = cellClip, GateActivation = activations[0], CandidateActivation = activations[1] };
+            GruOptions Options(RnnActivation[] f) => new() { CellClip = cellClip, GateActivation = f[0], CandidateActivation = f[1] };
+            var o = Options(forward);
+            var rev = Options(backward);
             bool linearBeforeReset = a.Int("linear_before_reset", 0) != 0;
-            shape = new RnnSpec(linearBeforeReset ? CellType.Gru : CellType.GruResetBefore, 1, (int)hidden, 1, directions == 2) { GruOptions = o.IsStandard ? null : o };
+            shape = new RnnSpec(linearBeforeReset ? CellType.Gru : CellType.GruResetBefore, 1, (int)hidden, 1, two)
+            {
+                GruOptions = o.IsStandard ? null : o,
+                ReverseGruOptions = rev == o ? null : rev,
+            };
         }
         else
         {
-            var f = activations[0];
-            var cell = f == RnnActivation.WithDefaults(RnnActivationKind.Relu) ? CellType.RnnRelu : CellType.RnnTanh;
-            var o = new SimpleRnnOptions { CellClip = cellClip, Activation = f.Kind is RnnActivationKind.Tanh or RnnActivationKind.Relu ? null : f };
-            shape = new RnnSpec(cell, 1, (int)hidden, 1, directions == 2) { SimpleRnnOptions = o.IsStandard ? null : o };
+            // The cell type is the forward direction's tanh or ReLU when it is one of them; any other activation (either
+            // direction) is named as an option.
+            RnnActivation f = forward[0], g = backward[0];
+            bool relu = f == RnnActivation.WithDefaults(RnnActivationKind.Relu);
+            var own = relu ? f : RnnActivation.Tanh;
+            var o = new SimpleRnnOptions { CellClip = cellClip, Activation = f == own ? null : f };
+            var rev = new SimpleRnnOptions { CellClip = cellClip, Activation = g == own ? null : g };
+            shape = new RnnSpec(relu ? CellType.RnnRelu : CellType.RnnTanh, 1, (int)hidden, 1, two)
+            {
+                SimpleRnnOptions = o.IsStandard ? null : o,
+                ReverseSimpleRnnOptions = rev == o ? null : rev,
+            };
         }
 
         var result = new RecurrentOp(node, shape, direction == "reverse", layout == 1);

@@ -85,15 +85,20 @@ internal abstract class Cell
             _ => Fused<T, V128<T>>(),
         };
 
-    /// <summary>The cell a spec's layers use: its type's, or the general kernel of that type when it has non-standard options.</summary>
-    public static Cell For(RnnSpec spec) => spec switch
-    {
-        { HasLstmOptions: true } => new LstmWithOptionsCell(spec.LstmOptions!),
-        { GruOptions.IsStandard: false, Cell: CellType.Gru } => new GruWithOptionsCell(spec.GruOptions),
-        { GruOptions.IsStandard: false } => new GruResetBeforeWithOptionsCell(spec.GruOptions),
-        { SimpleRnnOptions.IsStandard: false } => new SimpleRnnWithOptionsCell(spec.SimpleRnnOptions, spec.Cell == CellType.RnnRelu),
-        _ => For(spec.Cell),
-    };
+    /// <summary>
+    /// The cell direction <paramref name="direction"/> of a spec's layers uses: its type's, or the general kernel of that
+    /// type with the direction's options when either direction has non-standard options (so both directions share one
+    /// set of structural facts: gates, blocks, caches).
+    /// </summary>
+    public static Cell For(RnnSpec spec, int direction = 0) => spec.HasCellOptions
+        ? spec.Cell switch
+        {
+            CellType.Lstm => new LstmWithOptionsCell(spec.LstmOptionsOf(direction)),
+            CellType.Gru => new GruWithOptionsCell(spec.GruOptionsOf(direction)),
+            CellType.GruResetBefore => new GruResetBeforeWithOptionsCell(spec.GruOptionsOf(direction)),
+            _ => new SimpleRnnWithOptionsCell(spec.SimpleRnnOptionsOf(direction), spec.Cell == CellType.RnnRelu),
+        }
+        : For(spec.Cell);
 
     public static Cell For(CellType type) => type switch
     {

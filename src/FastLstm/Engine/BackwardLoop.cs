@@ -141,7 +141,7 @@ internal sealed unsafe class BackwardLoop<T>
     private void Rows(in Context ctx, int r0, int r1, in GemmScratch<T> scratch)
     {
         var plan = _plan;
-        var cell = plan.Kernels;
+        var cell = plan.Kernels(ctx.Direction);
         var gemm = plan.Gemm;
         var layout = _layout;
         int d = ctx.Direction, b = layout.Batch, steps = layout.Steps, hp = plan.Hp, stride = plan.YWidth, rows = r1 - r0;
@@ -207,7 +207,7 @@ internal sealed unsafe class BackwardLoop<T>
     private void Split(in Context ctx, int thread, int threads)
     {
         var plan = _plan;
-        var cell = plan.Kernels;
+        var cell = plan.Kernels(ctx.Direction);
         var gemm = plan.Gemm;
         var pool = _scheduler.Pool;
         int d = ctx.Direction, b = _layout.Batch, steps = _layout.Steps, hp = plan.Hp, stride = plan.YWidth, nr = gemm.NR;

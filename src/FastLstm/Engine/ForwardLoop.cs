@@ -144,7 +144,7 @@ internal sealed unsafe class ForwardLoop<T>
     private void Rows(in Context ctx, int r0, int r1, in GemmScratch<T> scratch)
     {
         var plan = _plan;
-        var cell = plan.Kernels;
+        var cell = plan.Kernels(ctx.Direction);
         var gemm = plan.Gemm;
         var layout = _layout;
         int l = ctx.Layer, d = ctx.Direction, b = layout.Batch, steps = layout.Steps, hp = plan.Hp, stride = plan.YWidth, rows = r1 - r0;
@@ -210,7 +210,7 @@ internal sealed unsafe class ForwardLoop<T>
     private void Split(in Context ctx, int thread, int threads)
     {
         var plan = _plan;
-        var cell = plan.Kernels;
+        var cell = plan.Kernels(ctx.Direction);
         var gemm = plan.Gemm;
         var pool = _scheduler.Pool;
         int l = ctx.Layer, d = ctx.Direction, steps = _layout.Steps, b = _layout.Batch, hp = plan.Hp, stride = plan.YWidth, nr = gemm.NR, k = ctx.K;

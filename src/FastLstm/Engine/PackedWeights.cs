@@ -72,7 +72,7 @@ internal sealed unsafe class PackedWeights<T>
                 var whh = p.Slice(t.WeightHh.Offset, t.WeightHh.Length);
                 gemm.PackB(w.WihT, wih, inSize, plan.InputMap[l], plan.GateMap, transposed: true);
                 gemm.PackB(w.WhhT, whh, h, plan.HiddenMap, plan.RecurrentMap, transposed: true);
-                plan.Kernels.PrepareBias(p, t, h, hp, new Span<T>(w.Bias, plan.Cell.BiasBlocks * hp));
+                plan.Kernels(d).PrepareBias(p, t, h, hp, new Span<T>(w.Bias, plan.Cell.BiasBlocks * hp));
                 if (plan.Training)
                 {
                     gemm.PackB(w.Wih, wih, inSize, plan.GateMap, plan.InputMap[l], transposed: false);

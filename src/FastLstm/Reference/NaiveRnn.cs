@@ -13,7 +13,7 @@ namespace FastLstm.Reference;
 public sealed class NaiveRnn<T>
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
-    private readonly Cell _cell;
+    private readonly Cell[] _cells;
     private readonly T[] _grads;
     private Saved? _saved;
 
@@ -22,7 +22,7 @@ public sealed class NaiveRnn<T>
     {
         ArgumentNullException.ThrowIfNull(model);
         Model = model;
-        _cell = model.Layout.Cell;
+        _cells = [Cell.For(model.Spec, 0), Cell.For(model.Spec, 1)];
         _grads = new T[model.Layout.Length];
     }
 
@@ -61,10 +61,10 @@ public sealed class NaiveRnn<T>
                         var step = saved.At(l, d, b, t);
                         step.HPrev = hv;
                         step.CPrev = cv;
-                        step.Cache = new T[_cell.NaiveCacheLength(h)];
+                        step.Cache = new T[_cells[d].NaiveCacheLength(h)];
                         hv = new T[h];
                         cv = new T[h];
-                        _cell.NaiveForward(w, x.AsSpan(((b * steps) + t) * inSize, inSize), step.HPrev, step.CPrev, hv, cv, step.Cache);
+                        _cells[d].NaiveForward(w, x.AsSpan(((b * steps) + t) * inSize, inSize), step.HPrev, step.CPrev, hv, cv, step.Cache);
                         hv.CopyTo(y.AsSpan((((b * steps) + t) * width) + (d * h), h));
                     }
 
@@ -129,7 +129,7 @@ public sealed class NaiveRnn<T>
 
                         var dhPrev = new T[h];
                         var dcPrev = new T[h];
-                        _cell.NaiveBackward(w, g, x.AsSpan(((b * steps) + t) * inSize, inSize), step.HPrev, step.CPrev, step.Cache, dhT, dc, dxStep, dhPrev, dcPrev);
+                        _cells[d].NaiveBackward(w, g, x.AsSpan(((b * steps) + t) * inSize, inSize), step.HPrev, step.CPrev, step.Cache, dhT, dc, dxStep, dhPrev, dcPrev);
                         for (int k = 0; k < inSize; k++)
                         {
                             dx[(((b * steps) + t) * inSize) + k] += dxStep[k];
@@ -169,7 +169,7 @@ public sealed class NaiveRnn<T>
         {
             if (step.Cache.Length > 0)
             {
-                min = Math.Min(min, _cell.NaiveKinkDistance(step.Cache));
+                min = Math.Min(min, Math.Min(_cells[0].NaiveKinkDistance(step.Cache), _cells[1].NaiveKinkDistance(step.Cache)));
             }
         }
 

@@ -90,6 +90,21 @@ public sealed class OnnxExportTests
         ["RNN Elu, bidirectional"] = new(CellType.RnnTanh, 3, 6, 2, true) { SimpleRnnOptions = new() { Activation = new(RnnActivationKind.Elu, 0.6) } },
         ["RNN Relu, clip"] = new(CellType.RnnRelu, 3, 6, 1) { SimpleRnnOptions = new() { CellClip = 0.25 } },
         ["RNN Softplus"] = new(CellType.RnnTanh, 3, 6, 1) { SimpleRnnOptions = new() { Activation = new(RnnActivationKind.Softplus) } },
+        ["LSTM per-direction activations, peepholes"] = new(CellType.Lstm, 3, 6, 2, true)
+        {
+            LstmOptions = new() { Peepholes = true, CellClip = 0.9 },
+            ReverseLstmOptions = new() { Peepholes = true, CellClip = 0.9, GateActivation = new(RnnActivationKind.HardSigmoid, 0.3, 0.45), OutputActivation = new(RnnActivationKind.Softsign) },
+        },
+        ["GRU per-direction activations"] = new(CellType.Gru, 3, 6, 2, true)
+        {
+            ReverseGruOptions = new() { CandidateActivation = new(RnnActivationKind.ScaledTanh, 1.1, 0.9) },
+        },
+        ["GRU linear_before_reset = 0, per-direction activations"] = new(CellType.GruResetBefore, 3, 6, 1, true)
+        {
+            GruOptions = new() { GateActivation = new(RnnActivationKind.Softsign) },
+            ReverseGruOptions = new() { CandidateActivation = new(RnnActivationKind.LeakyRelu, 0.2) },
+        },
+        ["RNN Relu forward, Tanh reverse"] = new(CellType.RnnRelu, 3, 6, 2, true) { ReverseSimpleRnnOptions = new() { Activation = RnnActivation.Tanh } },
     };
 
     [Theory]

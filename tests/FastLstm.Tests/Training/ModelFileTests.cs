@@ -121,6 +121,21 @@ public class ModelFileTests : IDisposable
             Assert.Equal(other, ModelFile.Deserialize<float>(ModelFile.Serialize(Sample<float>(other))).Network.Spec);
         }
 
+        // The reverse direction's own options take a second block (version 3); without them files stay version 2.
+        var perDirection = new RnnSpec(CellType.Lstm, 2, 3, 1, true)
+        {
+            LstmOptions = new LstmOptions { Peepholes = true },
+            ReverseLstmOptions = new LstmOptions { Peepholes = true, GateActivation = new RnnActivation(RnnActivationKind.HardSigmoid, 0.3, 0.4) },
+        };
+        byte[] v3 = ModelFile.Serialize(Sample<float>(perDirection));
+        Assert.Equal(3u, BinaryPrimitives.ReadUInt32LittleEndian(v3.AsSpan(8)));
+        Assert.Equal(perDirection, ModelFile.Deserialize<float>(v3).Network.Spec);
+        var reverseGru = new RnnSpec(CellType.GruResetBefore, 2, 3, 2, true) { ReverseGruOptions = new GruOptions { CellClip = 0.5 } };
+        Assert.Equal(reverseGru, ModelFile.Deserialize<float>(ModelFile.Serialize(Sample<float>(reverseGru))).Network.Spec);
+        v3[8 + 4 + 2] = 0; // bidirectional flag: a reverse block on a one-direction model
+        Reseal(v3);
+        Assert.Contains("not bidirectional", Assert.Throws<InvalidDataException>(() => ModelFile.Deserialize<float>(v3)).Message, StringComparison.Ordinal);
+
         // A version-1 file is a version-2 file without the 60-byte options block.
         var plain = Sample<float>(new RnnSpec(CellType.Gru, 2, 3));
         byte[] v2 = ModelFile.Serialize(plain);
