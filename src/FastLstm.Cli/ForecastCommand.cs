@@ -18,7 +18,12 @@ internal static class ForecastCommand
         var steps = Options.Int("--steps", 12, 1, 1_000_000, "Values to forecast.");
         var outPath = new Option<string>("--out") { Description = "CSV to write (step,forecast,lower_80,upper_80,lower_95,upper_95).", DefaultValueFactory = _ => "forecast.csv" };
         var plot = new Option<string>("--plot") { Description = "PNG of history and forecast.", DefaultValueFactory = _ => "forecast.png" };
-        var command = new Command("forecast", "Forecast the next values of a CSV column with a trained model.") { model, csv, column, steps, outPath, plot };
+        var lookback = new Option<int?>("--lookback") { Description = "ONNX models with a free sequence length: values per window (what the model was trained on)." };
+        var normalize = new Option<string?>("--normalize") { Description = "ONNX models: feed (x - MEAN) / SCALE and map predictions back; 'MEAN,SCALE' (a min-max scaler: MIN,MAX-MIN)." };
+        var command = new Command("forecast", "Forecast the next values of a CSV column with a model from 'fastlstm train' or an ONNX file.")
+        {
+            model, csv, column, steps, outPath, plot, lookback, normalize,
+        };
         command.SetAction(p =>
         {
             string modelPath = p.GetValue(model)!, name = p.GetValue(column)!, csvOut = p.GetValue(outPath)!, png = p.GetValue(plot)!;
@@ -31,13 +36,9 @@ internal static class ForecastCommand
             OutputPath.CheckWritable(csvOut);
             OutputPath.CheckWritable(png);
             var history = Csv.ReadColumn(p.GetValue(csv)!, name);
-            var forecaster = Forecaster.Load(modelPath, history);
-            if (history.Length < forecaster.MinimumHistory)
-            {
-                throw new CliException($"column '{name}' has {history.Length} values; the model needs at least {forecaster.MinimumHistory}.");
-            }
-
-            var f = forecaster.Forecast(history, k);
+            var (method, f) = InteropCommands.IsOnnx(modelPath)
+                ? Imported(modelPath, history, k, p.GetValue(lookback), Scaling(p.GetValue(normalize)), output)
+                : Trained(modelPath, name, history, k, p.GetValue(lookback), p.GetValue(normalize));
             var sb = new StringBuilder("step,forecast,lower_80,upper_80,lower_95,upper_95\n");
             for (int i = 0; i < k; i++)
             {
@@ -54,7 +55,7 @@ internal static class ForecastCommand
             }
 
             int shown = Math.Min(history.Length, Math.Max(4 * k, 200));
-            Plots.Forecast(png, $"{name}: {k}-step forecast ({forecaster.Method})", history[^shown..], f);
+            Plots.Forecast(png, $"{name}: {k}-step forecast ({method})", history[^shown..], f);
             var console = Output.Console(output);
             var table = new Table().AddColumns("step", "forecast", "80 % interval", "95 % interval");
             foreach (int i in Enumerable.Range(0, k).Take(10))
@@ -62,7 +63,7 @@ internal static class ForecastCommand
                 table.AddRow((i + 1).ToString(CultureInfo.InvariantCulture), F(f.Values[i]), $"{F(f.Lower80[i])} .. {F(f.Upper80[i])}", $"{F(f.Lower95[i])} .. {F(f.Upper95[i])}");
             }
 
-            console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: last value {history[^1]:F3}; {k} steps ahead by {forecaster.Method}:"));
+            console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: last value {history[^1]:F3}; {k} steps ahead by {method}:"));
             console.Write(table);
             if (k > 10)
             {
@@ -73,6 +74,49 @@ internal static class ForecastCommand
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    private static (string Method, ForecastResult Result) Trained(string path, string column, double[] history, int steps, int? lookback, string? normalize)
+    {
+        if (lookback is not null || normalize is not null)
+        {
+            throw new CliException($"{path}: --lookback and --normalize are for ONNX models; a model from 'fastlstm train' holds its window and scaling.");
+        }
+
+        var forecaster = Forecaster.Load(path, history);
+        if (history.Length < forecaster.MinimumHistory)
+        {
+            throw new CliException($"column '{column}' has {history.Length} values; the model needs at least {forecaster.MinimumHistory}.");
+        }
+
+        return (forecaster.Method, forecaster.Forecast(history, steps));
+    }
+
+    private static (string Method, ForecastResult Result) Imported(string path, double[] history, int steps, int? lookback, (double, double)? scaling, TextWriter output)
+    {
+        using var imported = ImportedForecast.Open(path, lookback, scaling);
+        var result = imported.Forecast(history, steps, out int origins);
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{path}: {imported.Name}; intervals from its errors over {origins} backtest origin{(origins == 1 ? "" : "s")} at the end of the history."));
+        return (imported.Name, result);
+    }
+
+    /// <summary>--normalize MEAN,SCALE.</summary>
+    private static (double, double)? Scaling(string? text)
+    {
+        if (text is null)
+        {
+            return null;
+        }
+
+        var parts = text.Split(',');
+        if (parts.Length == 2 && double.TryParse(parts[0], NumberStyles.Float, CultureInfo.InvariantCulture, out double mean)
+            && double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double scale) && double.IsFinite(mean) && double.IsFinite(scale) && scale != 0)
+        {
+            return (mean, scale);
+        }
+
+        throw new CliException($"--normalize '{text}': expected MEAN,SCALE (two finite numbers, SCALE not 0), e.g. --normalize 5000,1200.");
     }
 
     private static string F(double v) => v.ToString("F3", CultureInfo.InvariantCulture);

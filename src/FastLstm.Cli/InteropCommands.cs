@@ -145,6 +145,9 @@ internal static class InteropCommands
         DefaultValueFactory = _ => "",
     };
 
+    /// <summary>Whether <paramref name="path"/> is an ONNX file (neither a FastLstm model file nor safetensors).</summary>
+    public static bool IsOnnx(string path) => Detect(path) == Format.Onnx;
+
     private static Format Detect(string path)
     {
         using var stream = SafeFile.OpenRead(path);

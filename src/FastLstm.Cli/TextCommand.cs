@@ -68,12 +68,13 @@ internal static class TextCommand
 
     private static Command Generate(TextWriter output)
     {
-        var model = new Option<string>("--model") { Description = "Model file written by 'fastlstm text train'.", Required = true };
+        var model = new Option<string>("--model") { Description = "Model file written by 'fastlstm text train', or an ONNX character model (with --vocab).", Required = true };
+        var vocab = new Option<string?>("--vocab") { Description = "ONNX models: a text file whose distinct characters, in code-point order, are the model's (its training corpus)." };
         var prompt = new Option<string>("--prompt") { Description = "Text to start from.", DefaultValueFactory = _ => "" };
         var length = Options.Int("--length", 500, 0, 10_000_000, "Characters to generate.");
         var temperature = Options.Double("--temperature", 0.8, 1e-3, 100, "Sampling temperature: lower is more conservative.");
         var seed = Options.Int("--seed", 1, 0, int.MaxValue, "Seed of the sampling.");
-        var command = new Command("generate", "Generate text from a character-level model.") { model, prompt, length, temperature, seed };
+        var command = new Command("generate", "Generate text from a character-level model.") { model, prompt, length, temperature, seed, vocab };
         command.SetAction(p =>
         {
             string path = p.GetValue(model)!;
@@ -82,7 +83,18 @@ internal static class TextCommand
                 throw new CliException($"{path}: file not found.");
             }
 
-            var text = TextModel.Load(path).Generate(p.GetValue(prompt)!, p.GetValue(length), p.GetValue(temperature), p.GetValue(seed));
+            string? vocabPath = p.GetValue(vocab);
+            bool onnx = InteropCommands.IsOnnx(path);
+            if (onnx != (vocabPath is not null))
+            {
+                throw new CliException(onnx
+                    ? $"{path}: an ONNX model carries no vocabulary; give --vocab FILE (its training corpus, or any text with the same distinct characters)."
+                    : $"{path}: --vocab is for ONNX models; a model from 'fastlstm text train' holds its vocabulary.");
+            }
+
+            var text = onnx
+                ? ImportedText.Generate(path, CharacterVocabulary.FromText(Corpus.Read(vocabPath!)), p.GetValue(prompt)!, p.GetValue(length), p.GetValue(temperature), p.GetValue(seed))
+                : TextModel.Load(path).Generate(p.GetValue(prompt)!, p.GetValue(length), p.GetValue(temperature), p.GetValue(seed));
             output.WriteLine(text);
             return ExitCodes.Success;
         });

@@ -120,7 +120,33 @@ public sealed record ForecastReport(int Season, int Horizon, int Lookback, Backt
     double[] LastOrigin, IReadOnlyList<EpochReport> History);
 
 /// <summary>A forecast with its prediction intervals (normal, from the backtest's RMSE at each step).</summary>
-public sealed record ForecastResult(double[] Values, double[] Lower80, double[] Upper80, double[] Lower95, double[] Upper95);
+public sealed record ForecastResult(double[] Values, double[] Lower80, double[] Upper80, double[] Lower95, double[] Upper95)
+{
+    private const double Z80 = 1.2815515655446004, Z95 = 1.959963984540054;
+
+    /// <summary>
+    /// <paramref name="values"/> with normal 80 % and 95 % intervals of standard deviation <paramref name="sigma"/>[h] at
+    /// step h; beyond the steps it covers, the last one's grows like a random walk's (∝ √h).
+    /// </summary>
+    public static ForecastResult WithIntervals(double[] values, IReadOnlyList<double> sigma)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        ArgumentNullException.ThrowIfNull(sigma);
+        ArgumentOutOfRangeException.ThrowIfZero(sigma.Count);
+        int steps = values.Length;
+        var result = new ForecastResult(values, new double[steps], new double[steps], new double[steps], new double[steps]);
+        for (int h = 0; h < steps; h++)
+        {
+            double s = h < sigma.Count ? sigma[h] : sigma[^1] * Math.Sqrt((h + 1.0) / sigma.Count);
+            result.Lower80[h] = values[h] - (Z80 * s);
+            result.Upper80[h] = values[h] + (Z80 * s);
+            result.Lower95[h] = values[h] - (Z95 * s);
+            result.Upper95[h] = values[h] + (Z95 * s);
+        }
+
+        return result;
+    }
+}
 
 /// <summary>
 /// Multi-step forecasting of a univariate series. <see cref="Train"/> finds the season (autocorrelation) and the horizon,
@@ -132,8 +158,6 @@ public sealed record ForecastResult(double[] Values, double[] Lower80, double[] 
 public sealed class Forecaster
 {
     private const double Kind = 2;
-    private const double Z80 = 1.2815515655446004, Z95 = 1.959963984540054;
-
     private readonly ForecastMethod _method;
     private readonly double[] _sigma;
 
@@ -368,19 +392,7 @@ public sealed class Forecaster
             }
         }
 
-        var values = _method.Forecast(history, steps);
-        var result = new ForecastResult(values, new double[steps], new double[steps], new double[steps], new double[steps]);
-        for (int h = 0; h < steps; h++)
-        {
-            // Beyond the horizon scored, the last step's error grows like a random walk's.
-            double sigma = h < _sigma.Length ? _sigma[h] : _sigma[^1] * Math.Sqrt((h + 1.0) / _sigma.Length);
-            result.Lower80[h] = values[h] - (Z80 * sigma);
-            result.Upper80[h] = values[h] + (Z80 * sigma);
-            result.Lower95[h] = values[h] - (Z95 * sigma);
-            result.Upper95[h] = values[h] + (Z95 * sigma);
-        }
-
-        return result;
+        return ForecastResult.WithIntervals(_method.Forecast(history, steps), _sigma);
     }
 
     /// <summary>Saves the method, the network ensemble, Holt-Winters' parameters and the interval widths in one model file.</summary>

@@ -44,15 +44,13 @@ public sealed class TextModel
     public const int MaxGeneratedLength = 10_000_000;
 
     private const double Kind = 2;
-    private readonly Rune[] _vocabulary;
-    private readonly Dictionary<Rune, int> _index;
+    private readonly CharacterVocabulary _vocabulary;
 
     private TextModel(RnnModel<float> network, DenseHead<float> head, Rune[] vocabulary)
     {
         Network = network;
         Head = head;
-        _vocabulary = vocabulary;
-        _index = vocabulary.Select((c, i) => (c, i)).ToDictionary(p => p.c, p => p.i);
+        _vocabulary = new CharacterVocabulary(vocabulary);
     }
 
     /// <summary>The recurrent layers.</summary>
@@ -62,7 +60,7 @@ public sealed class TextModel
     public DenseHead<float> Head { get; }
 
     /// <summary>The characters (Unicode scalar values, so a character outside the BMP is one entry) the model knows, in index order.</summary>
-    public IReadOnlyList<Rune> Vocabulary => _vocabulary;
+    public IReadOnlyList<Rune> Vocabulary => _vocabulary.Runes;
 
     /// <summary>
     /// Trains on all but the last <see cref="TextModelOptions.HeldOutFraction"/> of <paramref name="text"/>, reporting
@@ -75,7 +73,7 @@ public sealed class TextModel
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(training);
         training.Validate();
-        var characters = Characters(text);
+        var characters = CharacterVocabulary.Characters(text);
         int heldOut = (int)(characters.Length * options.HeldOutFraction);
         int trainLength = characters.Length - heldOut;
         int streamLength = trainLength / Math.Max(options.Streams, 1);
@@ -92,7 +90,7 @@ public sealed class TextModel
             RnnModel<float>.CreateRandom(spec, training.Seed),
             DenseHead<float>.CreateRandom(options.Hidden, vocabulary.Length, Activation.Softmax, training.Seed + 1),
             vocabulary);
-        var codes = model.Encode(characters);
+        var codes = model._vocabulary.Encode(characters);
         var train = codes.AsSpan(0, trainLength).ToArray();
         var held = codes.AsSpan(trainLength).ToArray();
 
@@ -149,7 +147,7 @@ public sealed class TextModel
     }
 
     /// <summary>Cross-entropy of the model on <paramref name="text"/>, in bits per character (one stream, state carried).</summary>
-    public double BitsPerCharacter(string text) => BitsPerCharacter(Encode(Characters(text)), 100);
+    public double BitsPerCharacter(string text) => BitsPerCharacter(_vocabulary.Encode(CharacterVocabulary.Characters(text)), 100);
 
     /// <summary>
     /// Continues <paramref name="prompt"/> by <paramref name="length"/> characters, sampling from softmax(logits /
@@ -158,76 +156,27 @@ public sealed class TextModel
     /// </summary>
     public string Generate(string prompt, int length, double temperature, int seed)
     {
-        ArgumentNullException.ThrowIfNull(prompt);
-        if (length < 0 || length > MaxGeneratedLength)
-        {
-            throw new ArgumentOutOfRangeException(nameof(length), length, $"length: expected 0..{MaxGeneratedLength} characters, got {length}.");
-        }
-
-        if (!(temperature > 0 && double.IsFinite(temperature)))
-        {
-            throw new ArgumentOutOfRangeException(nameof(temperature), temperature, $"temperature: expected > 0, got {temperature}.");
-        }
-
-        var start = prompt.Length > 0 ? prompt : (_index.ContainsKey(new Rune('\n')) ? "\n" : _vocabulary[0].ToString());
-        var codes = Encode(Characters(start));
         var spec = Network.Spec;
-        int v = _vocabulary.Length, hidden = spec.HiddenSize;
+        int v = _vocabulary.Count, hidden = spec.HiddenSize;
         using var session = new InferenceSession<float>(Network, 1, 1);
         var x = new float[v];
         var y = new float[hidden];
         var h = new float[spec.Layers * hidden];
         var c = spec.HasCellState ? new float[spec.Layers * hidden] : [];
-        var logits = new float[v];
-        var p = new double[v];
-        var rng = new Random(seed);
-        var sb = new System.Text.StringBuilder(prompt, prompt.Length + length);
-        int next = codes[^1];
-        foreach (int code in codes)
-        {
-            next = Advance(code);
-        }
-
-        for (int i = 0; i < length; i++)
-        {
-            sb.Append(_vocabulary[next].ToString());
-            next = Advance(next);
-        }
-
-        return sb.ToString();
-
-        int Advance(int code)
+        return _vocabulary.Generate(prompt, length, temperature, seed, (code, logits) =>
         {
             Array.Clear(x);
             x[code] = 1;
             session.Step(x, 1, y, h, c);
             Head.Affine(y, 1, logits);
-            double max = logits.Max(), sum = 0;
-            for (int k = 0; k < v; k++)
-            {
-                p[k] = Math.Exp((logits[k] - max) / temperature);
-                sum += p[k];
-            }
-
-            double u = rng.NextDouble() * sum;
-            for (int k = 0; k < v; k++)
-            {
-                u -= p[k];
-                if (u <= 0)
-                {
-                    return k;
-                }
-            }
-
-            return v - 1;
-        }
+        });
     }
 
     /// <summary>Saves network, head and vocabulary in one model file.</summary>
     public void Save(string path) => ModelFile.Save(path, new SavedModel<float>(Network, Head, new Dictionary<string, double[]>
     {
         ["kind"] = [Kind],
-        ["vocabulary"] = _vocabulary.Select(r => (double)r.Value).ToArray(),
+        ["vocabulary"] = _vocabulary.Runes.Select(r => (double)r.Value).ToArray(),
     }));
 
     /// <summary>Loads a model saved by <see cref="Save"/>.</summary>
@@ -250,42 +199,10 @@ public sealed class TextModel
         return new TextModel(saved.Network, saved.Head, codes.Select(ch => new Rune((int)ch)).ToArray());
     }
 
-    /// <summary>The Unicode scalar values of <paramref name="text"/>; a lone surrogate (broken UTF-16) is an error, not a character.</summary>
-    private static Rune[] Characters(string text)
-    {
-        var runes = new List<Rune>(text.Length);
-        for (int i = 0; i < text.Length;)
-        {
-            if (Rune.DecodeFromUtf16(text.AsSpan(i), out var rune, out int used) != System.Buffers.OperationStatus.Done)
-            {
-                throw new ArgumentException($"text: a lone surrogate U+{(int)text[i]:X4} at UTF-16 index {i} is not a character.", nameof(text));
-            }
-
-            runes.Add(rune);
-            i += used;
-        }
-
-        return [.. runes];
-    }
-
-    private int[] Encode(Rune[] text)
-    {
-        var codes = new int[text.Length];
-        for (int i = 0; i < text.Length; i++)
-        {
-            if (!_index.TryGetValue(text[i], out codes[i]))
-            {
-                throw new ArgumentException($"text: character '{text[i]}' (U+{text[i].Value:X4}) at {i} is not in the model's vocabulary.", nameof(text));
-            }
-        }
-
-        return codes;
-    }
-
     private double BitsPerCharacter(int[] codes, int seq)
     {
         var spec = Network.Spec;
-        int v = _vocabulary.Length, hidden = spec.HiddenSize;
+        int v = _vocabulary.Count, hidden = spec.HiddenSize;
         seq = Math.Min(seq, codes.Length - 1);
         using var session = new InferenceSession<float>(Network, 1, seq);
         var x = new float[seq * v];
