@@ -174,7 +174,8 @@ public sealed class OnnxExportTests
                 Assert.Equal(expected.Keys.Order(), results.Select(r => r.Name).Order());
                 foreach (var r in results)
                 {
-                    OnnxFixtureTests.AssertClose(expected[r.Name], r.AsTensor<float>().ToArray(), $"ORT {r.Name}");
+                    // The bound for exports: ONNX Runtime within 1e-5 of FastLstm.
+                    OnnxFixtureTests.AssertClose(expected[r.Name], r.AsTensor<float>().ToArray(), $"ORT {r.Name}", 1e-5);
                 }
             }
 

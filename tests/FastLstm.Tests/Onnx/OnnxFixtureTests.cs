@@ -90,14 +90,14 @@ public sealed class OnnxFixtureTests
         return results.ToDictionary(r => r.Name, r => r.AsTensor<float>().ToArray());
     }
 
-    internal static void AssertClose(Array want, Array got, string what)
+    internal static void AssertClose(Array want, Array got, string what, double tolerance = 1e-4)
     {
         Assert.Equal(want.Length, got.Length);
         for (int i = 0; i < want.Length; i++)
         {
             double w = Convert.ToDouble(want.GetValue(i), System.Globalization.CultureInfo.InvariantCulture);
             double g = Convert.ToDouble(got.GetValue(i), System.Globalization.CultureInfo.InvariantCulture);
-            Assert.True(Math.Abs(w - g) <= 1e-4 * Math.Max(1, Math.Abs(w)), $"{what}[{i}]: expected {w}, got {g}");
+            Assert.True(Math.Abs(w - g) <= tolerance * Math.Max(1, Math.Abs(w)), $"{what}[{i}]: expected {w}, got {g}");
         }
     }
 }
