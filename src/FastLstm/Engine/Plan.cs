@@ -20,7 +20,8 @@ internal sealed class Plan<T>
         Spec = spec;
         Tensors = model.Layout;
         Cell = Tensors.Cell;
-        DirectionKernels = spec.HasReverseOptions ? [Cell.Fused<T>(bits), Cells.Cell.For(spec, 1).Fused<T>(bits)] : [Cell.Fused<T>(bits)];
+        var forward = Cell.Fused<T>(bits);
+        DirectionKernels = [forward, spec.HasReverseOptions ? Cells.Cell.For(spec, 1).Fused<T>(bits) : forward];
         Gemm = Gemm<T>.For(bits);
         Training = training;
         Threads = threads;
@@ -53,11 +54,11 @@ internal sealed class Plan<T>
 
     public Cell Cell { get; }
 
-    /// <summary>The fused kernels of each direction: one entry, or two when the reverse direction has its own options.</summary>
-    public FusedCell<T>[] DirectionKernels { get; }
+    /// <summary>The fused kernels of each direction (the same object twice unless the reverse direction has its own options).</summary>
+    private FusedCell<T>[] DirectionKernels { get; }
 
     /// <summary>The fused kernels direction <paramref name="d"/> runs.</summary>
-    public FusedCell<T> Kernels(int d) => DirectionKernels[d < DirectionKernels.Length ? d : 0];
+    public FusedCell<T> Kernels(int d) => DirectionKernels[d];
 
     public Gemm<T> Gemm { get; }
 
