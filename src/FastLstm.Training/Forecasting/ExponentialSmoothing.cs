@@ -29,7 +29,7 @@ public enum EtsSeason
 /// <summary>
 /// Holt-Winters exponential smoothing, the baseline forecasters are measured against: level, optional (damped) trend and
 /// optional additive or multiplicative seasonality, smoothing parameters fitted by least squares on the one-step errors
-/// (Nelder-Mead over α, β, γ, φ in their admissible ranges), initial states from the first seasons. <see cref="Fit(ReadOnlySpan{double}, int)"/>
+/// (Nelder-Mead over α, β, γ, φ in their admissible ranges), initial states from a decomposition of the first seasons. <see cref="Fit(ReadOnlySpan{double}, int)"/>
 /// tries every form the series allows and keeps the one with the lowest AIC, as statsmodels' users pick among additive,
 /// multiplicative and damped models.
 /// </summary>
@@ -249,26 +249,65 @@ public sealed class ExponentialSmoothing
 
     private static double Clamp(double u) => Math.Clamp(u, 0, 1);
 
-    /// <summary>Initial states: level and trend from the first two seasons (or values), seasonal indices from the first season's deviations.</summary>
+    /// <summary>
+    /// Initial states by the decomposition heuristic of Hyndman et al. (2008, §2.6.1): a centred moving average over the first
+    /// seasons (at most five) gives the trend-cycle, the values against it averaged per position give the seasonal indices,
+    /// and a line through the first ten deseasonalised values gives the level and trend before the first observation. Taking
+    /// the indices from one season alone (the older heuristic) leaves them so noisy that the fit answers with a large γ, and
+    /// a large γ carries each season's noise into every forecast.
+    /// </summary>
     private static (double Level, double Trend, double[] Seasonal) Initial(double[] y, EtsTrend trend, EtsSeason season, int period)
     {
-        if (season == EtsSeason.None)
+        bool mul = season == EtsSeason.Multiplicative;
+        var s = new double[season == EtsSeason.None ? 0 : period];
+        if (season != EtsSeason.None)
         {
-            return (y[0], trend == EtsTrend.None ? 0 : y[1] - y[0], []);
+            int cycles = Math.Clamp(y.Length / period, 2, 5);
+            var sum = new double[period];
+            var count = new int[period];
+            int half = period / 2;
+            for (int t = half; t + half < cycles * period; t++)
+            {
+                // A 2×m moving average for an even period (the ends weighted ½), a plain m-term one for an odd period.
+                double ma = 0;
+                for (int j = -half; j <= half; j++)
+                {
+                    ma += y[t + j] * (period % 2 == 0 && Math.Abs(j) == half ? 0.5 : 1);
+                }
+
+                ma /= period;
+                sum[t % period] += mul ? y[t] / ma : y[t] - ma;
+                count[t % period]++;
+            }
+
+            double mean = 0;
+            for (int i = 0; i < period; i++)
+            {
+                s[i] = sum[i] / count[i];
+                mean += s[i] / period;
+            }
+
+            for (int i = 0; i < period; i++)
+            {
+                s[i] = mul ? s[i] / mean : s[i] - mean;
+            }
         }
 
-        double first = y.AsSpan(0, period).ToArray().Average(), second = y.AsSpan(period, period).ToArray().Average();
-        double slope = trend == EtsTrend.None ? 0 : (second - first) / period;
-        var s = new double[period];
-        for (int i = 0; i < period; i++)
+        // A line through the first ten deseasonalised values (time 1..k, so the intercept is the state before the first).
+        int k = Math.Min(10, y.Length);
+        double st = 0, sy = 0, stt = 0, sty = 0;
+        for (int t = 0; t < k; t++)
         {
-            // The first season's value at position i against the level there, which rises by the slope across the season.
-            double levelAt = first + ((i - ((period - 1) / 2.0)) * slope);
-            s[i] = season == EtsSeason.Multiplicative ? y[i] / levelAt : y[i] - levelAt;
+            double v = season == EtsSeason.None ? y[t] : mul ? y[t] / s[t % period] : y[t] - s[t % period];
+            double x = t + 1;
+            st += x;
+            sy += v;
+            stt += x * x;
+            sty += x * v;
         }
 
-        // The level before the first observation, so the recursion starts at t = 0.
-        return (first - (((period + 1) / 2.0) * slope), slope, s);
+        double slope = ((k * sty) - (st * sy)) / ((k * stt) - (st * st));
+        return trend == EtsTrend.None ? (sy / k, 0, s) : ((sy - (slope * st)) / k, slope, s);
     }
 
     /// <summary>
