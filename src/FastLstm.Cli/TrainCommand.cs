@@ -50,18 +50,18 @@ internal static class TrainCommand
         difference.AcceptOnlyFromAmong("auto", "0", "1");
         var method = new Option<string>("--method") { Description = $"Forecasting method: {string.Join(", ", Methods.Keys)}; auto lets the backtest choose.", DefaultValueFactory = _ => "auto", HelpName = "name" };
         method.AcceptOnlyFromAmong([.. Methods.Keys]);
-        var ensemble = Options.Int("--ensemble", 5, 1, 64, "Networks from different seeds averaged in the final model.");
+        var ensemble = Options.Int("--ensemble", 0, 0, 64, "Networks from different seeds averaged in the final model (0: as many as share about 10,000 training windows an epoch, 5 to 20).");
         var threads = Options.Int("--threads", 2, 1, 256, "Cores for training the ensemble (results do not depend on it).");
-        var patience = Options.Int("--patience", 10, 1, 100_000, "Epochs without a better validation loss before a network stops.");
+        var windows = Options.Int("--windows-per-epoch", 1024, 0, 100_000_000, "Most training windows an epoch draws, a fresh random subset each epoch (0: all).");
         var command = new Command("train", "Choose and fit a multi-step forecaster for a CSV column: season, transform and method by a rolling-origin backtest, then refit on all of it.")
         {
-            csv, column, outPath, cell, hidden, layers, lookback, horizon, epochs, batch, lr, clip, seed, testFraction, season, log, difference, method, ensemble, threads, patience,
+            csv, column, outPath, cell, hidden, layers, lookback, horizon, epochs, batch, lr, clip, seed, testFraction, season, log, difference, method, ensemble, threads, windows,
         };
         command.SetAction(p =>
         {
             string file = p.GetValue(csv)!, name = p.GetValue(column)!, model = p.GetValue(outPath)!;
             OutputPath.CheckWritable(model);
-            int concurrent = Math.Min(p.GetValue(threads), p.GetValue(ensemble));
+            int concurrent = Math.Min(p.GetValue(threads), p.GetValue(ensemble) > 0 ? p.GetValue(ensemble) : 20);
             MemoryBudget.Check($"--hidden {p.GetValue(hidden)} --layers {p.GetValue(layers)} ({concurrent} networks trained at once)",
                 concurrent * MemoryBudget.Training(new RnnSpec(p.GetValue(cell), 1, p.GetValue(hidden), p.GetValue(layers)), p.GetValue(batch), p.GetValue(lookback) > 0 ? p.GetValue(lookback) : 120));
             var series = Csv.ReadColumn(file, name);
@@ -92,7 +92,7 @@ internal static class TrainCommand
                 LearningRate = p.GetValue(lr),
                 Clip = p.GetValue(clip),
                 Seed = p.GetValue(seed),
-                Patience = p.GetValue(patience),
+                WindowsPerEpoch = p.GetValue(windows),
             };
 
             var console = Output.Console(output);
@@ -110,7 +110,7 @@ internal static class TrainCommand
             }
 
             console.Write(table);
-            console.WriteLine($"chosen: {report.Chosen}; refitted on all {series.Length} values ({(forecaster.Choice is ForecastChoice.Direct or ForecastChoice.Recursive or ForecastChoice.EsRnn or ForecastChoice.Combination ? $"{options.Ensemble} networks averaged" : "no network in the forecast")}) in {clock.Elapsed.TotalSeconds:F1} s.");
+            console.WriteLine($"chosen: {report.Chosen}; refitted on all {series.Length} values ({(forecaster.Choice is ForecastChoice.Direct or ForecastChoice.Recursive or ForecastChoice.EsRnn or ForecastChoice.Combination ? $"{forecaster.Network.Members.Count} networks averaged" : "no network in the forecast")}) in {clock.Elapsed.TotalSeconds:F1} s.");
             forecaster.Save(model);
             if (report.History.Count > 0)
             {

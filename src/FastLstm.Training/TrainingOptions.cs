@@ -24,6 +24,12 @@ public sealed record TrainingOptions
     /// <summary>Epochs without a better validation loss before stopping; the best epoch's weights are kept.</summary>
     public int Patience { get; init; } = 15;
 
+    /// <summary>
+    /// Most training windows an epoch draws, a fresh random subset each epoch (0: all of them). Windows of a long series
+    /// overlap almost entirely, so an epoch over thousands of them costs far more than it teaches.
+    /// </summary>
+    public int WindowsPerEpoch { get; init; }
+
     /// <summary>Throws when a field is out of range, naming it.</summary>
     public void Validate()
     {
@@ -33,6 +39,7 @@ public sealed record TrainingOptions
         Check(Clip >= 0 && double.IsFinite(Clip), nameof(Clip), Clip, "≥ 0");
         Check(ValidationFraction is >= 0 and < 1, nameof(ValidationFraction), ValidationFraction, "in [0, 1)");
         Check(Patience >= 1, nameof(Patience), Patience, "≥ 1");
+        Check(WindowsPerEpoch >= 0, nameof(WindowsPerEpoch), WindowsPerEpoch, "≥ 0 (0: all)");
 
         static void Check(bool ok, string name, object value, string expected)
         {

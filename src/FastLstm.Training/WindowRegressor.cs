@@ -77,7 +77,8 @@ public sealed class WindowRegressor<T>
             throw new ArgumentException($"x: {count} windows leave none for training after holding out {validation} for validation.", nameof(data));
         }
 
-        int batch = Math.Min(options.BatchSize, train);
+        int drawn = options.WindowsPerEpoch > 0 ? Math.Min(options.WindowsPerEpoch, train) : train;
+        int batch = Math.Min(options.BatchSize, drawn);
         using var session = new TrainingSession<T>(Network, Math.Max(batch, 1), Steps);
         var learner = new Learner<T>(Network, session, Head, options);
         var buffers = new Buffers(this, batch);
@@ -91,15 +92,15 @@ public sealed class WindowRegressor<T>
         {
             rng.Shuffle(order);
             double sum = 0;
-            for (int start = 0; start < train; start += batch)
+            for (int start = 0; start < drawn; start += batch)
             {
-                int b = Math.Min(batch, train - start);
+                int b = Math.Min(batch, drawn - start);
                 buffers.Gather(data, order.AsSpan(start, b));
                 sum += double.CreateTruncating(TrainBatch(session, buffers, b)) * b;
                 learner.Step();
             }
 
-            double validationLoss = validation > 0 ? Evaluate(data, train, validation) : sum / train;
+            double validationLoss = validation > 0 ? Evaluate(data, train, validation) : sum / drawn;
             bool isBest = validationLoss < best.Loss;
             if (isBest)
             {
@@ -111,7 +112,7 @@ public sealed class WindowRegressor<T>
                 sinceBest++;
             }
 
-            var report = new EpochReport(epoch, options.Epochs, sum / train, validation > 0 ? validationLoss : double.NaN, isBest, clock.Elapsed);
+            var report = new EpochReport(epoch, options.Epochs, sum / drawn, validation > 0 ? validationLoss : double.NaN, isBest, clock.Elapsed);
             reports.Add(report);
             onEpoch?.Invoke(report);
             if (sinceBest >= options.Patience)

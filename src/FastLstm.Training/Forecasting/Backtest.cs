@@ -90,8 +90,10 @@ public sealed class Backtest
 
     /// <summary>
     /// Whether <paramref name="candidate"/> beats <paramref name="baseline"/> by more than the backtest's noise: the paired
-    /// differences of their per-origin errors, one-sided, t &gt; 2 — counting only as many independent samples as there are
-    /// non-overlapping horizons among the origins, since overlapping forecasts share most of their errors.
+    /// differences of their per-origin errors, one-sided at 2.5 % — counting only as many independent samples as there are
+    /// non-overlapping horizons among the origins, since overlapping forecasts share most of their errors, and judging the t
+    /// statistic against Student's distribution with that many samples less one (below two samples nothing is shown: a
+    /// trending stretch makes every drifting method look consistently better over a single horizon's worth of origins).
     /// </summary>
     public bool Beats(BacktestScore candidate, BacktestScore baseline)
     {
@@ -107,7 +109,28 @@ public sealed class Backtest
 
         double sd = Math.Sqrt(d.Sum(x => (x - mean) * (x - mean)) / (k - 1));
         double independent = Math.Clamp(((Origins[^1] - Origins[0]) / (double)Horizon) + 1, 1, k);
-        return mean > 0 && (sd == 0 || mean / (sd / Math.Sqrt(independent)) > 2);
+        return mean > 0 && independent >= 2 && (sd == 0 || mean / (sd / Math.Sqrt(independent)) > StudentT975(independent - 1));
+    }
+
+    /// <summary>The 97.5 % point of Student's t with <paramref name="df"/> ≥ 1 degrees of freedom, interpolated in 1 / df.</summary>
+    private static double StudentT975(double df)
+    {
+        ReadOnlySpan<double> dfs = [1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 60];
+        ReadOnlySpan<double> t = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.306, 2.228, 2.131, 2.086, 2.042, 2.000];
+        if (df >= dfs[^1])
+        {
+            double w = dfs[^1] / df;
+            return 1.960 + (w * (t[^1] - 1.960));
+        }
+
+        int i = 1;
+        while (dfs[i] < df)
+        {
+            i++;
+        }
+
+        double u = ((1 / dfs[i - 1]) - (1 / df)) / ((1 / dfs[i - 1]) - (1 / dfs[i]));
+        return t[i - 1] + (u * (t[i] - t[i - 1]));
     }
 
     /// <summary>The score of given forecasts (one array of H per origin).</summary>

@@ -3,7 +3,10 @@ namespace FastLstm.Training.Forecasting;
 /// <summary>Which forecasting method a <see cref="Forecaster"/> uses; <see cref="Auto"/> lets the backtest choose.</summary>
 public enum ForecastChoice
 {
-    /// <summary>The method with the lowest backtest RMSE among all below.</summary>
+    /// <summary>
+    /// The combination of the network and Holt-Winters, unless a method below beats it in the backtest by more than the
+    /// backtest's noise (then the best of those).
+    /// </summary>
     Auto,
 
     /// <summary>The best recurrent network (direct or recursive, any transform, or ES-RNN).</summary>
@@ -21,7 +24,7 @@ public enum ForecastChoice
     /// <summary>Holt-Winters alone, its form picked by AIC.</summary>
     HoltWinters,
 
-    /// <summary>The mean of the best network's and Holt-Winters' forecasts.</summary>
+    /// <summary>The mean of the best direct network's and Holt-Winters' forecasts.</summary>
     Combination,
 
     /// <summary>The last value.</summary>
@@ -61,14 +64,17 @@ public sealed record ForecasterOptions
     /// <summary>Restricts the transforms tried: true only logs, false never (null: both, logs only for a positive series).</summary>
     public bool? Log { get; init; }
 
-    /// <summary>Restricts the transforms tried to this first-difference order, 0 or 1 (null: both).</summary>
+    /// <summary>
+    /// Restricts the transforms tried to this first-difference order, 0 or 1 (null: both, or only 0 when an augmented
+    /// Dickey-Fuller test on the fit part rejects a unit root).
+    /// </summary>
     public int? Difference { get; init; }
 
     /// <summary>The method, or <see cref="ForecastChoice.Auto"/>.</summary>
     public ForecastChoice Method { get; init; } = ForecastChoice.Auto;
 
-    /// <summary>Networks from different seeds averaged in the final model.</summary>
-    public int Ensemble { get; init; } = 5;
+    /// <summary>Networks from different seeds averaged in the final model (0: as many as share about 10,000 training windows an epoch, 5 to 20).</summary>
+    public int Ensemble { get; init; }
 
     /// <summary>Cores for training ensemble members side by side (each member on one, so results do not depend on it).</summary>
     public int Threads { get; init; } = 2;
@@ -92,7 +98,7 @@ public sealed record ForecasterOptions
         Check(Season is >= -1 and <= 100_000, nameof(Season), Season, "−1 (auto), 0 or a period");
         Check(Difference is null or 0 or 1, nameof(Difference), Difference!, "0, 1 or unset");
         Check(Enum.IsDefined(Method), nameof(Method), Method, "a ForecastChoice");
-        Check(Ensemble is >= 1 and <= 64, nameof(Ensemble), Ensemble, "1..64");
+        Check(Ensemble is >= 0 and <= 64, nameof(Ensemble), Ensemble, "0 (auto) or 1..64");
         Check(Threads is >= 1 and <= 256, nameof(Threads), Threads, "1..256");
         Check(Origins is >= 1 and <= 1000, nameof(Origins), Origins, "1..1000");
         Check(BacktestFraction is > 0 and < 1, nameof(BacktestFraction), BacktestFraction, "in (0, 1)");
@@ -158,6 +164,14 @@ public sealed record ForecastResult(double[] Values, double[] Lower80, double[] 
 public sealed class Forecaster
 {
     private const double Kind = 2;
+
+    // Seeds of each network candidate in the backtest: a single seed's score varies enough to flip the choice.
+    private const int BacktestMembers = 4;
+
+    // Member-windows per epoch the automatic ensemble aims at: 20 members on a short series (cheap, and the spread between
+    // seeds is widest there), 10 on one whose epochs draw 1,024 windows.
+    private const int EnsembleWindows = 10_240;
+
     private readonly ForecastMethod _method;
     private readonly double[] _sigma;
 
@@ -223,7 +237,9 @@ public sealed class Forecaster
 
         int horizon = options.Horizon > 0 ? options.Horizon : season > 0 ? 2 * season : 24;
         horizon = Math.Min(horizon, Math.Max(1, n / 4));
-        int lookback = options.Lookback > 0 ? options.Lookback : Math.Clamp(2 * season, 24, 120);
+        // Two seasons; without a season a window the series can fill fifty times over, so a long series shows the network its
+        // slow cycles (sunspots' eleven years) rather than two years of them.
+        int lookback = options.Lookback > 0 ? options.Lookback : Math.Clamp(season > 0 ? 2 * season : n / 50, 24, 120);
         lookback = Math.Min(lookback, Math.Max(2, n / 4));
         bool positive = true;
         foreach (double v in series)
@@ -271,10 +287,12 @@ public sealed class Forecaster
             Lookback = lookback,
             Horizon = horizon,
             Period = season,
-            Members = 1,
-            Threads = 1,
+            Members = options.Ensemble > 0 ? Math.Min(BacktestMembers, options.Ensemble) : BacktestMembers,
+            Threads = options.Threads,
             Training = training,
         };
+        // The epochs each network may stop at, halving from the most allowed; the backtest picks one along with the method.
+        int[] checkpoints = [.. Enumerable.Range(0, 5).Select(j => Math.Max(1, (int)Math.Round(training.Epochs / Math.Pow(2, 4 - j)))).Distinct()];
         var networks = new List<(BacktestScore Score, NetworkMethod Method, ForecastChoice Choice)>();
         void TryNetwork(NetworkForecastOptions o, ForecastChoice choice)
         {
@@ -282,9 +300,22 @@ public sealed class Forecaster
             try
             {
                 onProgress?.Invoke($"backtest: {method.Name}");
-                var score = backtest.Score(method, values);
-                networks.Add((score, method, choice));
-                scores.Add((score, method, choice));
+                method.FitCheckpoints(values.AsSpan(0, backtest.FitLength), checkpoints);
+                BacktestScore? score = null;
+                int at = 0;
+                for (int j = 0; j < checkpoints.Length; j++)
+                {
+                    method.UseCheckpoint(j);
+                    var s = backtest.Score(method, values, fitted: true);
+                    if (score is null || s.Rmse < score.Rmse)
+                    {
+                        (score, at) = (s, j);
+                    }
+                }
+
+                method.UseCheckpoint(at);
+                networks.Add((score!, method, choice));
+                scores.Add((score!, method, choice));
             }
             catch (ArgumentException)
             {
@@ -292,15 +323,15 @@ public sealed class Forecaster
             }
         }
 
-        foreach (var transform in Transforms(options, season, positive))
+        bool stationary = UnitRoot.Stationary(series[..backtest.FitLength]);
+        foreach (var transform in Transforms(options, season, positive, stationary))
         {
             TryNetwork(net with { Transform = transform }, ForecastChoice.Direct);
         }
 
         if (networks.Count > 0)
         {
-            var bestDirect = networks.MinBy(s => s.Score.Rmse).Method.Options;
-            TryNetwork(bestDirect with { Recursive = true }, ForecastChoice.Recursive);
+            TryNetwork(networks.MinBy(s => s.Score.Rmse).Method.Options with { Recursive = true }, ForecastChoice.Recursive);
         }
 
         if (scores.Any(s => s.Choice == ForecastChoice.HoltWinters))
@@ -314,15 +345,18 @@ public sealed class Forecaster
         }
 
         var bestNetwork = networks.MinBy(s => s.Score.Rmse);
+        var bestDirect = networks.Where(s => s.Choice == ForecastChoice.Direct).DefaultIfEmpty(bestNetwork).MinBy(s => s.Score.Rmse);
         if (scores.Any(s => s.Choice == ForecastChoice.HoltWinters))
         {
-            var combination = new CombinationMethod(bestNetwork.Method, hw);
+            // The direct network rather than ES-RNN or a recursive one: ES-RNN already leans on Holt-Winters, and the mean of
+            // two different views of the series is what makes a combination robust.
+            var combination = new CombinationMethod(bestDirect.Method, hw);
             scores.Add((backtest.Score(combination, series, fitted: true), combination, ForecastChoice.Combination));
         }
 
         var chosen = options.Method switch
         {
-            ForecastChoice.Auto => Simplest(scores, backtest),
+            ForecastChoice.Auto => Robust(scores, backtest, randomWalk: season == 0 && !stationary),
             ForecastChoice.Network => bestNetwork,
             _ => scores.Where(s => s.Choice == options.Method).DefaultIfEmpty().MinBy(s => s.Score?.Rmse ?? double.PositiveInfinity),
         };
@@ -334,9 +368,10 @@ public sealed class Forecaster
         var lastOrigin = backtest.Forecasts(chosen.Method, series)[^1];
 
         // Refit on everything: the best network as an ensemble, for as many epochs as its backtest fit kept.
-        var network = chosen.Method as NetworkMethod ?? bestNetwork.Method;
-        onProgress?.Invoke($"refit on all {n} values: {network.Name}, {options.Ensemble} seeds");
-        var final = new NetworkMethod(network.Options with { Members = options.Ensemble, Threads = options.Threads });
+        var network = chosen.Method as NetworkMethod ?? (chosen.Choice == ForecastChoice.Combination ? bestDirect.Method : bestNetwork.Method);
+        int ensemble = options.Ensemble > 0 ? options.Ensemble : Math.Clamp(EnsembleWindows / Math.Max(1, training.WindowsPerEpoch > 0 ? Math.Min(training.WindowsPerEpoch, n - lookback) : n - lookback), 5, 20);
+        onProgress?.Invoke($"refit on all {n} values: {network.Name}, {ensemble} seeds");
+        var final = new NetworkMethod(network.Options with { Members = ensemble, Threads = options.Threads });
         final.Fit(series, Math.Max(1, network.BestEpoch));
         var history = bestNetwork.Method.Reports;
         HoltWintersMethod? finalHw = null;
@@ -372,6 +407,23 @@ public sealed class Forecaster
         var best = scores.MinBy(s => s.Score.Rmse);
         var naive = scores.Where(s => s.Choice is ForecastChoice.LastValue or ForecastChoice.SeasonalNaive).MinBy(s => s.Score.Rmse);
         return naive.Method is null || best.Choice == naive.Choice || backtest.Beats(best.Score, naive.Score) ? best : naive;
+    }
+
+    /// <summary>
+    /// The combination of the network and Holt-Winters, unless another method beats it by more than the backtest's noise
+    /// (then the best of those): a backtest of a few dozen overlapping forecasts cannot tell most candidates apart, and the
+    /// mean of two methods that err differently is the choice least likely to be the worst out of sample (the M4 lesson).
+    /// Without Holt-Winters (a short series), <see cref="Simplest"/>. For a <paramref name="randomWalk"/> (no season, and no
+    /// unit root rejected: a price), the last value unless the choice beats it by more than the noise.
+    /// </summary>
+    private static (BacktestScore Score, ForecastMethod Method, ForecastChoice Choice) Robust(
+        List<(BacktestScore Score, ForecastMethod Method, ForecastChoice Choice)> scores, Backtest backtest, bool randomWalk)
+    {
+        var combination = scores.FirstOrDefault(s => s.Choice == ForecastChoice.Combination);
+        var better = scores.Where(s => combination.Method is not null && s.Choice != ForecastChoice.Combination && backtest.Beats(s.Score, combination.Score)).ToList();
+        var chosen = combination.Method is null ? Simplest(scores, backtest) : better.Count == 0 ? combination : better.MinBy(s => s.Score.Rmse);
+        var last = scores.FirstOrDefault(s => s.Choice == ForecastChoice.LastValue);
+        return randomWalk && last.Method is not null && chosen.Choice != ForecastChoice.LastValue && !backtest.Beats(chosen.Score, last.Score) ? last : chosen;
     }
 
     /// <summary>The next <paramref name="steps"/> values after <paramref name="history"/>, with 80 % and 95 % intervals.</summary>
@@ -528,11 +580,14 @@ public sealed class Forecaster
         }
     }
 
-    /// <summary>The transforms the network candidates try: the stationary forms the options and the series allow.</summary>
-    private static IEnumerable<SeriesTransform> Transforms(ForecasterOptions options, int season, bool positive)
+    /// <summary>
+    /// The transforms the network candidates try: the stationary forms the options and the series allow — no first
+    /// difference of a series the unit-root test finds stationary (tried on the fit part only).
+    /// </summary>
+    private static IEnumerable<SeriesTransform> Transforms(ForecasterOptions options, int season, bool positive, bool stationary)
     {
         var logs = options.Log switch { true => new[] { true }, false => new[] { false }, _ => positive ? new[] { false, true } : new[] { false } };
-        var differences = options.Difference is int d ? new[] { d } : new[] { 0, 1 };
+        var differences = options.Difference is int d ? new[] { d } : stationary ? new[] { 0 } : new[] { 0, 1 };
         var seasons = season > 0 ? new[] { 0, season } : new[] { 0 };
         var all = from l in logs from dd in differences from s in seasons select new SeriesTransform(l, dd, s);
 

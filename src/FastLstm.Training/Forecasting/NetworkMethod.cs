@@ -57,6 +57,8 @@ public sealed class NetworkMethod : ForecastMethod
     private ExponentialSmoothing? _ets;
     private double _mean, _std = 1;
     private bool _positive;
+    private int[] _checkpoints = [];
+    private (float[] Network, float[] Head)[][] _snapshots = [];
 
     /// <summary>A method not yet fitted.</summary>
     public NetworkMethod(NetworkForecastOptions options)
@@ -116,30 +118,83 @@ public sealed class NetworkMethod : ForecastMethod
     /// <summary>Fits; <paramref name="epochs"/> trains exactly that many epochs on every window (no validation split).</summary>
     public void Fit(ReadOnlySpan<double> series, int? epochs)
     {
+        var training = epochs is int e ? _o.Training with { Epochs = e, ValidationFraction = 0 } : _o.Training;
+        var best = Train(series, training, []);
+        BestEpoch = (int)Math.Round(best.Average());
+    }
+
+    /// <summary>
+    /// Fits every member for the last of <paramref name="checkpoints"/> (ascending epochs) on every window, no validation
+    /// split, keeping the weights each member had at each checkpoint: a backtest then scores every checkpoint through
+    /// <see cref="UseCheckpoint"/>. The epoch count is chosen on the backtest's forecasts, not on a validation split of a
+    /// few windows whose best epoch jumps with the seed.
+    /// </summary>
+    public void FitCheckpoints(ReadOnlySpan<double> series, IReadOnlyList<int> checkpoints)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoints);
+        if (checkpoints.Count == 0 || checkpoints[0] < 1 || checkpoints.Zip(checkpoints.Skip(1), (a, b) => b > a).Contains(false))
+        {
+            throw new ArgumentException($"checkpoints: expected ascending epochs ≥ 1, got [{string.Join(", ", checkpoints)}].", nameof(checkpoints));
+        }
+
+        _checkpoints = [.. checkpoints];
+        Train(series, _o.Training with { Epochs = checkpoints[^1], ValidationFraction = 0, Patience = checkpoints[^1] }, _checkpoints);
+        UseCheckpoint(_checkpoints.Length - 1);
+    }
+
+    /// <summary>The epochs <see cref="FitCheckpoints"/> kept.</summary>
+    public IReadOnlyList<int> Checkpoints => _checkpoints;
+
+    /// <summary>Puts every member back to its weights at checkpoint <paramref name="index"/>; <see cref="BestEpoch"/> follows.</summary>
+    public void UseCheckpoint(int index)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, _checkpoints.Length);
+        for (int k = 0; k < _members.Length; k++)
+        {
+            _snapshots[k][index].Network.CopyTo(_members[k].Network.Parameters);
+            _snapshots[k][index].Head.CopyTo(_members[k].Head.Parameters);
+        }
+
+        BestEpoch = _checkpoints[index];
+    }
+
+    /// <summary>Trains the members; returns each one's best epoch and keeps its weights at every epoch in <paramref name="keep"/>.</summary>
+    private int[] Train(ReadOnlySpan<double> series, TrainingOptions training, int[] keep)
+    {
         var (z, first, count) = Prepare(series);
         if (count < 8)
         {
             throw new ArgumentException($"series: {series.Length} values leave {count} training windows for a lookback of {_o.Lookback} and horizon {Outputs}; need at least 8.", nameof(series));
         }
 
-        var training = epochs is int e ? _o.Training with { Epochs = e, ValidationFraction = 0 } : _o.Training;
         var data = _o.Residual ? new ResidualWindows(this, z, first, count) : (WindowSet<float>)new SeriesWindows<float>(z.Float, _o.Lookback, Outputs, first, count);
         var members = new WindowRegressor<float>[_o.Members];
         var best = new int[_o.Members];
         var reports = new IReadOnlyList<EpochReport>[_o.Members];
+        var snapshots = new (float[] Network, float[] Head)[_o.Members][];
         Parallel.For(0, _o.Members, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _o.Threads) }, k =>
         {
             var spec = new RnnSpec(_o.Cell, 1, _o.Hidden, _o.Layers);
             int seed = unchecked(training.Seed + (7919 * k));
             var member = new WindowRegressor<float>(spec, _o.Lookback, Outputs, seed);
-            reports[k] = member.Fit(data, training with { Seed = seed });
+            var kept = snapshots[k] = new (float[], float[])[keep.Length];
+            reports[k] = member.Fit(data, training with { Seed = seed }, r =>
+            {
+                int at = Array.IndexOf(keep, r.Epoch);
+                if (at >= 0)
+                {
+                    kept[at] = (member.Network.Parameters.ToArray(), member.Head.Parameters.ToArray());
+                }
+            });
             best[k] = reports[k].Last(r => r.IsBest).Epoch;
             members[k] = member;
         });
 
         _members = members;
+        _snapshots = snapshots;
         Reports = reports[0];
-        BestEpoch = (int)Math.Round(best.Average());
+        return best;
     }
 
     /// <summary>Uses trained members and state (a saved model).</summary>
