@@ -25,14 +25,14 @@ internal static class Plots
         Save(plot, path);
     }
 
-    /// <summary>History, then optional one-step test predictions over it, then a forecast after it.</summary>
+    /// <summary>History, then an optional held-out forecast over its end (from a backtest origin), then a forecast after it.</summary>
     public static void Series(string path, string title, double[] history, (int Start, double[] Values)? test, double[] forecast)
     {
         var plot = new Plot();
         Line(plot, 0, history, "history");
         if (test is (int start, double[] values))
         {
-            Line(plot, start, values, "one-step predictions (test)");
+            Line(plot, start, values, "forecast from the last backtest origin");
         }
 
         if (forecast.Length > 0)
