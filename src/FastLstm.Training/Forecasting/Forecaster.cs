@@ -198,7 +198,7 @@ public sealed class Forecaster
     /// <summary>Horizon the choice was backtested at.</summary>
     public int Horizon { get; }
 
-    /// <summary>The best network candidate, refitted (used when the choice is a network or the combination).</summary>
+    /// <summary>The best network candidate: refitted on the whole series when the choice is a network or the combination, else as the backtest fitted it.</summary>
     public NetworkMethod Network { get; }
 
     /// <summary>Holt-Winters fitted on the whole series (when the season allowed one).</summary>
@@ -367,12 +367,17 @@ public sealed class Forecaster
 
         var lastOrigin = backtest.Forecasts(chosen.Method, series)[^1];
 
-        // Refit on everything: the best network as an ensemble, for as many epochs as its backtest fit kept.
+        // Refit on everything: the best network as an ensemble, for as many epochs as its backtest fit kept — when the choice
+        // uses it; otherwise the backtest's network is what the model file keeps (Network), and nothing is trained again.
         var network = chosen.Method as NetworkMethod ?? (chosen.Choice == ForecastChoice.Combination ? bestDirect.Method : bestNetwork.Method);
-        int ensemble = options.Ensemble > 0 ? options.Ensemble : Math.Clamp(EnsembleWindows / Math.Max(1, training.WindowsPerEpoch > 0 ? Math.Min(training.WindowsPerEpoch, n - lookback) : n - lookback), 5, 20);
-        onProgress?.Invoke($"refit on all {n} values: {network.Name}, {ensemble} seeds");
-        var final = new NetworkMethod(network.Options with { Members = ensemble, Threads = options.Threads });
-        final.Fit(series, Math.Max(1, network.BestEpoch));
+        var final = network;
+        if (chosen.Choice is ForecastChoice.Direct or ForecastChoice.Recursive or ForecastChoice.EsRnn or ForecastChoice.Combination)
+        {
+            int ensemble = options.Ensemble > 0 ? options.Ensemble : Math.Clamp(EnsembleWindows / Math.Max(1, training.WindowsPerEpoch > 0 ? Math.Min(training.WindowsPerEpoch, n - lookback) : n - lookback), 5, 20);
+            onProgress?.Invoke($"refit on all {n} values: {network.Name}, {ensemble} seeds");
+            final = new NetworkMethod(network.Options with { Members = ensemble, Threads = options.Threads });
+            final.Fit(series, Math.Max(1, network.BestEpoch));
+        }
         var history = bestNetwork.Method.Reports;
         HoltWintersMethod? finalHw = null;
         if (scores.Any(s => s.Choice == ForecastChoice.HoltWinters))

@@ -241,6 +241,18 @@ public class ForecastingTests
         Assert.Equal(ForecastChoice.LastValue, forecaster.Choice);
         Assert.Equal("last value", report.Chosen);
         Assert.All(forecaster.Forecast(walk, 5).Values, v => Assert.Equal(walk[^1], v));
+
+        // Nothing refitted for a forecast without a network, and the file still holds what loading needs.
+        string path = Path.GetTempFileName();
+        try
+        {
+            forecaster.Save(path);
+            Assert.Equal(forecaster.Forecast(walk, 5).Values, Forecaster.Load(path, walk).Forecast(walk, 5).Values);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     [Fact]
