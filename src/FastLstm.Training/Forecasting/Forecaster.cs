@@ -378,6 +378,7 @@ public sealed class Forecaster
             final = new NetworkMethod(network.Options with { Members = ensemble, Threads = options.Threads });
             final.Fit(series, Math.Max(1, network.BestEpoch));
         }
+
         var history = bestNetwork.Method.Reports;
         HoltWintersMethod? finalHw = null;
         if (scores.Any(s => s.Choice == ForecastChoice.HoltWinters))
