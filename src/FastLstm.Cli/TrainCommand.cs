@@ -37,7 +37,7 @@ internal static class TrainCommand
         var layers = Options.Int("--layers", 1, 1, 16, "Stacked layers.");
         var lookback = Options.Int("--lookback", 0, 0, 10_000, "Past values in each window (0: two seasons, at least 24).");
         var horizon = Options.Int("--horizon", 0, 0, 10_000, "Steps the backtest scores and the networks predict at once (0: two seasons, else 24).");
-        var epochs = Options.Int("--epochs", 100, 1, 100_000, "Most epochs per network (early stopping may end sooner).");
+        var epochs = Options.Int("--epochs", 100, 1, 100_000, "Most epochs per network; the backtest picks 1/16, 1/8, 1/4, 1/2 or all of them.");
         var batch = Options.Int("--batch", 32, 1, 4096, "Windows per step.");
         var lr = Options.Double("--lr", 1e-3, 1e-7, 10, "Adam learning rate.");
         var clip = Options.Double("--clip", 1.0, 0, 1e6, "Gradient clipping by global norm (0: off).");

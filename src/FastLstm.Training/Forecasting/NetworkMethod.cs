@@ -137,13 +137,9 @@ public sealed class NetworkMethod : ForecastMethod
             throw new ArgumentException($"checkpoints: expected ascending epochs ≥ 1, got [{string.Join(", ", checkpoints)}].", nameof(checkpoints));
         }
 
-        _checkpoints = [.. checkpoints];
-        Train(series, _o.Training with { Epochs = checkpoints[^1], ValidationFraction = 0, Patience = checkpoints[^1] }, _checkpoints);
+        Train(series, _o.Training with { Epochs = checkpoints[^1], ValidationFraction = 0, Patience = checkpoints[^1] }, [.. checkpoints]);
         UseCheckpoint(_checkpoints.Length - 1);
     }
-
-    /// <summary>The epochs <see cref="FitCheckpoints"/> kept.</summary>
-    public IReadOnlyList<int> Checkpoints => _checkpoints;
 
     /// <summary>Puts every member back to its weights at checkpoint <paramref name="index"/>; <see cref="BestEpoch"/> follows.</summary>
     public void UseCheckpoint(int index)
@@ -192,7 +188,7 @@ public sealed class NetworkMethod : ForecastMethod
         });
 
         _members = members;
-        _snapshots = snapshots;
+        (_snapshots, _checkpoints) = (snapshots, keep);
         Reports = reports[0];
         return best;
     }
