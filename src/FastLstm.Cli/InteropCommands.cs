@@ -89,7 +89,7 @@ internal static class InteropCommands
         var target = new Argument<FileInfo>("OUT") { Description = "The file to write; its format from its extension: .onnx, .safetensors, anything else a FastLstm model file." };
         var prefix = PrefixOption();
         var cell = new Option<CellType?>("--cell") { Description = "The cell of a safetensors file where names cannot tell (GruResetBefore, RnnRelu)." };
-        var command = new Command("convert", "Convert between ONNX, safetensors and FastLstm model files (the recurrent stack; a FastLstm head goes to ONNX as Gemm).")
+        var command = new Command("convert", "Convert between ONNX, safetensors and FastLstm model files: the recurrent stack, and its dense head between ONNX and FastLstm model files (checked by running both).")
         {
             input, target, prefix, cell,
         };
@@ -100,6 +100,7 @@ internal static class InteropCommands
             OutputPath.CheckWritable(to);
             RnnModel<float> network;
             DenseHead<float>? head = null;
+            string? notCarried = null;
             switch (Detect(from))
             {
                 case Format.FastLstm:
@@ -110,7 +111,17 @@ internal static class InteropCommands
                     network = SafeTensors.LoadRnn<float>(from, SafeTensors.InferSpec(from, p, parse.GetValue(cell)), p);
                     break;
                 default:
-                    network = OnnxModel.Load(from).Rnn;
+                    var onnx = OnnxModel.Load(from);
+                    network = onnx.Rnn;
+                    try
+                    {
+                        head = onnx.Head;
+                    }
+                    catch (NotSupportedException e)
+                    {
+                        notCarried = e.Message;
+                    }
+
                     break;
             }
 
@@ -132,6 +143,11 @@ internal static class InteropCommands
             if (head != null && extension == ".safetensors")
             {
                 output.WriteLine("note: safetensors holds the recurrent stack only; the head was not written.");
+            }
+
+            if (notCarried != null)
+            {
+                output.WriteLine($"note: the graph's head was not carried, only the recurrent stack: {notCarried}");
             }
 
             return ExitCodes.Success;

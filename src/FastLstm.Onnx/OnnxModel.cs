@@ -1,5 +1,6 @@
 using FastLstm.Onnx.Graph;
 using FastLstm.Onnx.Proto;
+using FastLstm.Training;
 using Google.Protobuf;
 
 namespace FastLstm.Onnx;
@@ -16,6 +17,7 @@ public sealed class OnnxModel
     public const long MaxFileBytes = int.MaxValue;
 
     private readonly Lazy<(RnnModel<float>? Model, string? Error)> _rnn;
+    private readonly Lazy<(DenseHead<float>? Head, string? Error)> _head;
 
     private OnnxModel(ModelProto proto, string? folder)
     {
@@ -23,6 +25,7 @@ public sealed class OnnxModel
         Opset = Graph.OpsetVersion;
         Producer = string.IsNullOrEmpty(proto.ProducerName) ? "" : $"{proto.ProducerName} {proto.ProducerVersion}".Trim();
         _rnn = new Lazy<(RnnModel<float>?, string?)>(BuildStack);
+        _head = new Lazy<(DenseHead<float>?, string?)>(ReadHead);
     }
 
     /// <summary>Graph inputs that are not initializers, in graph order.</summary>
@@ -46,6 +49,18 @@ public sealed class OnnxModel
     /// </summary>
     /// <exception cref="NotSupportedException">The graph's recurrent nodes do not form such a stack (the message says why).</exception>
     public RnnModel<float> Rnn => _rnn.Value.Model ?? throw new NotSupportedException(_rnn.Value.Error);
+
+    /// <summary>
+    /// The dense layer the graph applies to <see cref="Rnn"/>'s output (Gemm, or MatMul with an optional Add, then at most
+    /// one Sigmoid / Tanh / Relu / Softmax) as a FastLstm head, or null when no graph output (<c>prediction</c> first) is
+    /// computed by one. It is accepted only after the graph and <see cref="Rnn"/> with this head, applied to the last
+    /// layer's output at the last step or at every step, gave the same outputs (within 1e-4·max(1, |x|)) on a seeded input.
+    /// </summary>
+    /// <exception cref="NotSupportedException">
+    /// <see cref="Rnn"/> throws, or the layer computes something a FastLstm head does not (e.g. it reads both directions'
+    /// final states, or an embedding comes before the stack); the message says which.
+    /// </exception>
+    public DenseHead<float>? Head => _head.Value.Error is { } error ? throw new NotSupportedException(error) : _head.Value.Head;
 
     internal CompiledGraph Graph { get; }
 
@@ -176,6 +191,18 @@ public sealed class OnnxModel
         }
 
         return (model, null);
+    }
+
+    private (DenseHead<float>?, string?) ReadHead()
+    {
+        try
+        {
+            return (HeadReader.Read(this, Rnn), null);
+        }
+        catch (NotSupportedException e)
+        {
+            return (null, e.Message);
+        }
     }
 
     /// <summary>Whether <paramref name="name"/> is <paramref name="source"/>'s Y reshaped by data-moving ops only.</summary>

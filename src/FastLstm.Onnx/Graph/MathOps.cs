@@ -232,8 +232,17 @@ internal static class MathOps
         }
     }
 
-    private sealed class GemmOp(NodeProto node, float alpha, float beta, bool transA, bool transB) : Op(node)
+    /// <summary>Y = alpha·A'·B' + beta·C; its attributes are read back when a head is carried into a FastLstm model file.</summary>
+    internal sealed class GemmOp(NodeProto node, float alpha, float beta, bool transA, bool transB) : Op(node)
     {
+        public float Alpha => alpha;
+
+        public float Beta => beta;
+
+        public bool TransA => transA;
+
+        public bool TransB => transB;
+
         public override Value?[] Run(Value?[] inputs, object? state)
         {
             Value a = Need(inputs, 0), b = Need(inputs, 1);

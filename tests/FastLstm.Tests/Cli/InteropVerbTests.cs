@@ -45,6 +45,30 @@ public sealed class InteropVerbTests
         }
     }
 
+    [Fact]
+    public void Convert_carries_an_onnx_head_into_the_model_file_or_says_why_not()
+    {
+        string dir = Directory.CreateTempSubdirectory("fastlstm-convert").FullName;
+        try
+        {
+            string model = Path.Combine(dir, "m.fastlstm"), other = Path.Combine(dir, "states.fastlstm");
+            var (exit, output, error) = CliRunner.Run("convert", Fixture("gru_bidir_last_step_sigmoid_o17"), model);
+            Assert.Equal((0, ""), (exit, error));
+            Assert.Contains("head 10 → 2 Sigmoid", output, StringComparison.Ordinal);
+            var saved = ModelFile.Load<float>(model);
+            Assert.Equal(OnnxModel.Load(Fixture("gru_bidir_last_step_sigmoid_o17")).Head!.Parameters.ToArray(), saved.Head!.Parameters.ToArray());
+
+            (exit, output, error) = CliRunner.Run("convert", Fixture("gru_bidir_final_states_o17"), other);
+            Assert.Equal((0, ""), (exit, error));
+            Assert.Contains("note: the graph's head was not carried, only the recurrent stack", output, StringComparison.Ordinal);
+            Assert.Null(ModelFile.Load<float>(other).Head);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData("README.md", "not an ONNX model")]
     [InlineData("tests/fixtures/onnx/node/test_lstm_with_peepholes/model.onnx", "W, R or B is not a constant")]
