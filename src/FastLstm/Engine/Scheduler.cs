@@ -30,15 +30,16 @@ internal sealed unsafe class Scheduler<T> : IDisposable
     /// <summary>
     /// Whether to split each step over the threads instead of the batch: sequences all of full length and threads to
     /// spare. Better than a block of rows per core even for large batches, where no step needs a barrier: a half-height
-    /// product runs less efficient tiles and both cores would stream all of W_hh. Worth it from 256 hidden units: below,
-    /// the weights fit one core's L2 and the synchronisation (about 0.4 µs a barrier here) costs more than the split saves
-    /// (a streaming step at 128 units: 4.5 µs on one core, 6.0 on two).
+    /// product runs less efficient tiles and both cores would stream all of W_hh. Worth it from 256 hidden units, and from
+    /// 128 for one sequence (which has no rows to share: a streaming step at 128 units took 4.2 µs on one core, 3.2 split
+    /// over two). Below 256 with a batch, the weights fit one core's L2 and the two barriers a step cost more than the
+    /// split saves (B16 T50 H128 training: 2.5 ms by rows, 3.4 split).
     /// </summary>
     public bool SplitSteps(BatchLayout<T> layout, int hp, int recurrentWidth)
     {
         int chunks = hp * sizeof(T) / 64;
         return Threads > 1 && layout.FullLength && chunks >= Threads && _kernel.Panels(recurrentWidth) >= Threads
-            && _kernel.Panels(hp) >= Threads && hp >= 256;
+            && _kernel.Panels(hp) >= Threads && (hp >= 256 || (hp >= 128 && layout.Batch == 1));
     }
 
     /// <summary>Thread <paramref name="thread"/>'s share of <paramref name="n"/> columns, in whole packed panels.</summary>
