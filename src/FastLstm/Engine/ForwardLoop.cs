@@ -206,7 +206,13 @@ internal sealed unsafe class ForwardLoop<T>
         }
     }
 
-    /// <summary>Full-length sequences, this thread's share of every step: column panels of the products, hidden units of the passes.</summary>
+    /// <summary>
+    /// Full-length sequences, this thread's share of every step. When gate blocks are whole packed panels, each thread
+    /// owns whole panels of hidden units and computes every gate of them (the products gate by gate, then the pass), so a
+    /// step needs one barrier, before the next step reads all of h (two-phase cells one more, before their second product
+    /// reads all of its input). Otherwise the products are split by column panels and the passes by hidden units, with a
+    /// barrier between them.
+    /// </summary>
     private void Split(in Context ctx, int thread, int threads)
     {
         var plan = _plan;
@@ -217,28 +223,56 @@ internal sealed unsafe class ForwardLoop<T>
         ref readonly var w = ref _weights[l, d];
         ref readonly var sl = ref _buffers[l, d];
         ref readonly var scratch = ref _buffers.Scratch[thread];
-        bool rev = d == 1, two = plan.TwoPhase;
-        var (u0, u1) = Scheduler<T>.Units(hp, thread, threads);
+        bool rev = d == 1, two = plan.TwoPhase, owned = _scheduler.OwnsUnits(hp);
+        var (u0, u1) = owned ? _scheduler.Panels(hp, thread, threads) : Scheduler<T>.Units(hp, thread, threads);
         var (j0, j1) = _scheduler.Panels(plan.G1w, thread, threads);
         var (k0, k1) = _scheduler.Panels(hp, thread, threads);
         var (g0, g1) = _scheduler.Panels(plan.Gw, thread, threads);
 
-        // The input projection too, by column panels: no separate dispatch, and the first step's barrier covers it.
-        gemm.Multiply(steps * b, g1 - g0, k, new MatA<T>(ctx.X, k), MatB<T>.FromPacked(w.WihT + ((long)(g0 / nr) * k * nr)), sl.Gx + g0, plan.Gw, false, scratch);
+        // The input projection too: no separate dispatch, and the barriers after it (or owning the units) cover it.
+        if (owned)
+        {
+            for (int gate = 0; gate < plan.Gw / hp; gate++)
+            {
+                int c0 = (gate * hp) + u0;
+                gemm.Multiply(steps * b, u1 - u0, k, new MatA<T>(ctx.X, k), MatB<T>.FromPacked(w.WihT + ((long)(c0 / nr) * k * nr)), sl.Gx + c0, plan.Gw, false, scratch);
+            }
+        }
+        else
+        {
+            gemm.Multiply(steps * b, g1 - g0, k, new MatA<T>(ctx.X, k), MatB<T>.FromPacked(w.WihT + ((long)(g0 / nr) * k * nr)), sl.Gx + g0, plan.Gw, false, scratch);
+        }
+
         T* y = _buffers.Y(l) + (d * hp);
         for (int s = 0; s < steps; s++)
         {
             int t = rev ? steps - 1 - s : s;
             var a = At(plan, sl, w, _buffers, b, t, rev ? t + 1 : t, rev ? t : t + 1, 0, b);
-            gemm.Multiply(b, j1 - j0, hp, new MatA<T>(a.HPrev, hp), MatB<T>.FromPacked(w.WhhT + ((long)(j0 / nr) * hp * nr)), a.Gh + j0, plan.G1w, false, scratch);
-            pool.Barrier();
+            if (owned)
+            {
+                for (int gate = 0; gate < plan.G1w / hp; gate++)
+                {
+                    int c0 = (gate * hp) + u0;
+                    gemm.Multiply(b, u1 - u0, hp, new MatA<T>(a.HPrev, hp), MatB<T>.FromPacked(w.WhhT + ((long)(c0 / nr) * hp * nr)), a.Gh + c0, plan.G1w, false, scratch);
+                }
+            }
+            else
+            {
+                gemm.Multiply(b, j1 - j0, hp, new MatA<T>(a.HPrev, hp), MatB<T>.FromPacked(w.WhhT + ((long)(j0 / nr) * hp * nr)), a.Gh + j0, plan.G1w, false, scratch);
+                pool.Barrier();
+            }
+
             var mine = Units(a, u0, u1);
             cell.Forward1(mine);
             if (two)
             {
                 pool.Barrier();
                 gemm.Multiply(b, k1 - k0, hp, new MatA<T>(a.Aux, plan.AuxW), MatB<T>.FromPacked(w.W2T + ((long)(k0 / nr) * hp * nr)), a.G2 + k0, hp, false, scratch);
-                pool.Barrier();
+                if (!owned)
+                {
+                    pool.Barrier();
+                }
+
                 cell.Forward2(mine);
             }
 
@@ -247,7 +281,11 @@ internal sealed unsafe class ForwardLoop<T>
                 Copy(a.H + ((long)p * hp) + u0, y + ((((long)t * b) + p) * stride) + u0, u1 - u0);
             }
 
-            pool.Barrier();
+            // After the last step the pool's join is the barrier.
+            if (s < steps - 1)
+            {
+                pool.Barrier();
+            }
         }
     }
 

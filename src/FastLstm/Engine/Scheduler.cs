@@ -30,17 +30,23 @@ internal sealed unsafe class Scheduler<T> : IDisposable
     /// <summary>
     /// Whether to split each step over the threads instead of the batch: sequences all of full length and threads to
     /// spare. Better than a block of rows per core even for large batches, where no step needs a barrier: a half-height
-    /// product runs less efficient tiles and both cores would stream all of W_hh. Worth it from 256 hidden units, and from
-    /// 128 for one sequence (which has no rows to share: a streaming step at 128 units took 4.2 µs on one core, 3.2 split
-    /// over two). Below 256 with a batch, the weights fit one core's L2 and the two barriers a step cost more than the
-    /// split saves (B16 T50 H128 training: 2.5 ms by rows, 3.4 split).
+    /// product runs less efficient tiles and both cores would stream all of W_hh. Worth it from 256 hidden units: below,
+    /// the weights fit one core's L2 and the synchronisation costs more than the split saves, and unreliably so in this
+    /// virtual machine (a streaming step at 128 units: 4.2 µs on one core; split over two, 3.2 µs at one time and 6.3 at
+    /// another, as the cost of waiting for the other core changed).
     /// </summary>
     public bool SplitSteps(BatchLayout<T> layout, int hp, int recurrentWidth)
     {
         int chunks = hp * sizeof(T) / 64;
         return Threads > 1 && layout.FullLength && chunks >= Threads && _kernel.Panels(recurrentWidth) >= Threads
-            && _kernel.Panels(hp) >= Threads && (hp >= 256 || (hp >= 128 && layout.Batch == 1));
+            && _kernel.Panels(hp) >= Threads && hp >= 256;
     }
+
+    /// <summary>
+    /// Whether a split step can give each thread whole panels of hidden units in every gate block: gate blocks
+    /// <paramref name="hp"/> apart are whole panels, and there are at least as many panels as threads.
+    /// </summary>
+    public bool OwnsUnits(int hp) => hp % _kernel.NR == 0 && _kernel.Panels(hp) >= Threads;
 
     /// <summary>Thread <paramref name="thread"/>'s share of <paramref name="n"/> columns, in whole packed panels.</summary>
     public (int Start, int End) Panels(int n, int thread, int threads)
