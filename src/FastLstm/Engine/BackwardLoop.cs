@@ -203,7 +203,12 @@ internal sealed unsafe class BackwardLoop<T>
         }
     }
 
-    /// <summary>Full-length sequences, this thread's share of every step: hidden units of the passes, column panels of the products.</summary>
+    /// <summary>
+    /// Full-length sequences, this thread's share of every step: hidden units of the passes, column panels of the products.
+    /// When those are the same units (gate blocks of whole panels, see <see cref="Scheduler{T}.OwnsUnits"/>), what a
+    /// product writes is read by its own thread's next pass, and only the products, which read every unit's gate
+    /// gradients, wait for the passes.
+    /// </summary>
     private void Split(in Context ctx, int thread, int threads)
     {
         var plan = _plan;
@@ -216,8 +221,9 @@ internal sealed unsafe class BackwardLoop<T>
         ref readonly var scratch = ref _forward.Scratch[thread];
         bool two = plan.TwoPhase, rev = d == 1;
         int ldgh = plan.Cell.SeparateRecurrentGradient ? plan.G1w : plan.Gw;
-        var (u0, u1) = Scheduler<T>.Units(hp, thread, threads);
+        bool owned = _scheduler.OwnsUnits(hp);
         var (k0, k1) = _scheduler.Panels(hp, thread, threads);
+        var (u0, u1) = owned ? (k0, k1) : Scheduler<T>.Units(hp, thread, threads);
         long offset = (long)(k0 / nr) * nr;
         for (int s = 0; s < steps; s++)
         {
@@ -235,13 +241,19 @@ internal sealed unsafe class BackwardLoop<T>
                 cell.Backward2(mine);
                 pool.Barrier();
                 gemm.Multiply(b, k1 - k0, hp, new MatA<T>(a.DG2, hp), MatB<T>.FromPacked(w.W2 + (offset * hp)), a.DM + k0, hp, false, scratch);
-                pool.Barrier();
+                if (!owned)
+                {
+                    pool.Barrier();
+                }
             }
 
             cell.Backward1(mine);
             pool.Barrier();
             gemm.Multiply(b, k1 - k0, plan.G1w, new MatA<T>(a.DGh, ldgh), MatB<T>.FromPacked(w.Whh + (offset * plan.G1w)), g.DH + k0, hp, plan.Cell.HasDirectHiddenGradient, scratch);
-            pool.Barrier();
+            if (!owned && s < steps - 1)
+            {
+                pool.Barrier();
+            }
         }
     }
 
