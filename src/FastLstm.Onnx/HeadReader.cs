@@ -125,61 +125,101 @@ internal static class HeadReader
         return head;
     }
 
-    /// <summary>Runs the graph and the stack with the head on one seeded batch-1 input; the head is refused unless they agree.</summary>
+    /// <summary>
+    /// Runs the graph and the stack with the head on one seeded sequence (repeated over the batch where the graph fixes
+    /// one), in either layout the input may have: batch-first, then sequence-first; the head is refused unless one agrees.
+    /// </summary>
     private static void Verify(OnnxModel model, RnnModel<float> stack, DenseHead<float> head, string output, string label)
     {
         var graph = model.Graph;
         var input = FirstInput(graph, model.Graph.Ops.OfType<RecurrentOp>().First());
-        int steps = Steps, features = stack.Spec.InputSize;
-        var rng = new Random(1);
-        var x = new float[steps * features];
-        for (int i = 0; i < x.Length; i++)
-        {
-            x[i] = (float)((rng.NextDouble() * 2) - 1);
-        }
-
-        int width = stack.Spec.Directions * stack.Spec.HiddenSize;
-        var y = new float[steps * width];
-        var expected = new float[steps * head.Outputs];
-        using (var session = new InferenceSession<float>(stack, 1, steps))
-        {
-            session.Forward(x, 1, steps, y);
-        }
-
-        head.Forward(y, steps, expected);
-
-        // With one sequence, [1, steps, I] and [steps, 1, I] hold the same values; the graph says which it reads.
+        int features = stack.Spec.InputSize, outputs = head.Outputs;
         string? mismatch = null;
-        using var onnx = model.CreateSession(steps, steps);
-        foreach (int[] shape in new[] { new[] { 1, steps, features }, [steps, 1, features] })
+        foreach (bool sequenceFirst in new[] { false, true })
         {
-            var inputs = new Dictionary<string, OnnxTensor>(StringComparer.Ordinal) { [input.Name] = new OnnxTensor(x, shape) };
-            if (!Fill(graph, input, inputs))
+            int steps = Fixed(input, sequenceFirst ? 0 : 1) ?? Steps, batch = Fixed(input, sequenceFirst ? 1 : 0) ?? 1;
+            if (steps < 1 || batch < 1 || (long)steps * batch * features > 1 << 24 || Fixed(input, 2) is { } f && f != features)
+            {
+                continue;
+            }
+
+            var rng = new Random(1);
+            var x = new float[steps * features];
+            for (int i = 0; i < x.Length; i++)
+            {
+                x[i] = (float)((rng.NextDouble() * 2) - 1);
+            }
+
+            var y = new float[steps * stack.Spec.Directions * stack.Spec.HiddenSize];
+            var expected = new float[steps * outputs];
+            using (var session = new InferenceSession<float>(stack, 1, steps))
+            {
+                session.Forward(x, 1, steps, y);
+            }
+
+            head.Forward(y, steps, expected);
+            var data = new float[batch * x.Length];
+            for (int r = 0; r < batch; r++)
+            {
+                for (int t = 0; t < steps; t++)
+                {
+                    x.AsSpan(t * features, features).CopyTo(data.AsSpan((sequenceFirst ? (t * batch) + r : (r * steps) + t) * features));
+                }
+            }
+
+            int[] shape = sequenceFirst ? [steps, batch, features] : [batch, steps, features];
+            var inputs = new Dictionary<string, OnnxTensor>(StringComparer.Ordinal) { [input.Name] = new OnnxTensor(data, shape) };
+            if (!Fill(graph, input, inputs, batch, steps))
             {
                 throw new NotSupportedException($"{label}: the graph takes inputs other than the sequence, an initial state and lengths; the head cannot be checked.");
             }
 
             float[] got;
-            try
+            using (var onnx = model.CreateSession(batch, steps))
             {
-                got = onnx.Run(inputs)[output].Data as float[] ?? throw new NotSupportedException($"{label}: output '{output}' is not float.");
-            }
-            catch (Exception e) when (e is ArgumentException or InvalidDataException)
-            {
-                continue; // The graph fixes the other layout's sizes.
-            }
-
-            var want = got.Length == head.Outputs ? expected.AsSpan((steps - 1) * head.Outputs) : expected;
-            if (got.Length == want.Length && Agree(got, want, out mismatch))
-            {
-                return;
+                try
+                {
+                    got = onnx.Run(inputs)[output].Data as float[] ?? throw new NotSupportedException($"{label}: output '{output}' is not float.");
+                }
+                catch (Exception e) when (e is ArgumentException or InvalidDataException)
+                {
+                    continue; // The graph fixes sizes this layout does not give.
+                }
             }
 
-            mismatch ??= $"'{output}' holds {got.Length} values, not {head.Outputs} (the last step) or {expected.Length} (every step)";
+            // What the head gives for every row of the batch: the last step's prediction, or every step's, in the input's layout.
+            var want = new float[got.Length];
+            bool lastStep = got.Length == batch * outputs;
+            if (lastStep || got.Length == batch * steps * outputs)
+            {
+                for (int r = 0; r < batch; r++)
+                {
+                    if (lastStep)
+                    {
+                        expected.AsSpan((steps - 1) * outputs, outputs).CopyTo(want.AsSpan(r * outputs));
+                        continue;
+                    }
+
+                    for (int t = 0; t < steps; t++)
+                    {
+                        expected.AsSpan(t * outputs, outputs).CopyTo(want.AsSpan((sequenceFirst ? (t * batch) + r : (r * steps) + t) * outputs));
+                    }
+                }
+
+                if (Agree(got, want, out mismatch))
+                {
+                    return;
+                }
+            }
+
+            mismatch ??= $"'{output}' holds {got.Length} values, not {batch * outputs} (the last step) or {batch * steps * outputs} (every step)";
         }
 
-        throw new NotSupportedException($"{label}: a FastLstm head reads the last layer's output at the last step or at every step, and this one computes something else ({mismatch ?? "the graph refused both layouts of one sequence"}).");
+        throw new NotSupportedException($"{label}: a FastLstm head reads the last layer's output at the last step or at every step, and this one computes something else ({mismatch ?? "the graph refused a sequence in either layout"}).");
     }
+
+    private static int? Fixed(OnnxValueInfo info, int axis) =>
+        int.TryParse(info.Shape[axis], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) ? n : null;
 
     /// <summary>The graph input the first recurrent node reads, through reshaping ops only (an embedding in between is refused).</summary>
     private static OnnxValueInfo FirstInput(CompiledGraph graph, RecurrentOp first)
@@ -207,14 +247,16 @@ internal static class HeadReader
         throw new NotSupportedException($"{first.Label} does not read a graph input.");
     }
 
-    /// <summary>Zero initial states and full lengths for the other inputs; false for an input of another kind.</summary>
-    private static bool Fill(CompiledGraph graph, OnnxValueInfo sequence, Dictionary<string, OnnxTensor> inputs)
+    /// <summary>Zero initial states (a free dimension is the batch) and full lengths for the other inputs; false for an input of another kind.</summary>
+    private static bool Fill(CompiledGraph graph, OnnxValueInfo sequence, Dictionary<string, OnnxTensor> inputs, int batch, int steps)
     {
         foreach (var info in graph.Inputs.Where(i => i != sequence))
         {
             if (info.ElementType is OnnxElementType.Int64 or OnnxElementType.Int32 && info.Shape.Count == 1)
             {
-                inputs[info.Name] = info.ElementType == OnnxElementType.Int64 ? new OnnxTensor(new long[] { Steps }, [1]) : new OnnxTensor(new[] { Steps }, [1]);
+                inputs[info.Name] = info.ElementType == OnnxElementType.Int64
+                    ? new OnnxTensor(Enumerable.Repeat((long)steps, batch).ToArray(), [batch])
+                    : new OnnxTensor(Enumerable.Repeat(steps, batch).ToArray(), [batch]);
                 continue;
             }
 
@@ -223,8 +265,8 @@ internal static class HeadReader
                 return false;
             }
 
-            int[] shape = [.. info.Shape.Select(d => int.TryParse(d, out int n) ? n : 1)];
-            if (Value.Product(shape) > 1 << 24)
+            int[] shape = [.. info.Shape.Select(d => int.TryParse(d, out int n) ? n : batch)];
+            if (shape.Any(d => d < 0) || Value.Product(shape) > 1 << 24)
             {
                 return false;
             }

@@ -125,5 +125,31 @@ public sealed class OnnxHeadTests
         }
     }
 
+    /// <summary>An export without dynamic axes fixes the batch and the steps: the head is checked on those sizes.</summary>
+    [Fact]
+    public void A_graph_with_a_fixed_batch_and_length_is_checked_at_those_sizes()
+    {
+        var spec = new RnnSpec(CellType.Lstm, 3, 6, 1);
+        var head = DenseHead<float>.CreateRandom(spec.OutputSize, 2, Activation.Tanh, 9);
+        string path = Temp();
+        try
+        {
+            OnnxExport.Save(RnnModel<float>.CreateRandom(spec, 10), path, head);
+            var proto = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
+            var dims = proto.Graph.Input.Single(i => i.Name == "input").Type.TensorType.Shape.Dim;
+            dims[0] = new TensorShapeProto.Types.Dimension { DimValue = 3 };
+            dims[1] = new TensorShapeProto.Types.Dimension { DimValue = 7 };
+            File.WriteAllBytes(path, proto.ToByteArray());
+
+            var model = OnnxModel.Load(path);
+            Assert.Equal(["3", "7", "3"], model.Inputs[0].Shape);
+            Assert.Equal(head.Parameters.ToArray(), model.Head!.Parameters.ToArray());
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     private static string Temp() => Path.Combine(Path.GetTempPath(), $"fastlstm-head-{Guid.NewGuid():N}.onnx");
 }
