@@ -74,13 +74,20 @@ internal sealed unsafe class BackwardLoop<T>
         T* dw = _buffers.DW, db = _buffers.DB;
         _scheduler.Multiply(plan.Gw, k, m, new MatA<T>(g.DGx, plan.Gw, transposed: true), MatB<T>.RowMajor(x, k), dw, k, false);
         GradientSink<T>.Add(dw, k, plan.GateMap, plan.InputRuns[l], grads, t.WeightIh, inSize);
-        GradientSink<T>.AddColumnSums(g.DGx, m, plan.Gw, plan.GateMap, db, grads, t.BiasIh);
+        GradientSink<T>.ColumnSums(g.DGx, m, plan.Gw, plan.Gw, db);
+        GradientSink<T>.AddSums(db, plan.GateMap, grads, t.BiasIh);
 
         T* dgh = separate ? g.DGh : g.DGx;
         T* hPrev = sl.S + (d == 1 ? (long)b * hp : 0);
         _scheduler.Multiply(plan.G1w, hp, m, new MatA<T>(dgh, ldgh, transposed: true), MatB<T>.RowMajor(hPrev, hp), dw, hp, false);
         GradientSink<T>.Add(dw, hp, plan.RecurrentMap, plan.HiddenRuns, grads, t.WeightHh, plan.H);
-        GradientSink<T>.AddColumnSums(dgh, m, ldgh, plan.RecurrentMap, db, grads, t.BiasHh);
+        if (separate)
+        {
+            GradientSink<T>.ColumnSums(dgh, m, ldgh, plan.G1w, db);
+        }
+
+        // Otherwise the recurrent gates' gradients are the first G1w columns of the input gates' ones, summed just above.
+        GradientSink<T>.AddSums(db, plan.RecurrentMap, grads, t.BiasHh);
 
         if (plan.Cell.Phase2 is { } p2)
         {

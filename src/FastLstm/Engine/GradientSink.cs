@@ -78,20 +78,30 @@ internal static unsafe class GradientSink<T>
     /// <summary>Adds the column sums of an internal [rows × rowMap.Length] matrix into a PyTorch bias, through rowMap.</summary>
     public static void AddColumnSums(T* src, int rows, int ld, int[] rowMap, T* sums, Span<T> grads, ParameterLayout.Tensor tensor)
     {
-        int cols = rowMap.Length;
+        ColumnSums(src, rows, ld, rowMap.Length, sums);
+        AddSums(sums, rowMap, grads, tensor);
+    }
+
+    /// <summary>sums[c] = Σ_r src[r · ld + c] for the first <paramref name="cols"/> columns.</summary>
+    public static void ColumnSums(T* src, int rows, int ld, int cols, T* sums)
+    {
         var sum = new Span<T>(sums, cols);
         sum.Clear();
         for (int r = 0; r < rows; r++)
         {
             TensorPrimitives.Add(sum, new ReadOnlySpan<T>(src + ((long)r * ld), cols), sum);
         }
+    }
 
+    /// <summary>Adds internal sums[c] into a PyTorch bias at rowMap[c] (padding, −1, dropped).</summary>
+    public static void AddSums(T* sums, int[] rowMap, Span<T> grads, ParameterLayout.Tensor tensor)
+    {
         var dst = grads.Slice(tensor.Offset, tensor.Length);
-        for (int c = 0; c < cols; c++)
+        for (int c = 0; c < rowMap.Length; c++)
         {
             if (rowMap[c] >= 0)
             {
-                dst[rowMap[c]] += sum[c];
+                dst[rowMap[c]] += sums[c];
             }
         }
     }
