@@ -71,16 +71,25 @@ internal sealed unsafe class BackwardLoop<T>
 
         var t = plan.Tensors.Of(l, d);
         int inSize = plan.Spec.LayerInputSize(l);
-        T* dw = _buffers.DW, db = _buffers.DB;
-        _scheduler.Multiply(plan.Gw, k, m, new MatA<T>(g.DGx, plan.Gw, transposed: true), MatB<T>.RowMajor(x, k), dw, k, false);
-        GradientSink<T>.Add(dw, k, plan.GateMap, plan.InputRuns[l], grads, t.WeightIh, inSize);
-        GradientSink<T>.ColumnSums(g.DGx, m, plan.Gw, plan.Gw, db);
-        GradientSink<T>.AddSums(db, plan.GateMap, grads, t.BiasIh);
-
+        T* db = _buffers.DB;
         T* dgh = separate ? g.DGh : g.DGx;
         T* hPrev = sl.S + (d == 1 ? (long)b * hp : 0);
-        _scheduler.Multiply(plan.G1w, hp, m, new MatA<T>(dgh, ldgh, transposed: true), MatB<T>.RowMajor(hPrev, hp), dw, hp, false);
-        GradientSink<T>.Add(dw, hp, plan.RecurrentMap, plan.HiddenRuns, grads, t.WeightHh, plan.H);
+        fixed (T* gp = grads)
+        {
+            AddWeightGradient(plan.Gw, k, m, new MatA<T>(g.DGx, plan.Gw, transposed: true), MatB<T>.RowMajor(x, k), plan.InputGradientDirect[l],
+                gp, grads, t.WeightIh, plan.GateMap, plan.InputRuns[l], inSize);
+            AddWeightGradient(plan.G1w, hp, m, new MatA<T>(dgh, ldgh, transposed: true), MatB<T>.RowMajor(hPrev, hp), plan.HiddenGradientDirect,
+                gp, grads, t.WeightHh, plan.RecurrentMap, plan.HiddenRuns, plan.H);
+            if (plan.Cell.Phase2 is { } p2)
+            {
+                AddWeightGradient(hp, hp, m, new MatA<T>(g.DG2, hp, transposed: true), MatB<T>.RowMajor(sl.Aux, plan.AuxW), false,
+                    gp, grads, t.Named(p2.Weight, plan.Cell), plan.Phase2Map, plan.HiddenRuns, plan.H);
+                GradientSink<T>.AddColumnSums(g.DG2, m, hp, plan.Phase2Map, db, grads, t.Named(p2.Bias, plan.Cell));
+            }
+        }
+
+        GradientSink<T>.ColumnSums(g.DGx, m, plan.Gw, plan.Gw, db);
+        GradientSink<T>.AddSums(db, plan.GateMap, grads, t.BiasIh);
         if (separate)
         {
             GradientSink<T>.ColumnSums(dgh, m, ldgh, plan.G1w, db);
@@ -88,13 +97,6 @@ internal sealed unsafe class BackwardLoop<T>
 
         // Otherwise the recurrent gates' gradients are the first G1w columns of the input gates' ones, summed just above.
         GradientSink<T>.AddSums(db, plan.RecurrentMap, grads, t.BiasHh);
-
-        if (plan.Cell.Phase2 is { } p2)
-        {
-            _scheduler.Multiply(hp, hp, m, new MatA<T>(g.DG2, hp, transposed: true), MatB<T>.RowMajor(sl.Aux, plan.AuxW), dw, hp, false);
-            GradientSink<T>.Add(dw, hp, plan.Phase2Map, plan.HiddenRuns, grads, t.Named(p2.Weight, plan.Cell), plan.H);
-            GradientSink<T>.AddColumnSums(g.DG2, m, hp, plan.Phase2Map, db, grads, t.Named(p2.Bias, plan.Cell));
-        }
 
         // An index loop: foreach over the interface would allocate an enumerator on every call.
         var products = plan.Cell.StateProducts;
@@ -104,6 +106,23 @@ internal sealed unsafe class BackwardLoop<T>
         }
 
         _scheduler.Multiply(m, k, plan.Gw, new MatA<T>(g.DGx, plan.Gw), MatB<T>.FromPacked(w.Wih), dx, k, d > 0);
+    }
+
+    /// <summary>
+    /// A weight gradient [rows × cols] = Aᵀ·B over all steps, added into its PyTorch tensor: by the GEMM itself when the
+    /// tensor has the engine's layout (<paramref name="direct"/>), else computed into scratch and moved through the maps.
+    /// </summary>
+    private void AddWeightGradient(int rows, int cols, int m, in MatA<T> a, in MatB<T> b, bool direct, T* grads, Span<T> gradSpan,
+        ParameterLayout.Tensor tensor, int[] rowMap, MapRuns colMap, int tensorLd)
+    {
+        if (direct)
+        {
+            _scheduler.Multiply(rows, cols, m, a, b, grads + tensor.Offset, cols, true);
+            return;
+        }
+
+        _scheduler.Multiply(rows, cols, m, a, b, _buffers.DW, cols, false);
+        GradientSink<T>.Add(_buffers.DW, cols, rowMap, colMap, gradSpan, tensor, tensorLd);
     }
 
     /// <summary>

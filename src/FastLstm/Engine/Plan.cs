@@ -46,6 +46,8 @@ internal sealed class Plan<T>
 
         InputRuns = InputMap.Select(m => new MapRuns(m)).ToArray();
         HiddenRuns = new MapRuns(HiddenMap);
+        InputGradientDirect = InputMap.Select(m => IsIdentity(GateMap) && IsIdentity(m)).ToArray();
+        HiddenGradientDirect = IsIdentity(RecurrentMap) && IsIdentity(HiddenMap);
     }
 
     public RnnSpec Spec { get; }
@@ -109,10 +111,32 @@ internal sealed class Plan<T>
     /// <summary><see cref="HiddenMap"/> as runs of consecutive columns.</summary>
     public MapRuns HiddenRuns { get; }
 
+    /// <summary>
+    /// Per layer: whether weight_ih's gradient is laid out as the engine's (no padding; the maps cover every PyTorch
+    /// index, so identity maps mean the same matrix), so that its GEMM can add straight into the PyTorch tensor.
+    /// </summary>
+    public bool[] InputGradientDirect { get; }
+
+    /// <summary>The same for weight_hh.</summary>
+    public bool HiddenGradientDirect { get; }
+
     /// <summary>Internal input width of layer l (GEMM K of its input projection).</summary>
     public int InputWidth(int l) => InputMap[l].Length;
 
     public static int RoundUp(int n, int m) => (n + m - 1) / m * m;
+
+    private static bool IsIdentity(int[] map)
+    {
+        for (int i = 0; i < map.Length; i++)
+        {
+            if (map[i] != i)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     private int[] Map(int gates, int firstBlock)
     {
