@@ -6,11 +6,9 @@ namespace FastLstm.Kernels;
 /// <summary>
 /// <see cref="Gemm{T}"/> at one vector width, written once for every width. The register tile is MR × NR with
 /// NR = <see cref="IVec{TSelf, T}.TileVectors"/> vectors: 6 × 4 (24 accumulators of the 32 registers) where the CPU has
-/// AVX-512, 6 × 2 (12 of 16) otherwise; per k, NR / lanes B loads and six broadcasts of A. K is blocked by 512, at 512
-/// bits by 1024: a whole recurrent product up to H = 512 (H = 1024 at 512 bits: K = H there) in one pass, so C is
-/// written once (measured at 512 bits: 170–190 GFLOP/s with the B micro-panel sized for L1 at KC = 128, 205 at 512,
-/// where it streams from L2; at K = 1024, KC = 1024 took the products of an H = 1024 LSTM from 174–190 to 188–201 and
-/// the sequence 3–4 % faster, its 256 KiB B micro-panel and 384 KiB A block still in the 1 MiB L2). Bottom-edge tiles run a kernel
+/// AVX-512, 6 × 2 (12 of 16) otherwise; per k, NR / lanes B loads and six broadcasts of A. K is blocked by 512: a whole
+/// recurrent product up to H = 512 in one pass, so C is written once (measured at 512 bits: 170–190 GFLOP/s with the
+/// B micro-panel sized for L1 at KC = 128, 205 at 512, where it streams from L2). Bottom-edge tiles run a kernel
 /// compiled for their row count, right-edge tiles whose width is a whole number of vectors one compiled for their vector
 /// count, straight into C; only a ragged right edge goes through the scratch tile. M = 1 takes a GEMV path that runs two
 /// or four panels at once, since one row gives a single panel too few independent accumulators.
@@ -25,7 +23,7 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
 
     private static int Width => TV.TileVectors * TV.Count;
 
-    private static int Depth => TV.Bits == 512 ? 1024 : 512;
+    private const int Depth = 512;
 
     private Gemm()
     {
