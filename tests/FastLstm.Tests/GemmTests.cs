@@ -5,7 +5,7 @@ namespace FastLstm.Tests;
 /// <summary>
 /// The blocked GEMM against its naive twin at every vector width this CPU accelerates, over shapes that cross every tile
 /// and block edge of every width's kernel: rows around MR = 6 and MC = 96; columns around whole vectors, the 16- to
-/// 64-column panels and ragged edges; depths around each kernel's KC (128, 512 and 1024).
+/// 64-column panels, ragged edges and the GEMV's groups of four panels; depths around each kernel's KC (128, 512 and 1024).
 /// </summary>
 public unsafe class GemmTests
 {
@@ -14,7 +14,7 @@ public unsafe class GemmTests
         var data = new TheoryData<int, int, int>();
         foreach (int m in new[] { 1, 2, 5, 6, 7, 13, 97 })
         {
-            foreach (int n in new[] { 1, 7, 16, 17, 48, 64, 65, 129 })
+            foreach (int n in new[] { 1, 7, 16, 17, 48, 64, 65, 129, 300 })
             {
                 foreach (int k in new[] { 1, 3, 16, 127, 129, 255, 513, 600, 1025 })
                 {
