@@ -41,7 +41,7 @@ internal sealed unsafe class BackwardLoop<T>
         ref readonly var g = ref _buffers[d];
         int b = _layout.Batch, hp = plan.Hp, m = _layout.Steps * b;
         bool separate = plan.Cell.SeparateRecurrentGradient;
-        int ldgh = separate ? plan.G1w : plan.Gw;
+        int ldgh = separate ? plan.LdG1 : plan.LdG;
         _layout.LoadState(dhN, l, d, g.DH);
         _layout.LoadState(plan.Cell.HasCellState ? dcN : default, l, d, g.DC);
 
@@ -76,7 +76,7 @@ internal sealed unsafe class BackwardLoop<T>
         T* hPrev = sl.S + (d == 1 ? (long)b * hp : 0);
         fixed (T* gp = grads)
         {
-            AddWeightGradient(plan.Gw, k, m, new MatA<T>(g.DGx, plan.Gw, transposed: true), MatB<T>.RowMajor(x, k), plan.InputGradientDirect[l],
+            AddWeightGradient(plan.Gw, k, m, new MatA<T>(g.DGx, plan.LdG, transposed: true), MatB<T>.RowMajor(x, k), plan.InputGradientDirect[l],
                 gp, grads, t.WeightIh, plan.GateMap, plan.InputRuns[l], inSize);
             AddWeightGradient(plan.G1w, hp, m, new MatA<T>(dgh, ldgh, transposed: true), MatB<T>.RowMajor(hPrev, hp), plan.HiddenGradientDirect,
                 gp, grads, t.WeightHh, plan.RecurrentMap, plan.HiddenRuns, plan.H);
@@ -88,7 +88,7 @@ internal sealed unsafe class BackwardLoop<T>
             }
         }
 
-        GradientSink<T>.ColumnSums(g.DGx, m, plan.Gw, plan.Gw, db);
+        GradientSink<T>.ColumnSums(g.DGx, m, plan.LdG, plan.Gw, db);
         GradientSink<T>.AddSums(db, plan.GateMap, grads, t.BiasIh);
         if (separate)
         {
@@ -105,7 +105,7 @@ internal sealed unsafe class BackwardLoop<T>
             AddStateProduct(products[p], sl.C, g.DGx, d == 1, grads.Slice(t.Extra[products[p].Extra].Offset, plan.H));
         }
 
-        _scheduler.Multiply(m, k, plan.Gw, new MatA<T>(g.DGx, plan.Gw), MatB<T>.FromPacked(w.Wih), dx, k, d > 0);
+        _scheduler.Multiply(m, k, plan.Gw, new MatA<T>(g.DGx, plan.LdG), MatB<T>.FromPacked(w.Wih), dx, k, d > 0);
     }
 
     /// <summary>
@@ -138,7 +138,7 @@ internal sealed unsafe class BackwardLoop<T>
             int slot = product.NewState != reverse ? step + 1 : step;
             for (int r = 0; r < b; r++)
             {
-                var dg = new ReadOnlySpan<T>(dgx + ((((long)step * b) + r) * _plan.Gw) + ((long)product.Gate * hp), h);
+                var dg = new ReadOnlySpan<T>(dgx + ((((long)step * b) + r) * _plan.LdG) + ((long)product.Gate * hp), h);
                 var c = new ReadOnlySpan<T>(states + ((((long)slot * b) + r) * hp), h);
                 TensorPrimitives.MultiplyAdd(dg, c, grad, grad);
             }
@@ -156,8 +156,8 @@ internal sealed unsafe class BackwardLoop<T>
         long row = ((long)t * b) + r0;
         a.DH = dh;
         a.DC = dc;
-        a.DGx = g.DGx + (row * plan.Gw);
-        a.DGh = plan.Cell.SeparateRecurrentGradient ? g.DGh + (row * plan.G1w) : a.DGx;
+        a.DGx = g.DGx + (row * plan.LdG);
+        a.DGh = plan.Cell.SeparateRecurrentGradient ? g.DGh + (row * plan.LdG1) : a.DGx;
         a.DG2 = g.DG2 + (row * plan.Hp);
         a.DM = _buffers.DM + ((long)r0 * plan.Hp);
         return a;
@@ -174,7 +174,7 @@ internal sealed unsafe class BackwardLoop<T>
         ref readonly var w = ref _weights[ctx.Layer, d];
         ref readonly var g = ref _buffers[d];
         bool separate = plan.Cell.SeparateRecurrentGradient, two = plan.TwoPhase, rev = d == 1;
-        int ldgh = separate ? plan.G1w : plan.Gw;
+        int ldgh = separate ? plan.LdG1 : plan.LdG;
         T* dh = g.DH + ((long)r0 * hp), dc = g.DC + ((long)r0 * hp);
         for (int s = 0; s < steps; s++)
         {
@@ -201,10 +201,10 @@ internal sealed unsafe class BackwardLoop<T>
 
             if (nb < rows)
             {
-                new Span<T>(a.DGx + ((long)nb * plan.Gw), (rows - nb) * plan.Gw).Clear();
+                new Span<T>(a.DGx + ((long)nb * plan.LdG), (rows - nb) * plan.LdG).Clear();
                 if (separate)
                 {
-                    new Span<T>(a.DGh + ((long)nb * plan.G1w), (rows - nb) * plan.G1w).Clear();
+                    new Span<T>(a.DGh + ((long)nb * plan.LdG1), (rows - nb) * plan.LdG1).Clear();
                 }
 
                 if (two)
@@ -246,7 +246,7 @@ internal sealed unsafe class BackwardLoop<T>
         ref readonly var g = ref _buffers[d];
         ref readonly var scratch = ref _forward.Scratch[thread];
         bool two = plan.TwoPhase, rev = d == 1;
-        int ldgh = plan.Cell.SeparateRecurrentGradient ? plan.G1w : plan.Gw;
+        int ldgh = plan.Cell.SeparateRecurrentGradient ? plan.LdG1 : plan.LdG;
         bool owned = _scheduler.OwnsUnits(hp);
         var (k0, k1) = _scheduler.Panels(hp, thread, threads);
         var (u0, u1) = owned ? (k0, k1) : Scheduler<T>.Units(hp, thread, threads);

@@ -24,7 +24,7 @@ internal sealed unsafe class ForwardBuffers<T>
         for (int i = 0; i < _slots.Length; i++)
         {
             ref var s = ref _slots[i];
-            s.Gx = c.Take(m * plan.Gw);
+            s.Gx = c.Take(m * plan.LdG);
             s.S = c.Take((steps + 1) * b * hp);
             s.C = plan.Cell.HasCellState ? c.Take((steps + 1) * b * hp) : null;
             s.Aux = plan.AuxW > 0 ? c.Take((_training ? m : b) * plan.AuxW) : null;
@@ -37,7 +37,7 @@ internal sealed unsafe class ForwardBuffers<T>
         }
 
         X = c.Take(m * plan.Spec.InputSize);
-        Gh = c.Take(b * plan.G1w);
+        Gh = c.Take(b * plan.LdG1);
         G2 = plan.TwoPhase ? c.Take(b * hp) : null;
         H0 = c.Take(b * hp);
         C0 = c.Take(b * hp);
@@ -98,8 +98,8 @@ internal sealed unsafe class BackwardBuffers<T>
         for (int i = 0; i < _grads.Length; i++)
         {
             ref var g = ref _grads[i];
-            g.DGx = c.Take(m * plan.Gw);
-            g.DGh = plan.Cell.SeparateRecurrentGradient ? c.Take(m * plan.G1w) : null;
+            g.DGx = c.Take(m * plan.LdG);
+            g.DGh = plan.Cell.SeparateRecurrentGradient ? c.Take(m * plan.LdG1) : null;
             g.DG2 = plan.TwoPhase ? c.Take(m * hp) : null;
             g.DH = c.Take(b * hp);
             g.DC = c.Take(b * hp);

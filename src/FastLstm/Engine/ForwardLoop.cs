@@ -38,7 +38,7 @@ internal sealed unsafe class ForwardLoop<T>
         bool split = _scheduler.SplitSteps(_layout, plan.Hp, plan.G1w);
         if (!split)
         {
-            _scheduler.Multiply(steps * b, plan.Gw, k, new MatA<T>(x, k), MatB<T>.FromPacked(w.WihT), sl.Gx, plan.Gw, false);
+            _scheduler.Multiply(steps * b, plan.Gw, k, new MatA<T>(x, k), MatB<T>.FromPacked(w.WihT), sl.Gx, plan.LdG, false);
         }
 
         _layout.LoadState(h0, l, d, _buffers.H0);
@@ -92,10 +92,10 @@ internal sealed unsafe class ForwardLoop<T>
             Rows = rows,
             Hp = plan.Hp,
             Width = plan.Hp,
-            Gx = sl.Gx + (row * plan.Gw),
-            LdGx = plan.Gw,
-            Gh = buffers.Gh + (r * plan.G1w),
-            LdGh = plan.G1w,
+            Gx = sl.Gx + (row * plan.LdG),
+            LdGx = plan.LdG,
+            Gh = buffers.Gh + (r * plan.LdG1),
+            LdGh = plan.LdG1,
             G2 = buffers.G2 + (r * plan.Hp),
             Bias = w.Bias,
             HPrev = sl.S + (prev * block) + (r * plan.Hp),
@@ -174,7 +174,7 @@ internal sealed unsafe class ForwardLoop<T>
             T* yt = y + ((((long)t * b) + r0) * stride);
             if (nb > 0)
             {
-                gemm.Multiply(nb, plan.G1w, hp, new MatA<T>(a.HPrev, hp), MatB<T>.FromPacked(w.WhhT), a.Gh, plan.G1w, false, scratch);
+                gemm.Multiply(nb, plan.G1w, hp, new MatA<T>(a.HPrev, hp), MatB<T>.FromPacked(w.WhhT), a.Gh, plan.LdG1, false, scratch);
                 cell.Forward1(a);
                 if (two)
                 {
@@ -235,12 +235,12 @@ internal sealed unsafe class ForwardLoop<T>
             for (int gate = 0; gate < plan.Gw / hp; gate++)
             {
                 int c0 = (gate * hp) + u0;
-                gemm.Multiply(steps * b, u1 - u0, k, new MatA<T>(ctx.X, k), MatB<T>.FromPacked(w.WihT + ((long)(c0 / nr) * k * nr)), sl.Gx + c0, plan.Gw, false, scratch);
+                gemm.Multiply(steps * b, u1 - u0, k, new MatA<T>(ctx.X, k), MatB<T>.FromPacked(w.WihT + ((long)(c0 / nr) * k * nr)), sl.Gx + c0, plan.LdG, false, scratch);
             }
         }
         else
         {
-            gemm.Multiply(steps * b, g1 - g0, k, new MatA<T>(ctx.X, k), MatB<T>.FromPacked(w.WihT + ((long)(g0 / nr) * k * nr)), sl.Gx + g0, plan.Gw, false, scratch);
+            gemm.Multiply(steps * b, g1 - g0, k, new MatA<T>(ctx.X, k), MatB<T>.FromPacked(w.WihT + ((long)(g0 / nr) * k * nr)), sl.Gx + g0, plan.LdG, false, scratch);
         }
 
         T* y = _buffers.Y(l) + (d * hp);
@@ -253,12 +253,12 @@ internal sealed unsafe class ForwardLoop<T>
                 for (int gate = 0; gate < plan.G1w / hp; gate++)
                 {
                     int c0 = (gate * hp) + u0;
-                    gemm.Multiply(b, u1 - u0, hp, new MatA<T>(a.HPrev, hp), MatB<T>.FromPacked(w.WhhT + ((long)(c0 / nr) * hp * nr)), a.Gh + c0, plan.G1w, false, scratch);
+                    gemm.Multiply(b, u1 - u0, hp, new MatA<T>(a.HPrev, hp), MatB<T>.FromPacked(w.WhhT + ((long)(c0 / nr) * hp * nr)), a.Gh + c0, plan.LdG1, false, scratch);
                 }
             }
             else
             {
-                gemm.Multiply(b, j1 - j0, hp, new MatA<T>(a.HPrev, hp), MatB<T>.FromPacked(w.WhhT + ((long)(j0 / nr) * hp * nr)), a.Gh + j0, plan.G1w, false, scratch);
+                gemm.Multiply(b, j1 - j0, hp, new MatA<T>(a.HPrev, hp), MatB<T>.FromPacked(w.WhhT + ((long)(j0 / nr) * hp * nr)), a.Gh + j0, plan.LdG1, false, scratch);
                 pool.Barrier();
             }
 
