@@ -92,7 +92,7 @@ internal sealed class Plan<T>
     /// number of lines. The weight-gradient GEMMs read DGx transposed, a few columns from every row; at a power-of-two
     /// stride (4 KiB at H = 256) those rows fall into a few cache sets and the A block misses L2 (a transposed
     /// 1024 × 256 × 800 product at 512 bits: 74–77 against 84–94 GFLOP/s with one line of padding; LSTM training
-    /// B16 T50 H256, one thread: 29.4 against 31.2 ms, Zen 4). Inference never reads them transposed and keeps Gw.
+    /// B16 T50 H256, one thread: 28.8 against 30.2 ms, Zen 4). Inference never reads them transposed and keeps Gw.
     /// </summary>
     public int LdG { get; }
 
