@@ -21,11 +21,15 @@ internal sealed unsafe class ForwardLoop<T>
     private readonly RowsJob _rows;
     private readonly UnitsJob _units;
 
+    // Steps each layer and direction has run, over every call: on odd ones the weight panels are read last to first.
+    private readonly long[] _visits;
+
     public ForwardLoop(Plan<T> plan, ForwardBuffers<T> buffers, PackedWeights<T> weights, BatchLayout<T> layout, Scheduler<T> scheduler)
     {
         (_plan, _buffers, _weights, _layout, _scheduler) = (plan, buffers, weights, layout, scheduler);
         _rows = new RowsJob(this);
         _units = new UnitsJob(this);
+        _visits = new long[plan.Layers * plan.Dirs];
     }
 
     /// <summary>Runs layer <paramref name="l"/>, direction <paramref name="d"/> over its input x [T·B, k].</summary>
@@ -36,7 +40,9 @@ internal sealed unsafe class ForwardLoop<T>
         ref readonly var sl = ref _buffers[l, d];
         int b = _layout.Batch, steps = _layout.Steps;
         bool split = _scheduler.SplitSteps(_layout, plan.Hp, plan.G1w);
-        if (!split)
+        long visit = _visits[(l * plan.Dirs) + d];
+        _visits[(l * plan.Dirs) + d] = visit + steps;
+        if (!split && !Deferred(steps, visit))
         {
             _scheduler.Multiply(steps * b, plan.Gw, k, new MatA<T>(x, k), MatB<T>.FromPacked(w.WihT), sl.Gx, plan.LdG, false);
         }
@@ -59,7 +65,7 @@ internal sealed unsafe class ForwardLoop<T>
             }
         }
 
-        var context = new Context(l, d, x, k);
+        var context = new Context(l, d, x, k, visit);
         if (split)
         {
             _units.Context = context;
@@ -129,6 +135,15 @@ internal sealed unsafe class ForwardLoop<T>
         return a;
     }
 
+    // Weights that almost fit in L2 are read as a serpentine: every other step takes the panels in the opposite order,
+    // so it starts on the ones the previous step read last, which are still in L2; in one order throughout, each step
+    // would evict the panels it needs next (least recently used first). A single step reverses the order of its two
+    // products as well, recurrent product first. The products' results do not depend on the order.
+    // LSTM step B1 at 512 bits, one thread: H128 2.9-3.0 against 3.5-3.8 us, H256 17.8-18.5 against 22.2-22.5 us.
+    private static bool Odd(long visit) => (visit & 1) == 1;
+
+    private static bool Deferred(int steps, long visit) => steps == 1 && Odd(visit);
+
     public static void Copy(T* src, T* dst, long n)
     {
         if (n > 0)
@@ -174,7 +189,11 @@ internal sealed unsafe class ForwardLoop<T>
             T* yt = y + ((((long)t * b) + r0) * stride);
             if (nb > 0)
             {
-                gemm.Multiply(nb, plan.G1w, hp, new MatA<T>(a.HPrev, hp), MatB<T>.FromPacked(w.WhhT), a.Gh, plan.LdG1, false, scratch);
+                gemm.Multiply(nb, plan.G1w, hp, new MatA<T>(a.HPrev, hp), MatB<T>.FromPacked(w.WhhT, Odd(ctx.Visit + s)), a.Gh, plan.LdG1, false, scratch);
+                if (Deferred(steps, ctx.Visit))
+                {
+                    gemm.Multiply(nb, plan.Gw, ctx.K, new MatA<T>(ctx.X + ((long)r0 * ctx.K), ctx.K), MatB<T>.FromPacked(w.WihT, true), a.Gx, plan.LdG, false, scratch);
+                }
                 cell.Forward1(a);
                 if (two)
                 {
@@ -219,7 +238,7 @@ internal sealed unsafe class ForwardLoop<T>
         var cell = plan.Kernels(ctx.Direction);
         var gemm = plan.Gemm;
         var pool = _scheduler.Pool;
-        int l = ctx.Layer, d = ctx.Direction, steps = _layout.Steps, b = _layout.Batch, hp = plan.Hp, stride = plan.YWidth, nr = gemm.NR, k = ctx.K;
+        int l = ctx.Layer, d = ctx.Direction, steps = _layout.Steps, b = _layout.Batch, hp = plan.Hp, stride = plan.YWidth, nr = gemm.NR;
         ref readonly var w = ref _weights[l, d];
         ref readonly var sl = ref _buffers[l, d];
         ref readonly var scratch = ref _buffers.Scratch[thread];
@@ -227,20 +246,12 @@ internal sealed unsafe class ForwardLoop<T>
         var (u0, u1) = owned ? _scheduler.Panels(hp, thread, threads) : Scheduler<T>.Units(hp, thread, threads);
         var (j0, j1) = _scheduler.Panels(plan.G1w, thread, threads);
         var (k0, k1) = _scheduler.Panels(hp, thread, threads);
-        var (g0, g1) = _scheduler.Panels(plan.Gw, thread, threads);
 
         // The input projection too: no separate dispatch, and the barriers after it (or owning the units) cover it.
-        if (owned)
+        bool deferred = Deferred(steps, ctx.Visit);
+        if (!deferred)
         {
-            for (int gate = 0; gate < plan.Gw / hp; gate++)
-            {
-                int c0 = (gate * hp) + u0;
-                gemm.Multiply(steps * b, u1 - u0, k, new MatA<T>(ctx.X, k), MatB<T>.FromPacked(w.WihT + ((long)(c0 / nr) * k * nr)), sl.Gx + c0, plan.LdG, false, scratch);
-            }
-        }
-        else
-        {
-            gemm.Multiply(steps * b, g1 - g0, k, new MatA<T>(ctx.X, k), MatB<T>.FromPacked(w.WihT + ((long)(g0 / nr) * k * nr)), sl.Gx + g0, plan.LdG, false, scratch);
+            Project(ctx, thread, threads, scratch, false);
         }
 
         T* y = _buffers.Y(l) + (d * hp);
@@ -248,17 +259,27 @@ internal sealed unsafe class ForwardLoop<T>
         {
             int t = rev ? steps - 1 - s : s;
             var a = At(plan, sl, w, _buffers, b, t, rev ? t + 1 : t, rev ? t : t + 1, 0, b);
+            bool odd = Odd(ctx.Visit + s);
             if (owned)
             {
-                for (int gate = 0; gate < plan.G1w / hp; gate++)
+                for (int q = 0, gates = plan.G1w / hp; q < gates; q++)
                 {
-                    int c0 = (gate * hp) + u0;
-                    gemm.Multiply(b, u1 - u0, hp, new MatA<T>(a.HPrev, hp), MatB<T>.FromPacked(w.WhhT + ((long)(c0 / nr) * hp * nr)), a.Gh + c0, plan.LdG1, false, scratch);
+                    int c0 = ((odd ? gates - 1 - q : q) * hp) + u0;
+                    gemm.Multiply(b, u1 - u0, hp, new MatA<T>(a.HPrev, hp), MatB<T>.FromPacked(w.WhhT + ((long)(c0 / nr) * hp * nr), odd), a.Gh + c0, plan.LdG1, false, scratch);
                 }
             }
             else
             {
-                gemm.Multiply(b, j1 - j0, hp, new MatA<T>(a.HPrev, hp), MatB<T>.FromPacked(w.WhhT + ((long)(j0 / nr) * hp * nr)), a.Gh + j0, plan.LdG1, false, scratch);
+                gemm.Multiply(b, j1 - j0, hp, new MatA<T>(a.HPrev, hp), MatB<T>.FromPacked(w.WhhT + ((long)(j0 / nr) * hp * nr), odd), a.Gh + j0, plan.LdG1, false, scratch);
+            }
+
+            if (deferred)
+            {
+                Project(ctx, thread, threads, scratch, true);
+            }
+
+            if (!owned)
+            {
                 pool.Barrier();
             }
 
@@ -289,9 +310,37 @@ internal sealed unsafe class ForwardLoop<T>
         }
     }
 
-    /// <summary>The layer and direction a job runs, and its input [T·B, K].</summary>
-    private readonly struct Context(int layer, int direction, T* x, int k)
+    /// <summary>
+    /// This thread's share of the input projection of every step: its own hidden units in every gate block when it owns
+    /// units, else its panels of all the gates. Panels go last to first when <paramref name="reversed"/>.
+    /// </summary>
+    private void Project(in Context ctx, int thread, int threads, in GemmScratch<T> scratch, bool reversed)
     {
+        var plan = _plan;
+        var gemm = plan.Gemm;
+        int hp = plan.Hp, nr = gemm.NR, k = ctx.K, m = _layout.Steps * _layout.Batch;
+        ref readonly var w = ref _weights[ctx.Layer, ctx.Direction];
+        ref readonly var sl = ref _buffers[ctx.Layer, ctx.Direction];
+        if (_scheduler.OwnsUnits(hp))
+        {
+            var (u0, u1) = _scheduler.Panels(hp, thread, threads);
+            for (int q = 0, gates = plan.Gw / hp; q < gates; q++)
+            {
+                int c0 = ((reversed ? gates - 1 - q : q) * hp) + u0;
+                gemm.Multiply(m, u1 - u0, k, new MatA<T>(ctx.X, k), MatB<T>.FromPacked(w.WihT + ((long)(c0 / nr) * k * nr), reversed), sl.Gx + c0, plan.LdG, false, scratch);
+            }
+        }
+        else
+        {
+            var (g0, g1) = _scheduler.Panels(plan.Gw, thread, threads);
+            gemm.Multiply(m, g1 - g0, k, new MatA<T>(ctx.X, k), MatB<T>.FromPacked(w.WihT + ((long)(g0 / nr) * k * nr), reversed), sl.Gx + g0, plan.LdG, false, scratch);
+        }
+    }
+
+    /// <summary>The layer and direction a job runs, and its input [T·B, K].</summary>
+    private readonly struct Context(int layer, int direction, T* x, int k, long visit)
+    {
+        public readonly long Visit = visit;
         public readonly int Layer = layer;
         public readonly int Direction = direction;
         public readonly T* X = x;

@@ -22,16 +22,20 @@ internal readonly unsafe struct MatB<T>
     public readonly int Ld;
     public readonly bool Packed;
 
-    private MatB(T* ptr, int ld, bool packed)
+    /// <summary>Panels are visited last to first (the result is the same; see <see cref="Gemm{T}.Multiply"/>).</summary>
+    public readonly bool Reversed;
+
+    private MatB(T* ptr, int ld, bool packed, bool reversed)
     {
         Ptr = ptr;
         Ld = ld;
         Packed = packed;
+        Reversed = reversed;
     }
 
-    public static MatB<T> FromPacked(T* packed) => new(packed, 0, true);
+    public static MatB<T> FromPacked(T* packed, bool reversed = false) => new(packed, 0, true, reversed);
 
-    public static MatB<T> RowMajor(T* ptr, int ld) => new(ptr, ld, false);
+    public static MatB<T> RowMajor(T* ptr, int ld) => new(ptr, ld, false, false);
 }
 
 /// <summary>Per-caller scratch: a B block (KC × padded N) and one edge tile (MR × NR).</summary>

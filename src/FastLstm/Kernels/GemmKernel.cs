@@ -81,7 +81,7 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
 
             if (m == 1 && !a.Transposed)
             {
-                Gemv(kc, a.Ptr + pc, bBase, panelStride, n, c, acc, s.Edge);
+                Gemv(kc, a.Ptr + pc, bBase, panelStride, n, c, acc, s.Edge, b.Reversed);
                 continue;
             }
 
@@ -95,16 +95,17 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
                     ? new Panel(a.Ptr + ((long)pc * a.Ld) + ic, 1, a.Ld, 1)
                     : new Panel(a.Ptr + ((long)ic * a.Ld) + pc, a.Ld, 1, a.Ld);
 
-                Macro(mc, n, kc, panel, bBase, panelStride, c + ((long)ic * ldc), ldc, acc, s.Edge);
+                Macro(mc, n, kc, panel, bBase, panelStride, c + ((long)ic * ldc), ldc, acc, s.Edge, b.Reversed);
             }
         }
     }
 
-    private static void Macro(int mc, int n, int kc, Panel a, T* bBase, long panelStride, T* c, int ldc, bool acc, T* edge)
+    private static void Macro(int mc, int n, int kc, Panel a, T* bBase, long panelStride, T* c, int ldc, bool acc, T* edge, bool reversed)
     {
-        int nr = Width, w = TV.Count;
-        for (int jr = 0, j = 0; jr < n; jr += nr, j++)
+        int nr = Width, w = TV.Count, panels = (n + nr - 1) / nr;
+        for (int q = 0; q < panels; q++)
         {
+            int j = reversed ? panels - 1 - q : q, jr = j * nr;
             int nv = Math.Min(nr, n - jr);
             T* bp = bBase + (j * panelStride);
             bool ragged = nv % w != 0;
@@ -370,32 +371,60 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
     // One row of A against B, several panels at once so that there are accumulators enough to cover the FMA latency:
     // four panels (16 accumulators at four vectors a panel, 8 at two), then at four vectors two; the rest panel by panel,
     // a ragged last panel through the scratch tile.
-    private static void Gemv(int kc, T* x, T* bBase, long panelStride, int n, T* c, bool acc, T* edge)
+    private static void Gemv(int kc, T* x, T* bBase, long panelStride, int n, T* c, bool acc, T* edge, bool reversed)
     {
-        int nr = Width, full = n / nr, j = 0;
-        for (; j + 4 <= full; j += 4)
+        int nr = Width, full = n / nr, fours = full / 4 * 4, twos = Vectors == 4 ? (full - fours) / 2 * 2 : 0;
+        if (reversed)
+        {
+            if (full * nr < n)
+            {
+                GemvEdge(kc, x, bBase, panelStride, n, c, acc, edge, full);
+            }
+
+            for (int j = full - 1; j >= fours + twos; j--)
+            {
+                Micro<Count1, Cols>(kc, new Panel(x, 0, 1, 0), bBase + (j * panelStride), c + (j * nr), 0, acc);
+            }
+
+            for (int j = fours + twos - 2; j >= fours; j -= 2)
+            {
+                GemvPanels<Count2>(kc, x, bBase + (j * panelStride), panelStride, c + (j * nr), acc);
+            }
+
+            for (int j = fours - 4; j >= 0; j -= 4)
+            {
+                GemvPanels<Count4>(kc, x, bBase + (j * panelStride), panelStride, c + (j * nr), acc);
+            }
+
+            return;
+        }
+
+        for (int j = 0; j < fours; j += 4)
         {
             GemvPanels<Count4>(kc, x, bBase + (j * panelStride), panelStride, c + (j * nr), acc);
         }
 
-        if (Vectors == 4)
+        for (int j = fours; j < fours + twos; j += 2)
         {
-            for (; j + 2 <= full; j += 2)
-            {
-                GemvPanels<Count2>(kc, x, bBase + (j * panelStride), panelStride, c + (j * nr), acc);
-            }
+            GemvPanels<Count2>(kc, x, bBase + (j * panelStride), panelStride, c + (j * nr), acc);
         }
 
-        for (; j < full; j++)
+        for (int j = fours + twos; j < full; j++)
         {
             Micro<Count1, Cols>(kc, new Panel(x, 0, 1, 0), bBase + (j * panelStride), c + (j * nr), 0, acc);
         }
 
-        if (j * nr < n)
+        if (full * nr < n)
         {
-            Micro<Count1, Cols>(kc, new Panel(x, 0, 1, 0), bBase + (j * panelStride), edge, 0, false);
-            CopyOut(edge, nr, c + (j * nr), 0, 1, n - (j * nr), acc);
+            GemvEdge(kc, x, bBase, panelStride, n, c, acc, edge, full);
         }
+    }
+
+    private static void GemvEdge(int kc, T* x, T* bBase, long panelStride, int n, T* c, bool acc, T* edge, int j)
+    {
+        int nr = Width;
+        Micro<Count1, Cols>(kc, new Panel(x, 0, 1, 0), bBase + (j * panelStride), edge, 0, false);
+        CopyOut(edge, nr, c + (j * nr), 0, 1, n - (j * nr), acc);
     }
 
     /// <summary>
