@@ -370,61 +370,35 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
 
     // One row of A against B, several panels at once so that there are accumulators enough to cover the FMA latency:
     // four panels (16 accumulators at four vectors a panel, 8 at two), then at four vectors two; the rest panel by panel,
-    // a ragged last panel through the scratch tile.
+    // a ragged last panel through the scratch tile. Reversed, the same groups run last to first.
     private static void Gemv(int kc, T* x, T* bBase, long panelStride, int n, T* c, bool acc, T* edge, bool reversed)
     {
-        int nr = Width, full = n / nr, fours = full / 4 * 4, twos = Vectors == 4 ? (full - fours) / 2 * 2 : 0;
-        if (reversed)
+        int nr = Width, full = n / nr, fours = full / 4, twos = Vectors == 4 ? (full - (4 * fours)) / 2 : 0;
+        int ones = full - (4 * fours) - (2 * twos), runs = fours + twos + ones + (full * nr < n ? 1 : 0);
+        for (int i = 0; i < runs; i++)
         {
-            if (full * nr < n)
+            int r = reversed ? runs - 1 - i : i;
+            if (r < fours)
             {
-                GemvEdge(kc, x, bBase, panelStride, n, c, acc, edge, full);
-            }
-
-            for (int j = full - 1; j >= fours + twos; j--)
-            {
-                Micro<Count1, Cols>(kc, new Panel(x, 0, 1, 0), bBase + (j * panelStride), c + (j * nr), 0, acc);
-            }
-
-            for (int j = fours + twos - 2; j >= fours; j -= 2)
-            {
-                GemvPanels<Count2>(kc, x, bBase + (j * panelStride), panelStride, c + (j * nr), acc);
-            }
-
-            for (int j = fours - 4; j >= 0; j -= 4)
-            {
+                int j = 4 * r;
                 GemvPanels<Count4>(kc, x, bBase + (j * panelStride), panelStride, c + (j * nr), acc);
             }
-
-            return;
+            else if (r < fours + twos)
+            {
+                int j = (4 * fours) + (2 * (r - fours));
+                GemvPanels<Count2>(kc, x, bBase + (j * panelStride), panelStride, c + (j * nr), acc);
+            }
+            else if (r < fours + twos + ones)
+            {
+                int j = (4 * fours) + (2 * twos) + (r - fours - twos);
+                Micro<Count1, Cols>(kc, new Panel(x, 0, 1, 0), bBase + (j * panelStride), c + (j * nr), 0, acc);
+            }
+            else
+            {
+                Micro<Count1, Cols>(kc, new Panel(x, 0, 1, 0), bBase + (full * panelStride), edge, 0, false);
+                CopyOut(edge, nr, c + (full * nr), 0, 1, n - (full * nr), acc);
+            }
         }
-
-        for (int j = 0; j < fours; j += 4)
-        {
-            GemvPanels<Count4>(kc, x, bBase + (j * panelStride), panelStride, c + (j * nr), acc);
-        }
-
-        for (int j = fours; j < fours + twos; j += 2)
-        {
-            GemvPanels<Count2>(kc, x, bBase + (j * panelStride), panelStride, c + (j * nr), acc);
-        }
-
-        for (int j = fours + twos; j < full; j++)
-        {
-            Micro<Count1, Cols>(kc, new Panel(x, 0, 1, 0), bBase + (j * panelStride), c + (j * nr), 0, acc);
-        }
-
-        if (full * nr < n)
-        {
-            GemvEdge(kc, x, bBase, panelStride, n, c, acc, edge, full);
-        }
-    }
-
-    private static void GemvEdge(int kc, T* x, T* bBase, long panelStride, int n, T* c, bool acc, T* edge, int j)
-    {
-        int nr = Width;
-        Micro<Count1, Cols>(kc, new Panel(x, 0, 1, 0), bBase + (j * panelStride), edge, 0, false);
-        CopyOut(edge, nr, c + (j * nr), 0, 1, n - (j * nr), acc);
     }
 
     /// <summary>
