@@ -262,11 +262,7 @@ internal sealed unsafe class ForwardLoop<T>
             bool odd = Odd(ctx.Visit + s);
             if (owned)
             {
-                for (int q = 0, gates = plan.G1w / hp; q < gates; q++)
-                {
-                    int c0 = ((odd ? gates - 1 - q : q) * hp) + u0;
-                    gemm.Multiply(b, u1 - u0, hp, new MatA<T>(a.HPrev, hp), MatB<T>.FromPacked(w.WhhT + ((long)(c0 / nr) * hp * nr), odd), a.Gh + c0, plan.LdG1, false, scratch);
-                }
+                OwnedGates(plan.G1w / hp, u0, u1, b, hp, new MatA<T>(a.HPrev, hp), w.WhhT, a.Gh, plan.LdG1, odd, scratch);
             }
             else
             {
@@ -324,16 +320,27 @@ internal sealed unsafe class ForwardLoop<T>
         if (_scheduler.OwnsUnits(hp))
         {
             var (u0, u1) = _scheduler.Panels(hp, thread, threads);
-            for (int q = 0, gates = plan.Gw / hp; q < gates; q++)
-            {
-                int c0 = ((reversed ? gates - 1 - q : q) * hp) + u0;
-                gemm.Multiply(m, u1 - u0, k, new MatA<T>(ctx.X, k), MatB<T>.FromPacked(w.WihT + ((long)(c0 / nr) * k * nr), reversed), sl.Gx + c0, plan.LdG, false, scratch);
-            }
+            OwnedGates(plan.Gw / hp, u0, u1, m, k, new MatA<T>(ctx.X, k), w.WihT, sl.Gx, plan.LdG, reversed, scratch);
         }
         else
         {
             var (g0, g1) = _scheduler.Panels(plan.Gw, thread, threads);
             gemm.Multiply(m, g1 - g0, k, new MatA<T>(ctx.X, k), MatB<T>.FromPacked(w.WihT + ((long)(g0 / nr) * k * nr), reversed), sl.Gx + g0, plan.LdG, false, scratch);
+        }
+    }
+
+    /// <summary>
+    /// C = A·B over a thread's own hidden units [u0, u1) in each of <paramref name="gates"/> gate blocks (Hp columns
+    /// apart in the packed B and in C), one product per block; blocks and panels last to first when reversed.
+    /// </summary>
+    private void OwnedGates(int gates, int u0, int u1, int m, int k, in MatA<T> a, T* packed, T* c, int ldc, bool reversed, in GemmScratch<T> scratch)
+    {
+        var gemm = _plan.Gemm;
+        int hp = _plan.Hp, nr = gemm.NR;
+        for (int q = 0; q < gates; q++)
+        {
+            int c0 = ((reversed ? gates - 1 - q : q) * hp) + u0;
+            gemm.Multiply(m, u1 - u0, k, a, MatB<T>.FromPacked(packed + ((long)(c0 / nr) * k * nr), reversed), c + c0, ldc, false, scratch);
         }
     }
 
