@@ -1,5 +1,3 @@
-using System.Numerics;
-
 namespace FastLstm;
 
 internal static class Numeric
@@ -11,7 +9,4 @@ internal static class Numeric
             throw new NotSupportedException($"T: expected float or double, got {typeof(T).Name}.");
         }
     }
-
-    public static T Of<T>(double value)
-        where T : IBinaryFloatingPointIeee754<T> => T.CreateTruncating(value);
 }

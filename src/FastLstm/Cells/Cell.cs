@@ -86,25 +86,31 @@ internal abstract class Cell
         };
 
     /// <summary>
-    /// The cell direction <paramref name="direction"/> of a spec's layers uses: its type's, or the general kernel of that
-    /// type with the direction's options when either direction has non-standard options (so both directions share one
-    /// set of structural facts: gates, blocks, caches).
+    /// The cell direction <paramref name="direction"/> of a spec's layers uses, with that direction's options. When either
+    /// direction has non-standard options, both get the general layout (room for what any options save), so the two
+    /// directions share one set of structural facts: gates, blocks, caches.
     /// </summary>
-    public static Cell For(RnnSpec spec, int direction = 0) => spec.HasCellOptions
-        ? spec.Cell switch
+    public static Cell For(RnnSpec spec, int direction = 0)
+    {
+        if (!spec.HasCellOptions)
         {
-            CellType.Lstm => new LstmWithOptionsCell(spec.LstmOptionsOf(direction)),
-            CellType.Gru => new GruWithOptionsCell(spec.GruOptionsOf(direction)),
-            CellType.GruResetBefore => new GruResetBeforeWithOptionsCell(spec.GruOptionsOf(direction)),
-            _ => new SimpleRnnWithOptionsCell(spec.SimpleRnnOptionsOf(direction), spec.Cell == CellType.RnnRelu),
+            return For(spec.Cell);
         }
-        : For(spec.Cell);
+
+        return spec.Cell switch
+        {
+            CellType.Lstm => new LstmCell(spec.LstmOptionsOf(direction), general: true),
+            CellType.Gru => new GruCell(spec.GruOptionsOf(direction), general: true),
+            CellType.GruResetBefore => new GruResetBeforeCell(spec.GruOptionsOf(direction), general: true),
+            _ => new RnnCell(spec.SimpleRnnOptionsOf(direction), spec.Cell == CellType.RnnRelu, general: true),
+        };
+    }
 
     public static Cell For(CellType type) => type switch
     {
-        CellType.Lstm => LstmCell.Instance,
-        CellType.Gru => GruCell.Instance,
-        CellType.GruResetBefore => GruResetBeforeCell.Instance,
+        CellType.Lstm => LstmCell.Standard,
+        CellType.Gru => GruCell.Standard,
+        CellType.GruResetBefore => GruResetBeforeCell.Standard,
         CellType.RnnTanh => RnnCell.WithTanh,
         CellType.RnnRelu => RnnCell.WithRelu,
         CellType.SeedLstm => SeedLstmCell.Instance,
@@ -118,10 +124,6 @@ internal abstract class Cell
     protected static T Tanh<T>(T x)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
         => Activations<T>.Tanh(x);
-
-    protected static T Relu<T>(T x)
-        where T : unmanaged, IBinaryFloatingPointIeee754<T>
-        => Activations<T>.Relu(x);
 
     /// <summary>Σ_k W[row, k] · v[k] for a row-major W with v.Length columns.</summary>
     protected static T Dot<T>(ReadOnlySpan<T> w, int row, ReadOnlySpan<T> v)
@@ -214,42 +216,125 @@ internal abstract unsafe class FusedCell<T>
 }
 
 /// <summary>
-/// The base of a cell's kernels at one vector width: the vector activations, and the loops that apply one activation to
-/// whole gate blocks. Every exponential costs some thirty vector operations, each an inlined call to the JIT; a loop that
-/// evaluates four gates' activations and the state update at once exceeds the JIT's inlining budget and keeps calls (and
-/// spills) in the loop, so the cells apply each gate's activation in its own loop (<see cref="Activate{TAct}(T*, T*, T*, T*, int)"/>)
-/// and keep at most one transcendental in a combining loop.
+/// The base of a cell's kernels at one vector width: the loops that apply a gate's activation to a whole block and the
+/// slopes its backward reads. Every exponential costs some thirty vector operations, each an inlined call to the JIT; a
+/// loop that evaluates four gates' activations and the state update at once exceeds the JIT's inlining budget and keeps
+/// calls (and spills) in the loop, so the cells apply each gate's activation in its own loop (<see cref="Gate"/>) and
+/// keep at most one transcendental in a combining loop.
 /// </summary>
 internal abstract unsafe class FusedCell<T, TV> : FusedCell<T>
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
     where TV : unmanaged, IVec<TV, T>
 {
+    /// <summary>Whether a gate's backward reads its unclipped input (a clip's mask, or a derivative of the input).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    protected static TV Sigmoid(TV x) => Activations<T>.Sigmoid(x);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    protected static TV Tanh(TV x) => Activations<T>.Tanh(x);
-
-    /// <summary>dst[j] = act(a[j] + b[j] + c[j]) for j &lt; n (a multiple of the lane count); dst may be a.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    protected static void Activate<TAct>(T* dst, T* a, T* b, T* c, int n)
+    protected static bool KeepsInput<TAct, TClip>()
         where TAct : struct, IActivation<T>
+        where TClip : struct, IClip<T>
+        => TClip.On || !TAct.SlopeFromOutput;
+
+    /// <summary>
+    /// dst[j] = act(clip(a[j] + b[j] + c[j])) for j &lt; n (a multiple of the lane count); dst may be a. The unclipped sum
+    /// goes to <paramref name="raw"/> when the backward reads it (<see cref="KeepsInput{TAct, TClip}"/>). One pass for the
+    /// activations that run inline; for a block-wise one, the sums first and then its block.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    protected static void Gate<TAct, TClip>(TAct act, TClip clip, T* dst, T* a, T* b, T* c, T* raw, int n)
+        where TAct : struct, IActivation<T>
+        where TClip : struct, IClip<T>
     {
+        bool keep = KeepsInput<TAct, TClip>();
         for (int j = 0; j < n; j += TV.Count)
         {
-            TV.Store(TAct.Invoke(TV.Load(a + j) + TV.Load(b + j) + TV.Load(c + j)), dst + j);
+            var x = TV.Load(a + j) + TV.Load(b + j) + TV.Load(c + j);
+            if (keep)
+            {
+                TV.Store(x, raw + j);
+            }
+
+            TV.Store(TAct.Blockwise ? clip.Apply(x) : act.Invoke(clip.Apply(x)), dst + j);
+        }
+
+        if (TAct.Blockwise)
+        {
+            act.Apply<TV>(dst, dst, n);
         }
     }
 
-    /// <summary>dst[j] = act(a[j] + c[j]) for j &lt; n (a multiple of the lane count); dst may be a.</summary>
+    /// <summary>dst[j] = act(a[j] + c[j]) for j &lt; n; dst may be a.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    protected static void Activate<TAct>(T* dst, T* a, T* c, int n)
+    protected static void Activate<TAct>(TAct act, T* dst, T* a, T* c, int n)
         where TAct : struct, IActivation<T>
     {
         for (int j = 0; j < n; j += TV.Count)
         {
-            TV.Store(TAct.Invoke(TV.Load(a + j) + TV.Load(c + j)), dst + j);
+            TV.Store(act.Invoke(TV.Load(a + j) + TV.Load(c + j)), dst + j);
         }
+    }
+
+    /// <summary>dst[j] += p[j]·s[j] for j &lt; n: a peephole's term in a gate's pre-activation.</summary>
+    protected static void AddProduct(T* dst, T* p, T* s, int n)
+    {
+        for (int j = 0; j < n; j += TV.Count)
+        {
+            TV.Store(TV.Fma(TV.Load(p + j), TV.Load(s + j), TV.Load(dst + j)), dst + j);
+        }
+    }
+
+    /// <summary>
+    /// For a block-wise activation, the slopes of one gate block — act' at the clipped input times the clip's mask — into
+    /// <paramref name="dst"/> ahead of the loop that reads them through <see cref="Slope{TAct, TClip}"/>; nothing for the
+    /// others, which <see cref="Slope{TAct, TClip}"/> computes inline. <paramref name="y"/> holds the activations.
+    /// </summary>
+    protected static void Slopes<TAct, TClip>(TAct act, TClip clip, T* dst, T* raw, T* y, int n)
+        where TAct : struct, IActivation<T>
+        where TClip : struct, IClip<T>
+    {
+        if (!TAct.Blockwise)
+        {
+            return;
+        }
+
+        if (!TClip.On)
+        {
+            act.Slopes<TV>(dst, raw, y, n);
+            return;
+        }
+
+        for (int j = 0; j < n; j += TV.Count)
+        {
+            TV.Store(clip.Apply(TV.Load(raw + j)), dst + j);
+        }
+
+        act.Slopes<TV>(dst, dst, y, n);
+        for (int j = 0; j < n; j += TV.Count)
+        {
+            TV.Store(TV.Load(dst + j) * clip.Pass(TV.Load(raw + j)), dst + j);
+        }
+    }
+
+    /// <summary>
+    /// The slope of one gate at lanes j: read from <paramref name="slopes"/> for a block-wise activation
+    /// (<see cref="Slopes{TAct, TClip}"/>), else act' from the activation <paramref name="y"/> and, where a clip or the
+    /// derivative needs it, the unclipped input in <paramref name="raw"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    protected static TV Slope<TAct, TClip>(TAct act, TClip clip, T* slopes, T* raw, TV y, int j)
+        where TAct : struct, IActivation<T>
+        where TClip : struct, IClip<T>
+    {
+        if (TAct.Blockwise)
+        {
+            return TV.Load(slopes + j);
+        }
+
+        if (!KeepsInput<TAct, TClip>())
+        {
+            return act.Derivative(y, y);
+        }
+
+        var x = TV.Load(raw + j);
+        return act.Derivative(clip.Apply(x), y) * clip.Pass(x);
     }
 }
 

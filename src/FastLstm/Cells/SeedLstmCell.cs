@@ -114,10 +114,10 @@ internal sealed class SeedLstmCell : Cell
                 T* cp = s.CPrev + ((long)r * hp);
                 T* c = s.C + ((long)r * hp);
                 T* m = s.Aux + ((long)r * s.LdAux);
-                Activate<SigmoidOp<T>>(gx, gx, gh, b, s.Width);
-                Activate<SigmoidOp<T>>(gx + hp, gx + hp, gh + hp, b + hp, s.Width);
-                Activate<TanhOp<T>>(gx + (2 * hp), gx + (2 * hp), gh + (2 * hp), b + (2 * hp), s.Width);
-                Activate<SigmoidOp<T>>(gx + (3 * hp), gx + (3 * hp), gh + (3 * hp), b + (3 * hp), s.Width);
+                Gate(default(SigmoidOp<T>), default(NoClip<T>), gx, gx, gh, b, null, s.Width);
+                Gate(default(SigmoidOp<T>), default(NoClip<T>), gx + hp, gx + hp, gh + hp, b + hp, null, s.Width);
+                Gate(default(TanhOp<T>), default(NoClip<T>), gx + (2 * hp), gx + (2 * hp), gh + (2 * hp), b + (2 * hp), null, s.Width);
+                Gate(default(SigmoidOp<T>), default(NoClip<T>), gx + (3 * hp), gx + (3 * hp), gh + (3 * hp), b + (3 * hp), null, s.Width);
                 for (int j = 0; j < s.Width; j += w)
                 {
                     var mv = TV.Load(cp + j) * TV.Load(gx + hp + j);
@@ -137,7 +137,7 @@ internal sealed class SeedLstmCell : Cell
                 T* g2 = s.G2 + ((long)r * hp);
                 T* u = s.Aux + ((long)r * s.LdAux) + hp;
                 T* h = s.H + ((long)r * hp);
-                Activate<TanhOp<T>>(u, g2, b, s.Width);
+                Activate(default(TanhOp<T>), u, g2, b, s.Width);
                 for (int j = 0; j < s.Width; j += w)
                 {
                     TV.Store(TV.Load(u + j) * TV.Load(gx + (3 * hp) + j), h + j);

@@ -4,7 +4,7 @@ namespace FastLstm.Engine;
 
 /// <summary>
 /// The batch of the current call as the engine lays it out: time-major rows (<c>t·B + p</c>), sequences sorted by length,
-/// longest first, so the sequences alive at step t are always the leading <see cref="Active"/>(t) rows and every per-step
+/// longest first, so the sequences alive at step t are always the leading rows (<see cref="Live"/>) and every per-step
 /// GEMM is a plain prefix. Moves the user's batch-first tensors in and out of that layout. Allocation-free.
 /// </summary>
 internal sealed unsafe class BatchLayout<T>
@@ -29,12 +29,6 @@ internal sealed unsafe class BatchLayout<T>
 
     /// <summary>Whether every sequence of the batch runs all <see cref="Steps"/> steps.</summary>
     public bool FullLength => _active[Steps - 1] == Batch;
-
-    /// <summary>Sequences still inside their length at step t.</summary>
-    public int Active(int t) => _active[t];
-
-    /// <summary>Steps of the sequence in sorted row p.</summary>
-    public int Length(int p) => _len[p];
 
     /// <summary>Rows of [r0, r0 + rows) still inside their sequence at step t (a prefix: the batch is sorted by length).</summary>
     public int Live(int t, int r0, int rows) => Math.Clamp(_active[t] - r0, 0, rows);

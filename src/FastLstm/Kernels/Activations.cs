@@ -73,47 +73,444 @@ internal static class Activations<T>
     public static T Relu(T x) => x < T.Zero ? T.Zero : x;
 }
 
-/// <summary>An activation as an operator type (a struct type argument, so a loop over it compiles to straight-line code).</summary>
-internal interface IActivation<T>
+/// <summary>
+/// An activation as an operator struct (a type argument, so a loop over it compiles to straight-line code): its value and
+/// its derivative, scalar (what the naive twins use), per vector and over a block. A derivative takes the activation's
+/// input x and output y, whichever gives it most cheaply.
+/// </summary>
+internal unsafe interface IActivation<T>
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
-    static abstract T Invoke(T x);
+    /// <summary>
+    /// Whether the kernels must apply it a block at a time (<see cref="Apply{TV}"/>, <see cref="Slopes{TV}"/>) rather than
+    /// inside their own loops: true for <see cref="OnnxActivationOp{T}"/>, whose kind is decided once per block.
+    /// </summary>
+    static abstract bool Blockwise { get; }
 
-    static abstract TV Invoke<TV>(TV x)
+    /// <summary>Whether the derivative is a function of the output alone, so a backward pass needs no saved input.</summary>
+    static abstract bool SlopeFromOutput { get; }
+
+    T Invoke(T x);
+
+    T Derivative(T x, T y);
+
+    TV Invoke<TV>(TV x)
+        where TV : unmanaged, IVec<TV, T>;
+
+    TV Derivative<TV>(TV x, TV y)
+        where TV : unmanaged, IVec<TV, T>;
+
+    /// <summary>dst[j] = f(src[j]) for j &lt; n (a multiple of the lane count); dst may be src.</summary>
+    void Apply<TV>(T* dst, T* src, int n)
+        where TV : unmanaged, IVec<TV, T>;
+
+    /// <summary>dst[j] = f'(x[j]) given y[j] = f(x[j]), for j &lt; n; dst may be x or y.</summary>
+    void Slopes<TV>(T* dst, T* x, T* y, int n)
         where TV : unmanaged, IVec<TV, T>;
 }
 
-internal readonly struct SigmoidOp<T> : IActivation<T>
+/// <summary>The block loops of the activations that run inside other loops as well.</summary>
+internal static unsafe class ActivationLoops
+{
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static void Apply<T, TV, TAct>(TAct act, T* dst, T* src, int n)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        where TV : unmanaged, IVec<TV, T>
+        where TAct : struct, IActivation<T>
+    {
+        for (int j = 0; j < n; j += TV.Count)
+        {
+            TV.Store(act.Invoke(TV.Load(src + j)), dst + j);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static void Slopes<T, TV, TAct>(TAct act, T* dst, T* x, T* y, int n)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        where TV : unmanaged, IVec<TV, T>
+        where TAct : struct, IActivation<T>
+    {
+        for (int j = 0; j < n; j += TV.Count)
+        {
+            TV.Store(act.Derivative(TV.Load(x + j), TV.Load(y + j)), dst + j);
+        }
+    }
+}
+
+internal readonly unsafe struct SigmoidOp<T> : IActivation<T>
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
-    public static T Invoke(T x) => Activations<T>.Sigmoid(x);
+    public static bool Blockwise => false;
+
+    public static bool SlopeFromOutput => true;
+
+    public T Invoke(T x) => Activations<T>.Sigmoid(x);
+
+    public T Derivative(T x, T y) => y * (T.One - y);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TV Invoke<TV>(TV x)
+    public TV Invoke<TV>(TV x)
         where TV : unmanaged, IVec<TV, T>
         => Activations<T>.Sigmoid(x);
-}
-
-internal readonly struct TanhOp<T> : IActivation<T>
-    where T : unmanaged, IBinaryFloatingPointIeee754<T>
-{
-    public static T Invoke(T x) => Activations<T>.Tanh(x);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TV Invoke<TV>(TV x)
+    public TV Derivative<TV>(TV x, TV y)
+        where TV : unmanaged, IVec<TV, T>
+        => y * (TV.One - y);
+
+    public void Apply<TV>(T* dst, T* src, int n)
+        where TV : unmanaged, IVec<TV, T>
+        => ActivationLoops.Apply<T, TV, SigmoidOp<T>>(this, dst, src, n);
+
+    public void Slopes<TV>(T* dst, T* x, T* y, int n)
+        where TV : unmanaged, IVec<TV, T>
+        => ActivationLoops.Slopes<T, TV, SigmoidOp<T>>(this, dst, x, y, n);
+}
+
+internal readonly unsafe struct TanhOp<T> : IActivation<T>
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    public static bool Blockwise => false;
+
+    public static bool SlopeFromOutput => true;
+
+    public T Invoke(T x) => Activations<T>.Tanh(x);
+
+    public T Derivative(T x, T y) => T.One - (y * y);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TV Invoke<TV>(TV x)
         where TV : unmanaged, IVec<TV, T>
         => Activations<T>.Tanh(x);
-}
-
-internal readonly struct ReluOp<T> : IActivation<T>
-    where T : unmanaged, IBinaryFloatingPointIeee754<T>
-{
-    public static T Invoke(T x) => Activations<T>.Relu(x);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TV Invoke<TV>(TV x)
+    public TV Derivative<TV>(TV x, TV y)
+        where TV : unmanaged, IVec<TV, T>
+        => TV.FnmAdd(y, y, TV.One);
+
+    public void Apply<TV>(T* dst, T* src, int n)
+        where TV : unmanaged, IVec<TV, T>
+        => ActivationLoops.Apply<T, TV, TanhOp<T>>(this, dst, src, n);
+
+    public void Slopes<TV>(T* dst, T* x, T* y, int n)
+        where TV : unmanaged, IVec<TV, T>
+        => ActivationLoops.Slopes<T, TV, TanhOp<T>>(this, dst, x, y, n);
+}
+
+/// <summary>ReLU; its derivative [x &gt; 0] is read off the output, [y &gt; 0].</summary>
+internal readonly unsafe struct ReluOp<T> : IActivation<T>
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    public static bool Blockwise => false;
+
+    public static bool SlopeFromOutput => true;
+
+    public T Invoke(T x) => Activations<T>.Relu(x);
+
+    public T Derivative(T x, T y) => y > T.Zero ? T.One : T.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TV Invoke<TV>(TV x)
         where TV : unmanaged, IVec<TV, T>
         => Activations<T>.Relu(x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TV Derivative<TV>(TV x, TV y)
+        where TV : unmanaged, IVec<TV, T>
+        => TV.Select(TV.GreaterThan(y, TV.Zero), TV.One, TV.Zero);
+
+    public void Apply<TV>(T* dst, T* src, int n)
+        where TV : unmanaged, IVec<TV, T>
+        => ActivationLoops.Apply<T, TV, ReluOp<T>>(this, dst, src, n);
+
+    public void Slopes<TV>(T* dst, T* x, T* y, int n)
+        where TV : unmanaged, IVec<TV, T>
+        => ActivationLoops.Slopes<T, TV, ReluOp<T>>(this, dst, x, y, n);
+}
+
+/// <summary>
+/// Any activation of the ONNX recurrent operators (<see cref="RnnActivation"/>) with its α and β. Its kind is a value,
+/// so the kernels apply it a block at a time (<see cref="Blockwise"/>): each block switches on the kind once and runs
+/// a loop in which the formula is a constant.
+/// </summary>
+internal readonly unsafe struct OnnxActivationOp<T>(RnnActivation a) : IActivation<T>
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    private readonly RnnActivationKind _kind = a.Kind;
+    private readonly T _alpha = T.CreateTruncating(a.Alpha);
+    private readonly T _beta = T.CreateTruncating(a.Beta);
+
+    public static bool Blockwise => true;
+
+    public static bool SlopeFromOutput => false;
+
+    public T Invoke(T x) => _kind switch
+    {
+        RnnActivationKind.Sigmoid => Activations<T>.Sigmoid(x),
+        RnnActivationKind.Tanh => Activations<T>.Tanh(x),
+        RnnActivationKind.Relu => Activations<T>.Relu(x),
+        RnnActivationKind.Affine => (_alpha * x) + _beta,
+        RnnActivationKind.LeakyRelu => x >= T.Zero ? x : _alpha * x,
+        RnnActivationKind.ThresholdedRelu => x > _alpha ? x : T.Zero,
+        RnnActivationKind.ScaledTanh => _alpha * T.Tanh(_beta * x),
+        RnnActivationKind.HardSigmoid => T.Max(T.Zero, T.Min(T.One, (_alpha * x) + _beta)),
+        RnnActivationKind.Elu => x >= T.Zero ? x : _alpha * (T.Exp(x) - T.One),
+        RnnActivationKind.Softsign => x / (T.One + T.Abs(x)),
+        _ => T.Log(T.One + T.Exp(x)),
+    };
+
+    public T Derivative(T x, T y) => _kind switch
+    {
+        RnnActivationKind.Sigmoid => y * (T.One - y),
+        RnnActivationKind.Tanh => T.One - (y * y),
+        RnnActivationKind.Relu => x > T.Zero ? T.One : T.Zero,
+        RnnActivationKind.Affine => _alpha,
+        RnnActivationKind.LeakyRelu => x >= T.Zero ? T.One : _alpha,
+        RnnActivationKind.ThresholdedRelu => x > _alpha ? T.One : T.Zero,
+        RnnActivationKind.ScaledTanh => _alpha * _beta * (T.One - (T.Tanh(_beta * x) * T.Tanh(_beta * x))),
+        RnnActivationKind.HardSigmoid => (_alpha * x) + _beta > T.Zero && (_alpha * x) + _beta < T.One ? _alpha : T.Zero,
+        RnnActivationKind.Elu => x >= T.Zero ? T.One : y + _alpha,
+        RnnActivationKind.Softsign => T.One / ((T.One + T.Abs(x)) * (T.One + T.Abs(x))),
+        _ => Activations<T>.Sigmoid(x),
+    };
+
+    public TV Invoke<TV>(TV x)
+        where TV : unmanaged, IVec<TV, T>
+        => Value(_kind, TV.Create(_alpha), TV.Create(_beta), x);
+
+    public TV Derivative<TV>(TV x, TV y)
+        where TV : unmanaged, IVec<TV, T>
+        => Slope(_kind, TV.Create(_alpha), TV.Create(_beta), x, y);
+
+    public void Apply<TV>(T* dst, T* src, int n)
+        where TV : unmanaged, IVec<TV, T>
+    {
+        TV alpha = TV.Create(_alpha), beta = TV.Create(_beta);
+        switch (_kind)
+        {
+            case RnnActivationKind.Sigmoid: ApplyLoop<TV, Formula.Sigmoid>(alpha, beta, dst, src, n); break;
+            case RnnActivationKind.Tanh: ApplyLoop<TV, Formula.Tanh>(alpha, beta, dst, src, n); break;
+            case RnnActivationKind.Relu: ApplyLoop<TV, Formula.Relu>(alpha, beta, dst, src, n); break;
+            case RnnActivationKind.Affine: ApplyLoop<TV, Formula.Affine>(alpha, beta, dst, src, n); break;
+            case RnnActivationKind.LeakyRelu: ApplyLoop<TV, Formula.LeakyRelu>(alpha, beta, dst, src, n); break;
+            case RnnActivationKind.ThresholdedRelu: ApplyLoop<TV, Formula.ThresholdedRelu>(alpha, beta, dst, src, n); break;
+            case RnnActivationKind.ScaledTanh: ApplyLoop<TV, Formula.ScaledTanh>(alpha, beta, dst, src, n); break;
+            case RnnActivationKind.HardSigmoid: ApplyLoop<TV, Formula.HardSigmoid>(alpha, beta, dst, src, n); break;
+            case RnnActivationKind.Elu: ApplyLoop<TV, Formula.Elu>(alpha, beta, dst, src, n); break;
+            case RnnActivationKind.Softsign: ApplyLoop<TV, Formula.Softsign>(alpha, beta, dst, src, n); break;
+            default: ApplyLoop<TV, Formula.Softplus>(alpha, beta, dst, src, n); break;
+        }
+    }
+
+    public void Slopes<TV>(T* dst, T* x, T* y, int n)
+        where TV : unmanaged, IVec<TV, T>
+    {
+        TV alpha = TV.Create(_alpha), beta = TV.Create(_beta);
+        switch (_kind)
+        {
+            case RnnActivationKind.Sigmoid: SlopeLoop<TV, Formula.Sigmoid>(alpha, beta, dst, x, y, n); break;
+            case RnnActivationKind.Tanh: SlopeLoop<TV, Formula.Tanh>(alpha, beta, dst, x, y, n); break;
+            case RnnActivationKind.Relu: SlopeLoop<TV, Formula.Relu>(alpha, beta, dst, x, y, n); break;
+            case RnnActivationKind.Affine: SlopeLoop<TV, Formula.Affine>(alpha, beta, dst, x, y, n); break;
+            case RnnActivationKind.LeakyRelu: SlopeLoop<TV, Formula.LeakyRelu>(alpha, beta, dst, x, y, n); break;
+            case RnnActivationKind.ThresholdedRelu: SlopeLoop<TV, Formula.ThresholdedRelu>(alpha, beta, dst, x, y, n); break;
+            case RnnActivationKind.ScaledTanh: SlopeLoop<TV, Formula.ScaledTanh>(alpha, beta, dst, x, y, n); break;
+            case RnnActivationKind.HardSigmoid: SlopeLoop<TV, Formula.HardSigmoid>(alpha, beta, dst, x, y, n); break;
+            case RnnActivationKind.Elu: SlopeLoop<TV, Formula.Elu>(alpha, beta, dst, x, y, n); break;
+            case RnnActivationKind.Softsign: SlopeLoop<TV, Formula.Softsign>(alpha, beta, dst, x, y, n); break;
+            default: SlopeLoop<TV, Formula.Softplus>(alpha, beta, dst, x, y, n); break;
+        }
+    }
+
+    // One loop per kind, its own method over the kind's formula struct: one method inlining every formula (a switch on a
+    // constant kind) exceeds the JIT's inlining budget and keeps calls in the loop.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ApplyLoop<TV, TKind>(TV alpha, TV beta, T* dst, T* src, int n)
+        where TV : unmanaged, IVec<TV, T>
+        where TKind : struct, Formula.IFormula
+    {
+        for (int j = 0; j < n; j += TV.Count)
+        {
+            TV.Store(TKind.Value(alpha, beta, TV.Load(src + j)), dst + j);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void SlopeLoop<TV, TKind>(TV alpha, TV beta, T* dst, T* x, T* y, int n)
+        where TV : unmanaged, IVec<TV, T>
+        where TKind : struct, Formula.IFormula
+    {
+        for (int j = 0; j < n; j += TV.Count)
+        {
+            TV.Store(TKind.Slope(alpha, beta, TV.Load(x + j), TV.Load(y + j)), dst + j);
+        }
+    }
+
+    private static TV Value<TV>(RnnActivationKind kind, TV alpha, TV beta, TV x)
+        where TV : unmanaged, IVec<TV, T>
+        => kind switch
+        {
+            RnnActivationKind.Sigmoid => Formula.Sigmoid.Value(alpha, beta, x),
+            RnnActivationKind.Tanh => Formula.Tanh.Value(alpha, beta, x),
+            RnnActivationKind.Relu => Formula.Relu.Value(alpha, beta, x),
+            RnnActivationKind.Affine => Formula.Affine.Value(alpha, beta, x),
+            RnnActivationKind.LeakyRelu => Formula.LeakyRelu.Value(alpha, beta, x),
+            RnnActivationKind.ThresholdedRelu => Formula.ThresholdedRelu.Value(alpha, beta, x),
+            RnnActivationKind.ScaledTanh => Formula.ScaledTanh.Value(alpha, beta, x),
+            RnnActivationKind.HardSigmoid => Formula.HardSigmoid.Value(alpha, beta, x),
+            RnnActivationKind.Elu => Formula.Elu.Value(alpha, beta, x),
+            RnnActivationKind.Softsign => Formula.Softsign.Value(alpha, beta, x),
+            _ => Formula.Softplus.Value(alpha, beta, x),
+        };
+
+    private static TV Slope<TV>(RnnActivationKind kind, TV alpha, TV beta, TV x, TV y)
+        where TV : unmanaged, IVec<TV, T>
+        => kind switch
+        {
+            RnnActivationKind.Sigmoid => Formula.Sigmoid.Slope(alpha, beta, x, y),
+            RnnActivationKind.Tanh => Formula.Tanh.Slope(alpha, beta, x, y),
+            RnnActivationKind.Relu => Formula.Relu.Slope(alpha, beta, x, y),
+            RnnActivationKind.Affine => Formula.Affine.Slope(alpha, beta, x, y),
+            RnnActivationKind.LeakyRelu => Formula.LeakyRelu.Slope(alpha, beta, x, y),
+            RnnActivationKind.ThresholdedRelu => Formula.ThresholdedRelu.Slope(alpha, beta, x, y),
+            RnnActivationKind.ScaledTanh => Formula.ScaledTanh.Slope(alpha, beta, x, y),
+            RnnActivationKind.HardSigmoid => Formula.HardSigmoid.Slope(alpha, beta, x, y),
+            RnnActivationKind.Elu => Formula.Elu.Slope(alpha, beta, x, y),
+            RnnActivationKind.Softsign => Formula.Softsign.Slope(alpha, beta, x, y),
+            _ => Formula.Softplus.Slope(alpha, beta, x, y),
+        };
+
+    /// <summary>Each ONNX activation's vector formula and its derivative as an operator struct of its own.</summary>
+    private static class Formula
+    {
+        public interface IFormula
+        {
+            static abstract TV Value<TV>(TV alpha, TV beta, TV x)
+                where TV : unmanaged, IVec<TV, T>;
+
+            static abstract TV Slope<TV>(TV alpha, TV beta, TV x, TV y)
+                where TV : unmanaged, IVec<TV, T>;
+        }
+
+        public readonly struct Sigmoid : IFormula
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static TV Value<TV>(TV alpha, TV beta, TV x) where TV : unmanaged, IVec<TV, T> => Activations<T>.Sigmoid(x);
+
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static TV Slope<TV>(TV alpha, TV beta, TV x, TV y) where TV : unmanaged, IVec<TV, T> => y * (TV.One - y);
+        }
+
+        public readonly struct Tanh : IFormula
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static TV Value<TV>(TV alpha, TV beta, TV x) where TV : unmanaged, IVec<TV, T> => Activations<T>.Tanh(x);
+
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static TV Slope<TV>(TV alpha, TV beta, TV x, TV y) where TV : unmanaged, IVec<TV, T> => TV.FnmAdd(y, y, TV.One);
+        }
+
+        public readonly struct Relu : IFormula
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static TV Value<TV>(TV alpha, TV beta, TV x) where TV : unmanaged, IVec<TV, T> => Activations<T>.Relu(x);
+
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static TV Slope<TV>(TV alpha, TV beta, TV x, TV y) where TV : unmanaged, IVec<TV, T> =>
+                TV.Select(TV.GreaterThan(x, TV.Zero), TV.One, TV.Zero);
+        }
+
+        public readonly struct Affine : IFormula
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static TV Value<TV>(TV alpha, TV beta, TV x) where TV : unmanaged, IVec<TV, T> => TV.Fma(alpha, x, beta);
+
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static TV Slope<TV>(TV alpha, TV beta, TV x, TV y) where TV : unmanaged, IVec<TV, T> => alpha;
+        }
+
+        public readonly struct LeakyRelu : IFormula
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static TV Value<TV>(TV alpha, TV beta, TV x) where TV : unmanaged, IVec<TV, T> =>
+                TV.Select(TV.LessThan(x, TV.Zero), alpha * x, x);
+
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static TV Slope<TV>(TV alpha, TV beta, TV x, TV y) where TV : unmanaged, IVec<TV, T> =>
+                TV.Select(TV.LessThan(x, TV.Zero), alpha, TV.One);
+        }
+
+        public readonly struct ThresholdedRelu : IFormula
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static TV Value<TV>(TV alpha, TV beta, TV x) where TV : unmanaged, IVec<TV, T> =>
+                TV.Select(TV.GreaterThan(x, alpha), x, TV.Zero);
+
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static TV Slope<TV>(TV alpha, TV beta, TV x, TV y) where TV : unmanaged, IVec<TV, T> =>
+                TV.Select(TV.GreaterThan(x, alpha), TV.One, TV.Zero);
+        }
+
+        public readonly struct ScaledTanh : IFormula
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static TV Value<TV>(TV alpha, TV beta, TV x) where TV : unmanaged, IVec<TV, T> => alpha * Activations<T>.Tanh(beta * x);
+
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static TV Slope<TV>(TV alpha, TV beta, TV x, TV y) where TV : unmanaged, IVec<TV, T>
+            {
+                var t = Activations<T>.Tanh(beta * x);
+                return alpha * beta * TV.FnmAdd(t, t, TV.One);
+            }
+        }
+
+        public readonly struct HardSigmoid : IFormula
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static TV Value<TV>(TV alpha, TV beta, TV x) where TV : unmanaged, IVec<TV, T> =>
+                TV.Max(TV.Zero, TV.Min(TV.One, TV.Fma(alpha, x, beta)));
+
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static TV Slope<TV>(TV alpha, TV beta, TV x, TV y) where TV : unmanaged, IVec<TV, T>
+            {
+                var z = TV.Fma(alpha, x, beta);
+                return TV.Select(TV.GreaterThan(z, TV.Zero) & TV.LessThan(z, TV.One), alpha, TV.Zero);
+            }
+        }
+
+        public readonly struct Elu : IFormula
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static TV Value<TV>(TV alpha, TV beta, TV x) where TV : unmanaged, IVec<TV, T> =>
+                TV.Select(TV.LessThan(x, TV.Zero), alpha * (TV.Exp(x) - TV.One), x);
+
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static TV Slope<TV>(TV alpha, TV beta, TV x, TV y) where TV : unmanaged, IVec<TV, T> =>
+                TV.Select(TV.LessThan(x, TV.Zero), y + alpha, TV.One);
+        }
+
+        public readonly struct Softsign : IFormula
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static TV Value<TV>(TV alpha, TV beta, TV x) where TV : unmanaged, IVec<TV, T> => x / (TV.One + TV.Max(x, -x));
+
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static TV Slope<TV>(TV alpha, TV beta, TV x, TV y) where TV : unmanaged, IVec<TV, T>
+            {
+                var d = TV.One + TV.Max(x, -x);
+                return TV.One / (d * d);
+            }
+        }
+
+        public readonly struct Softplus : IFormula
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static TV Value<TV>(TV alpha, TV beta, TV x) where TV : unmanaged, IVec<TV, T> => TV.Log(TV.One + TV.Exp(x));
+
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static TV Slope<TV>(TV alpha, TV beta, TV x, TV y) where TV : unmanaged, IVec<TV, T> => Activations<T>.Sigmoid(x);
+        }
+    }
 }
 
 /// <summary>Width-generic building blocks the vector types themselves are made of.</summary>

@@ -63,9 +63,6 @@ internal abstract unsafe class Gemm<T>
     /// <summary>The kernel's name, BLIS style: operation, width, precision, register tile.</summary>
     public abstract string Name { get; }
 
-    /// <summary>Lanes of the kernel's vectors.</summary>
-    public abstract int Lanes { get; }
-
     /// <summary>Columns of the register tile and of a packed panel.</summary>
     public abstract int NR { get; }
 

@@ -31,8 +31,6 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
 
     public override string Name => $"{(typeof(T) == typeof(float) ? 's' : 'd')}gemm_v{TV.Bits}_{MR}x{Width}";
 
-    public override int Lanes => TV.Count;
-
     public override int NR => Width;
 
     public override int KC => Depth;
@@ -116,7 +114,7 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
                 T* ct = c + ((long)ir * ldc) + jr;
                 if (ragged)
                 {
-                    Rows<Cols>(mv, kc, ap, bp, edge, nr, false);
+                    Rows<Count4>(mv, kc, ap, bp, edge, nr, false);
                     CopyOut(edge, nr, ct, ldc, mv, nv, acc);
                 }
                 else
@@ -391,11 +389,11 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
             else if (r < fours + twos + ones)
             {
                 int j = (4 * fours) + (2 * twos) + (r - fours - twos);
-                Micro<Count1, Cols>(kc, new Panel(x, 0, 1, 0), bBase + (j * panelStride), c + (j * nr), 0, acc);
+                Micro<Count1, Count4>(kc, new Panel(x, 0, 1, 0), bBase + (j * panelStride), c + (j * nr), 0, acc);
             }
             else
             {
-                Micro<Count1, Cols>(kc, new Panel(x, 0, 1, 0), bBase + (full * panelStride), edge, 0, false);
+                Micro<Count1, Count4>(kc, new Panel(x, 0, 1, 0), bBase + (full * panelStride), edge, 0, false);
                 CopyOut(edge, nr, c + (full * nr), 0, 1, n - (full * nr), acc);
             }
         }
@@ -488,12 +486,6 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
 
         /// <summary>The tile whose first row is r0 (a multiple of MR).</summary>
         public Panel Tile(int r0) => new(A + (r0 * tileStride), Row, Step, tileStride);
-    }
-
-    /// <summary>Every vector of the tile (a type argument standing for <see cref="IVec{TSelf, T}.TileVectors"/>).</summary>
-    private struct Cols : ICount
-    {
-        public static int Value => 4;
     }
 }
 

@@ -72,6 +72,9 @@ internal unsafe interface IVec<TSelf, T>
     /// <summary>e^x: <see cref="VecMath.ExpSingle{TV, T}"/> for float, the BCL's vector exponential for double.</summary>
     static abstract TSelf Exp(TSelf x);
 
+    /// <summary>The natural logarithm: the BCL's vector logarithm.</summary>
+    static abstract TSelf Log(TSelf x);
+
     static abstract TSelf LessThan(TSelf a, TSelf b);
 
     static abstract TSelf GreaterThan(TSelf a, TSelf b);

@@ -106,6 +106,11 @@ internal readonly unsafe struct V128<T> : IVec<V128<T>, T>
         : new V128<T>(Vec.Exp(x.V.AsDouble()).As<double, T>());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V128<T> Log(V128<T> x) => typeof(T) == typeof(float)
+        ? new(Vec.Log(x.V.AsSingle()).As<float, T>())
+        : new(Vec.Log(x.V.AsDouble()).As<double, T>());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V128<T> LessThan(V128<T> a, V128<T> b) => new(Vec.LessThan(a.V, b.V));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

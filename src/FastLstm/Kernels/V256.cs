@@ -107,6 +107,11 @@ internal readonly unsafe struct V256<T> : IVec<V256<T>, T>
         : new V256<T>(Vec.Exp(x.V.AsDouble()).As<double, T>());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V256<T> Log(V256<T> x) => typeof(T) == typeof(float)
+        ? new(Vec.Log(x.V.AsSingle()).As<float, T>())
+        : new(Vec.Log(x.V.AsDouble()).As<double, T>());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256<T> LessThan(V256<T> a, V256<T> b) => new(Vec.LessThan(a.V, b.V));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -106,6 +106,11 @@ internal readonly unsafe struct V512<T> : IVec<V512<T>, T>
         : new V512<T>(Vec.Exp(x.V.AsDouble()).As<double, T>());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V512<T> Log(V512<T> x) => typeof(T) == typeof(float)
+        ? new(Vec.Log(x.V.AsSingle()).As<float, T>())
+        : new(Vec.Log(x.V.AsDouble()).As<double, T>());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512<T> LessThan(V512<T> a, V512<T> b) => new(Vec.LessThan(a.V, b.V));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
