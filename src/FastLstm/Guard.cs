@@ -5,6 +5,15 @@ namespace FastLstm;
 /// <summary>Argument checks of the public surface: each names the argument, what was expected and what came.</summary>
 internal static class Guard
 {
+    /// <summary>The checks every session's constructor shares.</summary>
+    public static void Session(object model, int maxBatch, int maxSteps, int threads)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        Range(maxBatch, 1, 1 << 20, nameof(maxBatch), "sequences per call");
+        Range(maxSteps, 1, 1 << 24, nameof(maxSteps), "steps per call");
+        Range(threads, 1, 1024, nameof(threads), "cores");
+    }
+
     public static void Range(int value, int min, int max, string name, string what)
     {
         if (value < min || value > max)

@@ -29,10 +29,7 @@ public sealed class InferenceSession<T> : IDisposable
     /// <summary>A session at a given vector width (tests and benchmarks compare widths in one process).</summary>
     internal InferenceSession(RnnModel<T> model, int maxBatch, int maxSteps, int threads, int bits)
     {
-        ArgumentNullException.ThrowIfNull(model);
-        Guard.Range(maxBatch, 1, 1 << 20, nameof(maxBatch), "sequences per call");
-        Guard.Range(maxSteps, 1, 1 << 24, nameof(maxSteps), "steps per call");
-        Guard.Range(threads, 1, 1024, nameof(threads), "cores");
+        Guard.Session(model, maxBatch, maxSteps, threads);
         Model = model;
         MaxBatch = maxBatch;
         MaxSteps = maxSteps;
@@ -61,15 +58,8 @@ public sealed class InferenceSession<T> : IDisposable
     public void ReloadWeights()
     {
         var engine = Engine;
-        engine.Enter();
-        try
-        {
-            engine.ReloadWeights();
-        }
-        finally
-        {
-            engine.Exit();
-        }
+        using var call = engine.Enter();
+        engine.ReloadWeights();
     }
 
     /// <summary>The GEMM micro-kernel the session runs (operation, vector width, precision, register tile).</summary>
@@ -93,15 +83,8 @@ public sealed class InferenceSession<T> : IDisposable
     {
         var engine = Engine;
         Guard.Forward(Model.Spec, MaxBatch, MaxSteps, input, batch, steps, output, h0, c0, hN, cN, lengths);
-        engine.Enter();
-        try
-        {
-            engine.Forward(input, batch, steps, output, h0, c0, hN, cN, lengths);
-        }
-        finally
-        {
-            engine.Exit();
-        }
+        using var call = engine.Enter();
+        engine.Forward(input, batch, steps, output, h0, c0, hN, cN, lengths);
     }
 
     /// <summary>
@@ -137,15 +120,8 @@ public sealed class InferenceSession<T> : IDisposable
             Guard.NoCellState(c.Length, spec, nameof(c));
         }
 
-        engine.Enter();
-        try
-        {
-            engine.Forward(x, batch, 1, output, h, c, h, c, default);
-        }
-        finally
-        {
-            engine.Exit();
-        }
+        using var call = engine.Enter();
+        engine.Forward(x, batch, 1, output, h, c, h, c, default);
     }
 
     /// <summary>

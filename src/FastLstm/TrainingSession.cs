@@ -29,10 +29,7 @@ public sealed class TrainingSession<T> : IDisposable
     /// <summary>A session at a given vector width (tests and benchmarks compare widths in one process).</summary>
     internal TrainingSession(RnnModel<T> model, int maxBatch, int maxSteps, int threads, int bits)
     {
-        ArgumentNullException.ThrowIfNull(model);
-        Guard.Range(maxBatch, 1, 1 << 20, nameof(maxBatch), "sequences per call");
-        Guard.Range(maxSteps, 1, 1 << 24, nameof(maxSteps), "steps per call");
-        Guard.Range(threads, 1, 1024, nameof(threads), "cores");
+        Guard.Session(model, maxBatch, maxSteps, threads);
         Model = model;
         MaxBatch = maxBatch;
         MaxSteps = maxSteps;
@@ -68,17 +65,10 @@ public sealed class TrainingSession<T> : IDisposable
     {
         var engine = Engine;
         Guard.Forward(Model.Spec, MaxBatch, MaxSteps, input, batch, steps, output, h0, c0, hN, cN, lengths);
-        engine.Enter();
-        try
-        {
-            _forwardDone = false;
-            engine.Forward(input, batch, steps, output, h0, c0, hN, cN, lengths);
-            _forwardDone = true;
-        }
-        finally
-        {
-            engine.Exit();
-        }
+        using var call = engine.Enter();
+        _forwardDone = false;
+        engine.Forward(input, batch, steps, output, h0, c0, hN, cN, lengths);
+        _forwardDone = true;
     }
 
     /// <summary>
@@ -101,15 +91,8 @@ public sealed class TrainingSession<T> : IDisposable
         }
 
         Guard.Backward(Model.Spec, engine.Batch, engine.Steps, dOutput, dInput, dhN, dcN, dh0, dc0);
-        engine.Enter();
-        try
-        {
-            engine.Backward(dOutput, dInput, dhN, dcN, dh0, dc0, _grads);
-        }
-        finally
-        {
-            engine.Exit();
-        }
+        using var call = engine.Enter();
+        engine.Backward(dOutput, dInput, dhN, dcN, dh0, dc0, _grads);
     }
 
     /// <summary>The gradient of one parameter (same name and shape as <see cref="RnnModel{T}.Parameter"/>); a view.</summary>

@@ -10,7 +10,7 @@ namespace FastLstm.Engine;
 /// cell's fused gate-gradient pass and <c>dh_{t-1} = dG·W_hh</c> (two-phase cells first their phase-2 pass and product);
 /// after the loop, the weight gradients and ∂input as big GEMMs over all steps, scattered into the PyTorch layout.
 /// </summary>
-internal sealed unsafe class BackwardLoop<T>
+internal sealed unsafe class BackwardLoop<T> : ITimeLoop<T, BackwardContext<T>>
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
     private readonly Plan<T> _plan;
@@ -19,14 +19,12 @@ internal sealed unsafe class BackwardLoop<T>
     private readonly PackedWeights<T> _weights;
     private readonly BatchLayout<T> _layout;
     private readonly Scheduler<T> _scheduler;
-    private readonly RowsJob _rows;
-    private readonly UnitsJob _units;
+    private readonly TimeLoop<T, BackwardContext<T>> _loop;
 
     public BackwardLoop(Plan<T> plan, ForwardBuffers<T> forward, BackwardBuffers<T> buffers, PackedWeights<T> weights, BatchLayout<T> layout, Scheduler<T> scheduler)
     {
         (_plan, _forward, _buffers, _weights, _layout, _scheduler) = (plan, forward, buffers, weights, layout, scheduler);
-        _rows = new RowsJob(this);
-        _units = new UnitsJob(this);
+        _loop = new TimeLoop<T, BackwardContext<T>>(this, scheduler, layout, forward.Scratch);
     }
 
     /// <summary>
@@ -40,36 +38,26 @@ internal sealed unsafe class BackwardLoop<T>
         ref readonly var sl = ref _forward[l, d];
         ref readonly var g = ref _buffers[d];
         int b = _layout.Batch, hp = plan.Hp, m = _layout.Steps * b;
-        bool separate = plan.Cell.SeparateRecurrentGradient;
+        bool separate = plan.Descriptor.SeparateRecurrentGradient;
         int ldgh = separate ? plan.LdG1 : plan.LdG;
         _layout.LoadState(dhN, l, d, g.DH);
-        _layout.LoadState(plan.Cell.HasCellState ? dcN : default, l, d, g.DC);
+        _layout.LoadState(plan.Descriptor.HasCellState ? dcN : default, l, d, g.DC);
 
-        var context = new Context(l, d, dy);
-        if (_scheduler.SplitSteps(_layout, hp, plan.G1w))
+        bool split = _scheduler.SplitSteps(_layout, hp, plan.G1w);
+        _loop.Run(new BackwardContext<T>(l, d, dy), split);
+        if (split)
         {
-            _units.Context = context;
-            _scheduler.Pool.Run(_units);
-            ForwardLoop<T>.Copy(g.DH, _buffers.DH0, (long)b * hp);
-            ForwardLoop<T>.Copy(g.DC, _buffers.DC0, (long)b * hp);
-        }
-        else if (_scheduler.Threads == 1 || b < 2)
-        {
-            Rows(context, 0, b, _forward.Scratch[0]);
-        }
-        else
-        {
-            _rows.Context = context;
-            _scheduler.Pool.Run(_rows);
+            StepPointers<T>.Copy(g.DH, _buffers.DH0, (long)b * hp);
+            StepPointers<T>.Copy(g.DC, _buffers.DC0, (long)b * hp);
         }
 
         _layout.StoreState(_buffers.DH0, l, d, dh0);
-        if (plan.Cell.HasCellState)
+        if (plan.Descriptor.HasCellState)
         {
             _layout.StoreState(_buffers.DC0, l, d, dc0);
         }
 
-        var t = plan.Tensors.Of(l, d);
+        var t = plan.Parameters.Of(l, d);
         int inSize = plan.Spec.LayerInputSize(l);
         T* db = _buffers.DB;
         T* dgh = separate ? g.DGh : g.DGx;
@@ -80,11 +68,11 @@ internal sealed unsafe class BackwardLoop<T>
                 gp, grads, t.WeightIh, plan.GateMap, plan.InputRuns[l], inSize);
             AddWeightGradient(plan.G1w, hp, m, new MatA<T>(dgh, ldgh, transposed: true), MatB<T>.RowMajor(hPrev, hp), plan.HiddenGradientDirect,
                 gp, grads, t.WeightHh, plan.RecurrentMap, plan.HiddenRuns, plan.H);
-            if (plan.Cell.Phase2 is { } p2)
+            if (plan.Descriptor.Phase2 is { } p2)
             {
                 AddWeightGradient(hp, hp, m, new MatA<T>(g.DG2, hp, transposed: true), MatB<T>.RowMajor(sl.Aux, plan.AuxW), false,
-                    gp, grads, t.Named(p2.Weight, plan.Cell), plan.Phase2Map, plan.HiddenRuns, plan.H);
-                GradientSink<T>.AddColumnSums(g.DG2, m, hp, plan.Phase2Map, db, grads, t.Named(p2.Bias, plan.Cell));
+                    gp, grads, t.Named(p2.Weight, plan.Descriptor), plan.Phase2Map, plan.HiddenRuns, plan.H);
+                GradientSink<T>.AddColumnSums(g.DG2, m, hp, plan.Phase2Map, db, grads, t.Named(p2.Bias, plan.Descriptor));
             }
         }
 
@@ -99,7 +87,7 @@ internal sealed unsafe class BackwardLoop<T>
         GradientSink<T>.AddSums(db, plan.RecurrentMap, grads, t.BiasHh);
 
         // An index loop: foreach over the interface would allocate an enumerator on every call.
-        var products = plan.Cell.StateProducts;
+        var products = plan.Descriptor.StateProducts;
         for (int p = 0; p < products.Count; p++)
         {
             AddStateProduct(products[p], sl.C, g.DGx, d == 1, grads.Slice(t.Extra[products[p].Extra].Offset, plan.H));
@@ -146,25 +134,24 @@ internal sealed unsafe class BackwardLoop<T>
     }
 
     /// <summary>The step's pointers, forward and backward, for rows [r0, r0 + rows).</summary>
-    private StepArgs<T> At(in Context ctx, int t, int r0, int rows, T* dh, T* dc)
+    private StepArgs<T> At(in BackwardContext<T> ctx, int t, int r0, int rows, T* dh, T* dc)
     {
         var plan = _plan;
         int b = _layout.Batch;
         bool rev = ctx.Direction == 1;
         ref readonly var g = ref _buffers[ctx.Direction];
-        var a = ForwardLoop<T>.At(plan, _forward[ctx.Layer, ctx.Direction], _weights[ctx.Layer, ctx.Direction], _forward, b, t, rev ? t + 1 : t, rev ? t : t + 1, r0, rows);
+        var a = StepPointers<T>.At(plan, _forward[ctx.Layer, ctx.Direction], _weights[ctx.Layer, ctx.Direction], _forward, b, t, rev ? t + 1 : t, rev ? t : t + 1, r0, rows);
         long row = ((long)t * b) + r0;
         a.DH = dh;
         a.DC = dc;
         a.DGx = g.DGx + (row * plan.LdG);
-        a.DGh = plan.Cell.SeparateRecurrentGradient ? g.DGh + (row * plan.LdG1) : a.DGx;
+        a.DGh = plan.Descriptor.SeparateRecurrentGradient ? g.DGh + (row * plan.LdG1) : a.DGx;
         a.DG2 = g.DG2 + (row * plan.Hp);
         a.DM = _buffers.DM + ((long)r0 * plan.Hp);
         return a;
     }
 
-    /// <summary>The backward time loop over batch rows [r0, r1), independent of the other rows like the forward.</summary>
-    private void Rows(in Context ctx, int r0, int r1, in GemmScratch<T> scratch)
+    public void Rows(in BackwardContext<T> ctx, int r0, int r1, in GemmScratch<T> scratch)
     {
         var plan = _plan;
         var cell = plan.Kernels(ctx.Direction);
@@ -173,7 +160,7 @@ internal sealed unsafe class BackwardLoop<T>
         int d = ctx.Direction, b = layout.Batch, steps = layout.Steps, hp = plan.Hp, stride = plan.YWidth, rows = r1 - r0;
         ref readonly var w = ref _weights[ctx.Layer, d];
         ref readonly var g = ref _buffers[d];
-        bool separate = plan.Cell.SeparateRecurrentGradient, two = plan.TwoPhase, rev = d == 1;
+        bool separate = plan.Descriptor.SeparateRecurrentGradient, two = plan.TwoPhase, rev = d == 1;
         int ldgh = separate ? plan.LdG1 : plan.LdG;
         T* dh = g.DH + ((long)r0 * hp), dc = g.DC + ((long)r0 * hp);
         for (int s = 0; s < steps; s++)
@@ -196,7 +183,7 @@ internal sealed unsafe class BackwardLoop<T>
                 }
 
                 cell.Backward1(a);
-                gemm.Multiply(nb, hp, plan.G1w, new MatA<T>(a.DGh, ldgh), MatB<T>.FromPacked(w.Whh), dh, hp, plan.Cell.HasDirectHiddenGradient, scratch);
+                gemm.Multiply(nb, hp, plan.G1w, new MatA<T>(a.DGh, ldgh), MatB<T>.FromPacked(w.Whh), dh, hp, plan.Descriptor.HasDirectHiddenGradient, scratch);
             }
 
             if (nb < rows)
@@ -217,15 +204,15 @@ internal sealed unsafe class BackwardLoop<T>
             {
                 // Sequences whose last step is t end here: what flows into their initial state is final.
                 int from = layout.Live(t + 1, r0, rows);
-                ForwardLoop<T>.Copy(dh + ((long)from * hp), _buffers.DH0 + ((long)(r0 + from) * hp), (long)(nb - from) * hp);
-                ForwardLoop<T>.Copy(dc + ((long)from * hp), _buffers.DC0 + ((long)(r0 + from) * hp), (long)(nb - from) * hp);
+                StepPointers<T>.Copy(dh + ((long)from * hp), _buffers.DH0 + ((long)(r0 + from) * hp), (long)(nb - from) * hp);
+                StepPointers<T>.Copy(dc + ((long)from * hp), _buffers.DC0 + ((long)(r0 + from) * hp), (long)(nb - from) * hp);
             }
         }
 
         if (!rev)
         {
-            ForwardLoop<T>.Copy(dh, _buffers.DH0 + ((long)r0 * hp), (long)rows * hp);
-            ForwardLoop<T>.Copy(dc, _buffers.DC0 + ((long)r0 * hp), (long)rows * hp);
+            StepPointers<T>.Copy(dh, _buffers.DH0 + ((long)r0 * hp), (long)rows * hp);
+            StepPointers<T>.Copy(dc, _buffers.DC0 + ((long)r0 * hp), (long)rows * hp);
         }
     }
 
@@ -235,7 +222,7 @@ internal sealed unsafe class BackwardLoop<T>
     /// product writes is read by its own thread's next pass, and only the products, which read every unit's gate
     /// gradients, wait for the passes.
     /// </summary>
-    private void Split(in Context ctx, int thread, int threads)
+    public void Split(in BackwardContext<T> ctx, int thread, int threads)
     {
         var plan = _plan;
         var cell = plan.Kernels(ctx.Direction);
@@ -246,7 +233,7 @@ internal sealed unsafe class BackwardLoop<T>
         ref readonly var g = ref _buffers[d];
         ref readonly var scratch = ref _forward.Scratch[thread];
         bool two = plan.TwoPhase, rev = d == 1;
-        int ldgh = plan.Cell.SeparateRecurrentGradient ? plan.LdG1 : plan.LdG;
+        int ldgh = plan.Descriptor.SeparateRecurrentGradient ? plan.LdG1 : plan.LdG;
         bool owned = _scheduler.OwnsUnits(hp);
         var (k0, k1) = _scheduler.Panels(hp, thread, threads);
         var (u0, u1) = owned ? (k0, k1) : Scheduler<T>.Units(hp, thread, threads);
@@ -261,7 +248,7 @@ internal sealed unsafe class BackwardLoop<T>
             }
 
             var a = At(ctx, t, 0, b, g.DH, g.DC);
-            var mine = ForwardLoop<T>.Units(a, u0, u1);
+            var mine = StepPointers<T>.Units(a, u0, u1);
             if (two)
             {
                 cell.Backward2(mine);
@@ -275,7 +262,7 @@ internal sealed unsafe class BackwardLoop<T>
 
             cell.Backward1(mine);
             pool.Barrier();
-            gemm.Multiply(b, k1 - k0, plan.G1w, new MatA<T>(a.DGh, ldgh), MatB<T>.FromPacked(w.Whh + (offset * plan.G1w)), g.DH + k0, hp, plan.Cell.HasDirectHiddenGradient, scratch);
+            gemm.Multiply(b, k1 - k0, plan.G1w, new MatA<T>(a.DGh, ldgh), MatB<T>.FromPacked(w.Whh + (offset * plan.G1w)), g.DH + k0, hp, plan.Descriptor.HasDirectHiddenGradient, scratch);
             if (!owned && s < steps - 1)
             {
                 pool.Barrier();
@@ -286,33 +273,13 @@ internal sealed unsafe class BackwardLoop<T>
     /// <summary>dst[i] += src[i] over one row.</summary>
     private static void AddRow(T* src, T* dst, int n) =>
         TensorPrimitives.Add(new ReadOnlySpan<T>(dst, n), new ReadOnlySpan<T>(src, n), new Span<T>(dst, n));
+}
 
-    /// <summary>The layer and direction a job runs, and ∂L/∂(its output) [T·B, D·Hp].</summary>
-    private readonly struct Context(int layer, int direction, T* dy)
-    {
-        public readonly int Layer = layer;
-        public readonly int Direction = direction;
-        public readonly T* DY = dy;
-    }
-
-    private sealed class RowsJob(BackwardLoop<T> loop) : IParallelJob
-    {
-        public Context Context;
-
-        public void Execute(int thread, int threads)
-        {
-            int b = loop._layout.Batch, r0 = b * thread / threads, r1 = b * (thread + 1) / threads;
-            if (r1 > r0)
-            {
-                loop.Rows(Context, r0, r1, loop._forward.Scratch[thread]);
-            }
-        }
-    }
-
-    private sealed class UnitsJob(BackwardLoop<T> loop) : IParallelJob
-    {
-        public Context Context;
-
-        public void Execute(int thread, int threads) => loop.Split(Context, thread, threads);
-    }
+/// <summary>The layer and direction a backward time loop runs, and ∂L/∂(its output) [T·B, D·Hp].</summary>
+internal readonly unsafe struct BackwardContext<T>(int layer, int direction, T* dy)
+    where T : unmanaged
+{
+    public readonly int Layer = layer;
+    public readonly int Direction = direction;
+    public readonly T* DY = dy;
 }

@@ -26,7 +26,7 @@ internal sealed unsafe class ForwardBuffers<T>
             ref var s = ref _slots[i];
             s.Gx = c.Take(m * plan.LdG);
             s.S = c.Take((steps + 1) * b * hp);
-            s.C = plan.Cell.HasCellState ? c.Take((steps + 1) * b * hp) : null;
+            s.C = plan.Descriptor.HasCellState ? c.Take((steps + 1) * b * hp) : null;
             s.Aux = plan.AuxW > 0 ? c.Take((_training ? m : b) * plan.AuxW) : null;
         }
 
@@ -99,7 +99,7 @@ internal sealed unsafe class BackwardBuffers<T>
         {
             ref var g = ref _grads[i];
             g.DGx = c.Take(m * plan.LdG);
-            g.DGh = plan.Cell.SeparateRecurrentGradient ? c.Take(m * plan.LdG1) : null;
+            g.DGh = plan.Descriptor.SeparateRecurrentGradient ? c.Take(m * plan.LdG1) : null;
             g.DG2 = plan.TwoPhase ? c.Take(m * hp) : null;
             g.DH = c.Take(b * hp);
             g.DC = c.Take(b * hp);

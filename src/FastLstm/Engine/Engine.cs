@@ -54,9 +54,10 @@ internal sealed unsafe class Engine<T> : IDisposable
     public string Kernel => _plan.Gemm.Name;
 
     /// <summary>
-    /// Starts a call: throws if the engine is disposed or another thread is inside a call. Pair with <see cref="Exit"/>.
+    /// Starts a call: throws if the engine is disposed or another thread is inside a call. The call ends when the
+    /// returned scope is disposed (<c>using var call = engine.Enter();</c>).
     /// </summary>
-    public void Enter()
+    public Call Enter()
     {
         int was = Interlocked.CompareExchange(ref _state, Busy, Idle);
         if (was != Idle)
@@ -64,9 +65,9 @@ internal sealed unsafe class Engine<T> : IDisposable
             ObjectDisposedException.ThrowIf(was == Disposed, this);
             throw new InvalidOperationException("A session is used by one thread at a time: another call on this session is still running.");
         }
-    }
 
-    public void Exit() => Volatile.Write(ref _state, Idle);
+        return new Call(this);
+    }
 
     /// <summary>Packs the model's parameters again, whether or not they changed.</summary>
     public void ReloadWeights() => _weights.Refresh(_model, force: true);
@@ -150,5 +151,11 @@ internal sealed unsafe class Engine<T> : IDisposable
         weights = new PackedWeights<T>(_plan, ref c);
         forward = new ForwardBuffers<T>(_plan, ref c);
         backward = _plan.Training ? new BackwardBuffers<T>(_plan, ref c) : null;
+    }
+
+    /// <summary>One call inside the engine; disposing it lets the next one in.</summary>
+    public readonly ref struct Call(Engine<T> engine)
+    {
+        public void Dispose() => Volatile.Write(ref engine._state, Idle);
     }
 }

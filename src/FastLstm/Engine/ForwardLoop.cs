@@ -10,7 +10,7 @@ namespace FastLstm.Engine;
 /// and for two-phase cells a second GEMM and pass. The state sequence S has T+1 blocks: the forward direction reads block
 /// t and writes t+1, the reverse reads t+1 and writes t, so h_{t-1} of every step is one contiguous matrix for backward.
 /// </summary>
-internal sealed unsafe class ForwardLoop<T>
+internal sealed unsafe class ForwardLoop<T> : ITimeLoop<T, ForwardContext<T>>
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
     private readonly Plan<T> _plan;
@@ -18,8 +18,7 @@ internal sealed unsafe class ForwardLoop<T>
     private readonly PackedWeights<T> _weights;
     private readonly BatchLayout<T> _layout;
     private readonly Scheduler<T> _scheduler;
-    private readonly RowsJob _rows;
-    private readonly UnitsJob _units;
+    private readonly TimeLoop<T, ForwardContext<T>> _loop;
 
     // Steps each layer and direction has run, over every call: on odd ones the weight panels are read last to first.
     private readonly long[] _visits;
@@ -27,8 +26,7 @@ internal sealed unsafe class ForwardLoop<T>
     public ForwardLoop(Plan<T> plan, ForwardBuffers<T> buffers, PackedWeights<T> weights, BatchLayout<T> layout, Scheduler<T> scheduler)
     {
         (_plan, _buffers, _weights, _layout, _scheduler) = (plan, buffers, weights, layout, scheduler);
-        _rows = new RowsJob(this);
-        _units = new UnitsJob(this);
+        _loop = new TimeLoop<T, ForwardContext<T>>(this, scheduler, layout, buffers.Scratch);
         _visits = new long[plan.Layers * plan.Dirs];
     }
 
@@ -48,7 +46,7 @@ internal sealed unsafe class ForwardLoop<T>
         }
 
         _layout.LoadState(h0, l, d, _buffers.H0);
-        if (plan.Cell.HasCellState)
+        if (plan.Descriptor.HasCellState)
         {
             _layout.LoadState(c0, l, d, _buffers.C0);
         }
@@ -58,105 +56,32 @@ internal sealed unsafe class ForwardLoop<T>
             // The forward direction starts every sequence from block 0; the reverse one, split (sequences all of
             // full length), from block T. Ragged reverse rows start later and get their state in the row loop.
             long start = d == 0 ? 0 : (long)steps * b * plan.Hp;
-            Copy(_buffers.H0, sl.S + start, (long)b * plan.Hp);
-            if (plan.Cell.HasCellState)
+            StepPointers<T>.Copy(_buffers.H0, sl.S + start, (long)b * plan.Hp);
+            if (plan.Descriptor.HasCellState)
             {
-                Copy(_buffers.C0, sl.C + start, (long)b * plan.Hp);
+                StepPointers<T>.Copy(_buffers.C0, sl.C + start, (long)b * plan.Hp);
             }
         }
 
-        var context = new Context(l, d, x, k, visit);
-        if (split)
-        {
-            _units.Context = context;
-            _scheduler.Pool.Run(_units);
-        }
-        else if (_scheduler.Threads == 1 || b < 2)
-        {
-            Rows(context, 0, b, _buffers.Scratch[0]);
-        }
-        else
-        {
-            _rows.Context = context;
-            _scheduler.Pool.Run(_rows);
-        }
+        _loop.Run(new ForwardContext<T>(l, d, x, k, visit), split);
 
         _layout.StoreFinal(sl.S, l, d, hN);
-        if (plan.Cell.HasCellState)
+        if (plan.Descriptor.HasCellState)
         {
             _layout.StoreFinal(sl.C, l, d, cN);
         }
     }
 
-    /// <summary>The step's pointers for rows [r0, r0 + rows): t the step, prev / cur the state blocks read and written.</summary>
-    public static StepArgs<T> At(Plan<T> plan, in ForwardBuffers<T>.Slot sl, in PackedWeights<T>.Layer w, ForwardBuffers<T> buffers,
-        int batch, int t, int prev, int cur, int r0, int rows)
-    {
-        long block = (long)batch * plan.Hp, r = r0, row = ((long)t * batch) + r0;
-        return new StepArgs<T>
-        {
-            Rows = rows,
-            Hp = plan.Hp,
-            Width = plan.Hp,
-            Gx = sl.Gx + (row * plan.LdG),
-            LdGx = plan.LdG,
-            Gh = buffers.Gh + (r * plan.LdG1),
-            LdGh = plan.LdG1,
-            G2 = buffers.G2 + (r * plan.Hp),
-            Bias = w.Bias,
-            HPrev = sl.S + (prev * block) + (r * plan.Hp),
-            H = sl.S + (cur * block) + (r * plan.Hp),
-            CPrev = sl.C + (prev * block) + (r * plan.Hp),
-            C = sl.C + (cur * block) + (r * plan.Hp),
-            Aux = plan.Training ? sl.Aux + (row * plan.AuxW) : sl.Aux + (r * plan.AuxW),
-            LdAux = plan.AuxW,
-        };
-    }
-
-    /// <summary>The step's arguments narrowed to hidden units [u0, u1).</summary>
-    public static StepArgs<T> Units(StepArgs<T> a, int u0, int u1)
-    {
-        a.Width = u1 - u0;
-        a.Gx += u0;
-        a.Gh += u0;
-        a.G2 += u0;
-        a.Bias += u0;
-        a.HPrev += u0;
-        a.H += u0;
-        a.CPrev += u0;
-        a.C += u0;
-        a.Aux += u0;
-        a.DH += u0;
-        a.DC += u0;
-        a.DGx += u0;
-        a.DGh += u0;
-        a.DG2 += u0;
-        a.DM += u0;
-        return a;
-    }
-
     // Weights that almost fit in L2 are read as a serpentine: every other step takes the panels in the opposite order,
     // so it starts on the ones the previous step read last, which are still in L2; in one order throughout, each step
     // would evict the panels it needs next (least recently used first). A single step reverses the order of its two
-    // products as well, recurrent product first. The products' results do not depend on the order.
-    // LSTM step B1 at 512 bits, one thread: H128 2.9-3.0 against 3.5-3.8 us, H256 17.8-18.5 against 22.2-22.5 us.
+    // products as well, recurrent product first. The products' results do not depend on the order
+    // (bench/results/code-figures.md).
     private static bool Odd(long visit) => (visit & 1) == 1;
 
     private static bool Deferred(int steps, long visit) => steps == 1 && Odd(visit);
 
-    public static void Copy(T* src, T* dst, long n)
-    {
-        if (n > 0)
-        {
-            new ReadOnlySpan<T>(src, (int)n).CopyTo(new Span<T>(dst, (int)n));
-        }
-    }
-
-    /// <summary>
-    /// The time loop over batch rows [r0, r1): rows are independent through time, so each thread runs its own block of
-    /// rows over the whole sequence without synchronising with the others.
-    /// </summary>
-    private void Rows(in Context ctx, int r0, int r1, in GemmScratch<T> scratch)
+    public void Rows(in ForwardContext<T> ctx, int r0, int r1, in GemmScratch<T> scratch)
     {
         var plan = _plan;
         var cell = plan.Kernels(ctx.Direction);
@@ -165,7 +90,7 @@ internal sealed unsafe class ForwardLoop<T>
         int l = ctx.Layer, d = ctx.Direction, b = layout.Batch, steps = layout.Steps, hp = plan.Hp, stride = plan.YWidth, rows = r1 - r0;
         ref readonly var w = ref _weights[l, d];
         ref readonly var sl = ref _buffers[l, d];
-        bool rev = d == 1, hasC = plan.Cell.HasCellState, two = plan.TwoPhase;
+        bool rev = d == 1, hasC = plan.Descriptor.HasCellState, two = plan.TwoPhase;
         long block = (long)b * hp;
         T* y = _buffers.Y(l) + (d * hp);
         for (int s = 0; s < steps; s++)
@@ -178,14 +103,14 @@ internal sealed unsafe class ForwardLoop<T>
                 // Sequences whose last step is t start here, from their initial state.
                 int from = layout.Live(t + 1, r0, rows);
                 long at = (long)(r0 + from) * hp;
-                Copy(_buffers.H0 + at, sl.S + (prev * block) + at, (long)(nb - from) * hp);
+                StepPointers<T>.Copy(_buffers.H0 + at, sl.S + (prev * block) + at, (long)(nb - from) * hp);
                 if (hasC)
                 {
-                    Copy(_buffers.C0 + at, sl.C + (prev * block) + at, (long)(nb - from) * hp);
+                    StepPointers<T>.Copy(_buffers.C0 + at, sl.C + (prev * block) + at, (long)(nb - from) * hp);
                 }
             }
 
-            var a = At(plan, sl, w, _buffers, b, t, prev, cur, r0, nb);
+            var a = StepPointers<T>.At(plan, sl, w, _buffers, b, t, prev, cur, r0, nb);
             T* yt = y + ((((long)t * b) + r0) * stride);
             if (nb > 0)
             {
@@ -203,7 +128,7 @@ internal sealed unsafe class ForwardLoop<T>
 
                 for (int p = 0; p < nb; p++)
                 {
-                    Copy(a.H + ((long)p * hp), yt + ((long)p * stride), hp);
+                    StepPointers<T>.Copy(a.H + ((long)p * hp), yt + ((long)p * stride), hp);
                 }
             }
 
@@ -232,7 +157,7 @@ internal sealed unsafe class ForwardLoop<T>
     /// reads all of its input). Otherwise the products are split by column panels and the passes by hidden units, with a
     /// barrier between them.
     /// </summary>
-    private void Split(in Context ctx, int thread, int threads)
+    public void Split(in ForwardContext<T> ctx, int thread, int threads)
     {
         var plan = _plan;
         var cell = plan.Kernels(ctx.Direction);
@@ -258,7 +183,7 @@ internal sealed unsafe class ForwardLoop<T>
         for (int s = 0; s < steps; s++)
         {
             int t = rev ? steps - 1 - s : s;
-            var a = At(plan, sl, w, _buffers, b, t, rev ? t + 1 : t, rev ? t : t + 1, 0, b);
+            var a = StepPointers<T>.At(plan, sl, w, _buffers, b, t, rev ? t + 1 : t, rev ? t : t + 1, 0, b);
             bool odd = Odd(ctx.Visit + s);
             if (owned)
             {
@@ -279,7 +204,7 @@ internal sealed unsafe class ForwardLoop<T>
                 pool.Barrier();
             }
 
-            var mine = Units(a, u0, u1);
+            var mine = StepPointers<T>.Units(a, u0, u1);
             cell.Forward1(mine);
             if (two)
             {
@@ -295,7 +220,7 @@ internal sealed unsafe class ForwardLoop<T>
 
             for (int p = 0; p < b; p++)
             {
-                Copy(a.H + ((long)p * hp) + u0, y + ((((long)t * b) + p) * stride) + u0, u1 - u0);
+                StepPointers<T>.Copy(a.H + ((long)p * hp) + u0, y + ((((long)t * b) + p) * stride) + u0, u1 - u0);
             }
 
             // After the last step the pool's join is the barrier.
@@ -310,7 +235,7 @@ internal sealed unsafe class ForwardLoop<T>
     /// This thread's share of the input projection of every step: its own hidden units in every gate block when it owns
     /// units, else its panels of all the gates. Panels go last to first when <paramref name="reversed"/>.
     /// </summary>
-    private void Project(in Context ctx, int thread, int threads, in GemmScratch<T> scratch, bool reversed)
+    private void Project(in ForwardContext<T> ctx, int thread, int threads, in GemmScratch<T> scratch, bool reversed)
     {
         var plan = _plan;
         var gemm = plan.Gemm;
@@ -343,37 +268,15 @@ internal sealed unsafe class ForwardLoop<T>
             gemm.Multiply(m, u1 - u0, k, a, MatB<T>.FromPacked(packed + ((long)(c0 / nr) * k * nr), reversed), c + c0, ldc, false, scratch);
         }
     }
+}
 
-    /// <summary>The layer and direction a job runs, and its input [T·B, K].</summary>
-    private readonly struct Context(int layer, int direction, T* x, int k, long visit)
-    {
-        public readonly long Visit = visit;
-        public readonly int Layer = layer;
-        public readonly int Direction = direction;
-        public readonly T* X = x;
-        public readonly int K = k;
-    }
-
-    /// <summary>The time loop with one contiguous block of batch rows per thread.</summary>
-    private sealed class RowsJob(ForwardLoop<T> loop) : IParallelJob
-    {
-        public Context Context;
-
-        public void Execute(int thread, int threads)
-        {
-            int b = loop._layout.Batch, r0 = b * thread / threads, r1 = b * (thread + 1) / threads;
-            if (r1 > r0)
-            {
-                loop.Rows(Context, r0, r1, loop._buffers.Scratch[thread]);
-            }
-        }
-    }
-
-    /// <summary>The time loop with every step split over the threads (see <see cref="Scheduler{T}.SplitSteps"/>).</summary>
-    private sealed class UnitsJob(ForwardLoop<T> loop) : IParallelJob
-    {
-        public Context Context;
-
-        public void Execute(int thread, int threads) => loop.Split(Context, thread, threads);
-    }
+/// <summary>The layer and direction a forward time loop runs, its input [T·B, K] and the steps run before it (<see cref="ForwardLoop{T}"/>'s serpentine).</summary>
+internal readonly unsafe struct ForwardContext<T>(int layer, int direction, T* x, int k, long visit)
+    where T : unmanaged
+{
+    public readonly long Visit = visit;
+    public readonly int Layer = layer;
+    public readonly int Direction = direction;
+    public readonly T* X = x;
+    public readonly int K = k;
 }

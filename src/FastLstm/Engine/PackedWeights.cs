@@ -30,7 +30,7 @@ internal sealed unsafe class PackedWeights<T>
                 ref var w = ref _layers[(l * plan.Dirs) + d];
                 w.WihT = carver.Take(gemm.PackedLength(k, plan.Gw));
                 w.WhhT = carver.Take(gemm.PackedLength(hp, plan.G1w));
-                w.Bias = carver.Take((long)plan.Cell.BiasBlocks * hp);
+                w.Bias = carver.Take((long)plan.Descriptor.BiasBlocks * hp);
                 w.W2T = plan.TwoPhase ? carver.Take(gemm.PackedLength(hp, hp)) : null;
                 if (plan.Training)
                 {
@@ -67,21 +67,21 @@ internal sealed unsafe class PackedWeights<T>
             for (int d = 0; d < plan.Dirs; d++)
             {
                 ref readonly var w = ref _layers[(l * plan.Dirs) + d];
-                var t = plan.Tensors.Of(l, d);
+                var t = plan.Parameters.Of(l, d);
                 var wih = p.Slice(t.WeightIh.Offset, t.WeightIh.Length);
                 var whh = p.Slice(t.WeightHh.Offset, t.WeightHh.Length);
                 gemm.PackB(w.WihT, wih, inSize, plan.InputMap[l], plan.GateMap, transposed: true);
                 gemm.PackB(w.WhhT, whh, h, plan.HiddenMap, plan.RecurrentMap, transposed: true);
-                plan.Kernels(d).PrepareBias(p, t, h, hp, new Span<T>(w.Bias, plan.Cell.BiasBlocks * hp));
+                plan.Kernels(d).PrepareBias(p, t, h, hp, new Span<T>(w.Bias, plan.Descriptor.BiasBlocks * hp));
                 if (plan.Training)
                 {
                     gemm.PackB(w.Wih, wih, inSize, plan.GateMap, plan.InputMap[l], transposed: false);
                     gemm.PackB(w.Whh, whh, h, plan.RecurrentMap, plan.HiddenMap, transposed: false);
                 }
 
-                if (plan.Cell.Phase2 is { } p2)
+                if (plan.Descriptor.Phase2 is { } p2)
                 {
-                    var src = t.Named(p2.Weight, plan.Cell);
+                    var src = t.Named(p2.Weight, plan.Descriptor);
                     var w2 = p.Slice(src.Offset, src.Length);
                     gemm.PackB(w.W2T, w2, h, plan.HiddenMap, plan.Phase2Map, transposed: true);
                     if (plan.Training)

@@ -18,10 +18,10 @@ internal sealed class Plan<T>
     {
         var spec = model.Spec;
         Spec = spec;
-        Tensors = model.Layout;
-        Cell = Tensors.Cell;
-        var forward = Cell.Fused<T>(bits);
-        DirectionKernels = [forward, spec.HasReverseOptions ? Cells.Cell.For(spec, 1).Fused<T>(bits) : forward];
+        Parameters = model.Layout;
+        Descriptor = Parameters.Cell;
+        var forward = Descriptor.Fused<T>(bits);
+        DirectionKernels = [forward, spec.HasReverseOptions ? Cell.For(spec, 1).Fused<T>(bits) : forward];
         Gemm = Gemm<T>.For(bits);
         Training = training;
         Threads = threads;
@@ -29,17 +29,17 @@ internal sealed class Plan<T>
         Dirs = spec.Directions;
         H = spec.HiddenSize;
         Hp = RoundUp(H, 64 / System.Runtime.CompilerServices.Unsafe.SizeOf<T>());
-        Gw = Cell.Gates * Hp;
-        G1w = Cell.RecurrentGates * Hp;
+        Gw = Descriptor.Gates * Hp;
+        G1w = Descriptor.RecurrentGates * Hp;
         LdG = training ? Stride(Gw) : Gw;
         LdG1 = training ? Stride(G1w) : G1w;
-        AuxW = Cell.AuxBlocks * Hp;
+        AuxW = Descriptor.AuxBlocks * Hp;
         MaxBatch = maxBatch;
         MaxSteps = maxSteps;
-        GateMap = Map(Cell.Gates, 0);
-        RecurrentMap = Map(Cell.RecurrentGates, 0);
+        GateMap = Map(Descriptor.Gates, 0);
+        RecurrentMap = Map(Descriptor.RecurrentGates, 0);
         HiddenMap = Map(1, 0);
-        Phase2Map = Cell.Phase2 is { } p2 ? Map(1, p2.Block) : [];
+        Phase2Map = Descriptor.Phase2 is { } p2 ? Map(1, p2.Block) : [];
         InputMap = new int[Layers][];
         for (int l = 0; l < Layers; l++)
         {
@@ -54,9 +54,11 @@ internal sealed class Plan<T>
 
     public RnnSpec Spec { get; }
 
-    public ParameterLayout Tensors { get; }
+    /// <summary>Names, shapes and offsets of the model's tensors.</summary>
+    public ParameterLayout Parameters { get; }
 
-    public Cell Cell { get; }
+    /// <summary>The cell's structural facts (direction 0's; both directions share them).</summary>
+    public Cell Descriptor { get; }
 
     /// <summary>The fused kernels of each direction (the same object twice unless the reverse direction has its own options).</summary>
     private FusedCell<T>[] DirectionKernels { get; }
@@ -66,7 +68,7 @@ internal sealed class Plan<T>
 
     public Gemm<T> Gemm { get; }
 
-    public bool TwoPhase => Cell.Phase2 is not null;
+    public bool TwoPhase => Descriptor.Phase2 is not null;
 
     public bool Training { get; }
 
@@ -90,9 +92,8 @@ internal sealed class Plan<T>
     /// <summary>
     /// Row stride of the gate matrices Gx and DGx [T·B, Gw]: when training, Gw plus one cache line if Gw is an even
     /// number of lines. The weight-gradient GEMMs read DGx transposed, a few columns from every row; at a power-of-two
-    /// stride (4 KiB at H = 256) those rows fall into a few cache sets and the A block misses L2 (a transposed
-    /// 1024 × 256 × 800 product at 512 bits: 74–77 against 84–94 GFLOP/s with one line of padding; LSTM training
-    /// B16 T50 H256, one thread: 28.8 against 30.2 ms, Zen 4). Inference never reads them transposed and keeps Gw.
+    /// stride (4 KiB at H = 256) those rows fall into a few cache sets and the A block misses L2
+    /// (bench/results/code-figures.md). Inference never reads them transposed and keeps Gw.
     /// </summary>
     public int LdG { get; }
 

@@ -31,9 +31,8 @@ internal sealed unsafe class Scheduler<T> : IDisposable
     /// Whether to split each step over the threads instead of the batch: sequences all of full length and threads to
     /// spare. Better than a block of rows per core even for large batches, where no step needs a barrier: a half-height
     /// product runs less efficient tiles and both cores would stream all of W_hh. Worth it from 256 hidden units: below,
-    /// the weights fit one core's L2 and the synchronisation costs more than the split saves, and unreliably so in this
-    /// virtual machine (a streaming step at 128 units: 4.2 µs on one core; split over two, 3.2 µs at one time and 6.3 at
-    /// another, as the cost of waiting for the other core changed).
+    /// the weights fit one core's L2 and the synchronisation costs more than the split saves, and unreliably so where the
+    /// cost of waiting for the other core changes (bench/results/code-figures.md).
     /// </summary>
     public bool SplitSteps(BatchLayout<T> layout, int hp, int recurrentWidth)
     {

@@ -7,8 +7,8 @@ namespace FastLstm.Kernels;
 /// <see cref="Gemm{T}"/> at one vector width, written once for every width. The register tile is MR × NR with
 /// NR = <see cref="IVec{TSelf, T}.TileVectors"/> vectors: 6 × 4 (24 accumulators of the 32 registers) where the CPU has
 /// AVX-512, 6 × 2 (12 of 16) otherwise; per k, NR / lanes B loads and six broadcasts of A. K is blocked by 512: a whole
-/// recurrent product up to H = 512 in one pass, so C is written once (measured at 512 bits: 170–190 GFLOP/s with the
-/// B micro-panel sized for L1 at KC = 128, 205 at 512, where it streams from L2). Bottom-edge tiles run a kernel
+/// recurrent product up to H = 512 in one pass, so C is written once (faster than a B micro-panel sized for L1, see
+/// bench/results/code-figures.md). Bottom-edge tiles run a kernel
 /// compiled for their row count, right-edge tiles whose width is a whole number of vectors one compiled for their vector
 /// count, straight into C; only a ragged right edge goes through the scratch tile. M = 1 takes a GEMV path that runs two
 /// or four panels at once, since one row gives a single panel too few independent accumulators.
@@ -88,7 +88,7 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
                 int mc = Math.Min(mcMax, m - ic);
                 // A is read where it is, never packed: a tile broadcasts from six row streams (or, transposed, from
                 // six neighbours of each column), which L1 and L2 serve as well as a packed panel; packing cost as much
-                // as a step's small products and held the weight gradients at 140–180 GFLOP/s (190 in place).
+                // as a step's small products and slowed the weight gradients (bench/results/code-figures.md).
                 var panel = a.Transposed
                     ? new Panel(a.Ptr + ((long)pc * a.Ld) + ic, 1, a.Ld, 1)
                     : new Panel(a.Ptr + ((long)ic * a.Ld) + pc, a.Ld, 1, a.Ld);
@@ -402,8 +402,7 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
     /// <summary>
     /// TPanels consecutive whole panels of C (panel q at <c>p0 + q·stride</c>), all TileVectors vectors of each; four panels
     /// of four vectors only where the CPU has 32 registers. Four weight streams at once keep more of L2 busy than two
-    /// (B1 H128 GEMV probe at 512 bits: 81 against 52–56 GFLOP/s; an LSTM step 3.66 against 3.92 µs at H = 128 and 53.7
-    /// against 56.1 µs at H = 512 on two threads, medians of five interleaved runs).
+    /// (bench/results/code-figures.md).
     /// </summary>
     private static void GemvPanels<TPanels>(int kc, T* x, T* p0, long stride, T* c, bool acc)
         where TPanels : struct, ICount

@@ -7,7 +7,7 @@ namespace FastLstm.Kernels;
 
 /// <summary>
 /// 256-bit vectors (AVX2 + FMA): a micro-kernel row holds two accumulators in the 16 ymm registers of AVX2, four in the
-/// 32 of a CPU with AVX-512 (measured here: 83 → 100 GFLOP/s for an 8-row recurrent product).
+/// 32 of a CPU with AVX-512 (bench/results/code-figures.md).
 /// The three widths' files differ only in the vector type and these facts; keep them diffable.
 /// </summary>
 internal readonly unsafe struct V256<T> : IVec<V256<T>, T>
