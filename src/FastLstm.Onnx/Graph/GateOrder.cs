@@ -2,18 +2,14 @@ namespace FastLstm.Onnx.Graph;
 
 /// <summary>
 /// ONNX and PyTorch stack a cell's gate blocks in different orders (LSTM: ONNX i, o, f, c — PyTorch i, f, g, o; GRU:
-/// ONNX z, r, h — PyTorch r, z, n). Import and export both go through this one table.
+/// ONNX z, r, h — PyTorch r, z, n). Import and export both reorder here, from the cell descriptor's table
+/// (<see cref="Cells.Cell.OnnxGateBlocks"/>).
 /// </summary>
 internal static class GateOrder
 {
     /// <summary>For each PyTorch gate block, the ONNX block holding the same gate.</summary>
-    public static int[] OnnxBlockOf(CellType cell) => cell switch
-    {
-        CellType.Lstm => [0, 2, 3, 1],
-        CellType.Gru or CellType.GruResetBefore => [1, 0, 2],
-        CellType.RnnTanh or CellType.RnnRelu => [0],
-        _ => throw new NotSupportedException($"{cell} has no ONNX operator."),
-    };
+    public static int[] OnnxBlockOf(CellType cell) =>
+        Cells.Cell.For(cell).OnnxGateBlocks ?? throw new NotSupportedException($"{cell} has no ONNX operator.");
 
     /// <summary>Copies gate blocks of <paramref name="rows"/> rows × <paramref name="cols"/> from ONNX order to PyTorch order.</summary>
     public static void ToTorch(CellType cell, ReadOnlySpan<float> onnx, Span<float> torch, int rows, int cols)

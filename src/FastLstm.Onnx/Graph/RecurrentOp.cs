@@ -184,7 +184,7 @@ internal sealed class RecurrentOp : Op
 
     private static string? Input(NodeProto node, int k) => k < node.Input.Count && node.Input[k].Length > 0 ? node.Input[k] : null;
 
-    private int Gates => Cell == CellType.Lstm ? 4 : Cell is CellType.Gru or CellType.GruResetBefore ? 3 : 1;
+    private int Gates => Cells.Cell.For(Cell).Gates;
 
     /// <summary>A one-layer model holding W, R, B converted to PyTorch names and gate order.</summary>
     public RnnModel<float> BuildModel(Value w, Value r, Value? b, Value? p)

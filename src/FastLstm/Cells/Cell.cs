@@ -18,6 +18,12 @@ internal abstract class Cell
     /// <summary>Gate blocks in W_ih (G).</summary>
     public abstract int Gates { get; }
 
+    /// <summary>
+    /// For each PyTorch gate block, the block of the ONNX operator's W / R / B holding the same gate (ONNX stacks the LSTM's
+    /// as i, o, f, c and the GRU's as z, r, h); null for a cell with no ONNX operator. ONNX import and export read it here.
+    /// </summary>
+    public virtual int[]? OnnxGateBlocks => null;
+
     /// <summary>Leading gate blocks of W_hh multiplied by h_{t-1} in the per-step GEMM (G1).</summary>
     public virtual int RecurrentGates => Gates;
 

@@ -20,6 +20,8 @@ internal sealed class GruCell(GruOptions options, bool general) : Cell
 
     public override int Gates => 3;
 
+    public override int[]? OnnxGateBlocks => [1, 0, 2];
+
     public override bool SeparateRecurrentGradient => true;
 
     public override bool HasDirectHiddenGradient => true;

@@ -20,6 +20,8 @@ internal sealed class GruResetBeforeCell(GruOptions options, bool general) : Cel
 
     public override int Gates => 3;
 
+    public override int[]? OnnxGateBlocks => [1, 0, 2];
+
     public override int RecurrentGates => 2;
 
     public override bool SeparateRecurrentGradient => true;

@@ -28,6 +28,8 @@ internal sealed class LstmCell(LstmOptions options, bool general) : Cell
 
     public override int Gates => 4;
 
+    public override int[]? OnnxGateBlocks => [0, 2, 3, 1];
+
     public override bool HasCellState => true;
 
     public override int AuxBlocks => general ? 6 : 1;

@@ -20,6 +20,8 @@ internal sealed class RnnCell(SimpleRnnOptions options, bool relu, bool general)
 
     public override int Gates => 1;
 
+    public override int[]? OnnxGateBlocks => [0];
+
     public override int AuxBlocks => general ? 1 : 0;
 
     public override int NaiveCacheLength(int hidden) => 2 * hidden;
