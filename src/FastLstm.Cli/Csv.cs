@@ -64,8 +64,22 @@ internal static class Csv
         }
 
         var values = new List<double>();
+        int blank = 0;
         foreach (var row in reader)
         {
+            // Blank lines are accepted at the end of the file only (an editor's trailing newline); inside the data they
+            // would silently shift the series.
+            if (row.ColCount == 1 && row[0].Span.IsWhiteSpace())
+            {
+                blank = blank == 0 ? row.LineNumberFrom : blank;
+                continue;
+            }
+
+            if (blank > 0)
+            {
+                throw new CliException($"{name}:{blank}: a blank line inside the data (blank lines may only end the file).");
+            }
+
             if (row.ColCount <= index)
             {
                 throw new CliException($"{name}:{row.LineNumberFrom}: the row has {row.ColCount} cells, so no '{column}'.");

@@ -83,10 +83,14 @@ internal static class ForecastCommand
             throw new CliException($"{path}: --lookback and --normalize are for ONNX models; a model from 'fastlstm train' holds its window and scaling.");
         }
 
-        var forecaster = Forecaster.Load(path, history);
-        if (history.Length < forecaster.MinimumHistory)
+        Forecaster forecaster;
+        try
         {
-            throw new CliException($"column '{column}' has {history.Length} values; the model needs at least {forecaster.MinimumHistory}.");
+            forecaster = Forecaster.Load(path, history);
+        }
+        catch (ArgumentException e) when (e.ParamName == "history")
+        {
+            throw new CliException($"column '{column}': {e.Message.Replace(" (Parameter 'history')", "", StringComparison.Ordinal)}");
         }
 
         return (forecaster.Method, forecaster.Forecast(history, steps));

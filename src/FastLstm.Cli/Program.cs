@@ -12,6 +12,13 @@ public static class Program
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
         var root = Root(output);
+        if (args.Length == 0)
+        {
+            // No verb: the help (every verb, one line each) rather than the parser's bare "Required command was not provided".
+            root.Parse(["--help"]).Invoke(new InvocationConfiguration { Output = output, Error = error });
+            return ExitCodes.Usage;
+        }
+
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {

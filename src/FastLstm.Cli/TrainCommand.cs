@@ -97,8 +97,19 @@ internal static class TrainCommand
 
             var console = Output.Console(output);
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            var (forecaster, report) = Progress.Run(console, "train", 1, update =>
-                Forecaster.Train(series, options, training, stage => update(0, stage)));
+            Forecaster forecaster;
+            ForecastReport report;
+            try
+            {
+                (forecaster, report) = Progress.Run(console, "train", 1, update =>
+                    Forecaster.Train(series, options, training, stage => update(0, stage)));
+            }
+            catch (TrainingDivergedException e)
+            {
+                throw new CliException(string.Create(CultureInfo.InvariantCulture,
+                    $"training diverged: no network reached a finite loss ({e.Message.TrimEnd('.')}); lower --lr (now {training.LearningRate:G}){(training.Clip == 0 ? " or turn gradient clipping on (--clip 1)" : $" or clip harder (--clip, now {training.Clip:G})")}."));
+            }
+
             var b = report.Backtest;
             console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{name}: {series.Length} values; season {(report.Season > 0 ? report.Season.ToString(CultureInfo.InvariantCulture) : "none")}{(p.GetValue(season) < 0 ? " (found)" : "")}; horizon {report.Horizon}; window {report.Lookback}. Backtest: fitted on the first {b.FitLength} values, {report.Horizon}-step forecasts from {b.Origins.Count} origins ({b.Origins[0]}..{b.Origins[^1]})."));

@@ -59,3 +59,9 @@ public sealed record TrainingOptions
 /// <param name="IsBest">Whether this epoch's weights are the best so far (and kept).</param>
 /// <param name="Elapsed">Time since the fit started.</param>
 public sealed record EpochReport(int Epoch, int Epochs, double TrainLoss, double ValidationLoss, bool IsBest, TimeSpan Elapsed);
+
+/// <summary>
+/// Every network of a fit ended with a non-finite loss (NaN or ∞): the learning rate is too large for the series, or the
+/// gradients exploded without clipping. No epoch's weights were usable.
+/// </summary>
+public sealed class TrainingDivergedException(string message) : ArithmeticException(message);

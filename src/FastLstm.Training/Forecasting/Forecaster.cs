@@ -205,7 +205,10 @@ public sealed class Forecaster
     public HoltWintersMethod? HoltWinters { get; }
 
     /// <summary>Values of history a forecast needs.</summary>
-    public int MinimumHistory => Math.Max(Network.Options.Lookback + (Network.Options.Residual ? 2 * Network.Options.Period : Network.Options.Transform.Lag) + 1, Math.Max(2, 2 * Season + 2));
+    public int MinimumHistory => MinimumHistoryOf(Network.Options, Season);
+
+    private static int MinimumHistoryOf(NetworkForecastOptions o, int season) =>
+        Math.Max(o.Lookback + (o.Residual ? 2 * o.Period : o.Transform.Lag) + 1, Math.Max(2, (2 * season) + 2));
 
     /// <summary>Trains and chooses; <paramref name="onProgress"/> hears (stage, detail) as the work goes.</summary>
     public static (Forecaster Forecaster, ForecastReport Report) Train(ReadOnlySpan<double> series, ForecasterOptions options, TrainingOptions training, Action<string>? onProgress = null)
@@ -294,6 +297,7 @@ public sealed class Forecaster
         // The epochs each network may stop at, halving from the most allowed; the backtest picks one along with the method.
         int[] checkpoints = [.. Enumerable.Range(0, 5).Select(j => Math.Max(1, (int)Math.Round(training.Epochs / Math.Pow(2, 4 - j)))).Distinct()];
         var networks = new List<(BacktestScore Score, NetworkMethod Method, ForecastChoice Choice)>();
+        TrainingDivergedException? diverged = null;
         void TryNetwork(NetworkForecastOptions o, ForecastChoice choice)
         {
             var method = new NetworkMethod(o);
@@ -321,6 +325,11 @@ public sealed class Forecaster
             {
                 // Too short for this window and transform.
             }
+            catch (TrainingDivergedException e)
+            {
+                diverged = e;
+                onProgress?.Invoke($"backtest: {method.Name} diverged; left out");
+            }
         }
 
         bool stationary = UnitRoot.Stationary(series[..backtest.FitLength]);
@@ -337,6 +346,11 @@ public sealed class Forecaster
         if (scores.Any(s => s.Choice == ForecastChoice.HoltWinters))
         {
             TryNetwork(net with { Residual = true }, ForecastChoice.EsRnn);
+        }
+
+        if (networks.Count == 0 && diverged is not null)
+        {
+            throw diverged;
         }
 
         if (networks.Count == 0)
@@ -536,6 +550,12 @@ public sealed class Forecaster
                 throw new InvalidDataException("the network's shape does not match its description.");
             }
 
+            int minimum = MinimumHistoryOf(options, (int)seasonAndHorizon[0]);
+            if (history.Length < minimum)
+            {
+                throw new ArgumentException($"too few rows for the model's window: the history has {history.Length} values, this model needs at least {minimum}.", nameof(history));
+            }
+
             var members = new WindowRegressor<float>[(int)net[14]];
             members[0] = new WindowRegressor<float>(saved.Network, saved.Head, options.Lookback);
             for (int k = 1; k < members.Length; k++)
@@ -576,7 +596,7 @@ public sealed class Forecaster
         {
             throw new InvalidDataException($"{path}: the forecaster's metadata is incomplete ({e.Message}).", e);
         }
-        catch (ArgumentException e)
+        catch (ArgumentException e) when (e.ParamName != nameof(history))
         {
             throw new InvalidDataException($"{path}: the forecaster's metadata is invalid ({e.Message}).", e);
         }

@@ -183,9 +183,13 @@ public sealed class NetworkMethod : ForecastMethod
                     kept[at] = (member.Network.Parameters.ToArray(), member.Head.Parameters.ToArray());
                 }
             });
-            best[k] = reports[k].Last(r => r.IsBest).Epoch;
+            best[k] = reports[k].LastOrDefault(r => r.IsBest)?.Epoch ?? 0;
             members[k] = member;
         });
+        if (Array.IndexOf(best, 0) is int lost and >= 0)
+        {
+            throw new TrainingDivergedException($"{Name}: network {lost + 1} of {best.Length} never reached a finite loss in {training.Epochs} epochs.");
+        }
 
         _members = members;
         (_snapshots, _checkpoints) = (snapshots, keep);

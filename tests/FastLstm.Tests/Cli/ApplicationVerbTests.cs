@@ -107,6 +107,60 @@ public class ApplicationVerbTests : IDisposable
     }
 
     [Fact]
+    public void ForecastFromAHistoryShorterThanTheWindowIsAOneLineError()
+    {
+        string model = Path.Combine(_dir, "air.model"), air = Path.Combine(Samples, "air-passengers.csv");
+        var train = CliRunner.Run("train", "--csv", air, "--column", "passengers", "--out", model, "--season", "12", "--hidden", "8", "--epochs", "2", "--ensemble", "1");
+        Assert.True(train.Exit == 0, train.Err);
+        var lines = File.ReadAllLines(air);
+        string shortCsv = Path.Combine(_dir, "short.csv"), header = Path.Combine(_dir, "header.csv");
+        File.WriteAllLines(shortCsv, lines[..4]);
+        File.WriteAllLines(header, lines[..1]);
+        foreach (var (csv, rows) in new[] { (shortCsv, 3), (header, 0) })
+        {
+            var r = CliRunner.Run("forecast", "--model", model, "--csv", csv, "--column", "passengers", "--out", Path.Combine(_dir, "f.csv"), "--plot", Path.Combine(_dir, "f.png"));
+            CliRunner.AssertOneLineError(r, 1, $"too few rows for the model's window: the history has {rows} values");
+        }
+    }
+
+    [Fact]
+    public void BlankLinesMayEndACsvButNotInterruptIt()
+    {
+        var lines = File.ReadAllLines(Path.Combine(Samples, "air-passengers.csv"));
+        string trailing = Path.Combine(_dir, "trailing.csv"), crlf = Path.Combine(_dir, "crlf.csv"), inside = Path.Combine(_dir, "inside.csv");
+        File.WriteAllText(trailing, string.Join("\n", lines) + "\n\n");
+        File.WriteAllText(crlf, string.Join("\r\n", lines) + "\r\n\r\n");
+        File.WriteAllLines(inside, [.. lines[..50], "", .. lines[50..]]);
+        Assert.Equal(144, FastLstm.Cli.Csv.ReadColumn(trailing, "passengers").Length);
+        Assert.Equal(144, FastLstm.Cli.Csv.ReadColumn(crlf, "passengers").Length);
+        var e = Assert.Throws<FastLstm.Cli.CliException>(() => FastLstm.Cli.Csv.ReadColumn(inside, "passengers"));
+        Assert.Contains("inside.csv:51: a blank line inside the data", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TrainingThatDivergesSaysSoAndWhatToChange()
+    {
+        string model = Path.Combine(_dir, "div.model");
+        var r = CliRunner.Run("train", "--csv", Path.Combine(Samples, "air-passengers.csv"), "--column", "passengers", "--out", model,
+            "--cell", "rnn-relu", "--lr", "10", "--clip", "0", "--epochs", "5", "--ensemble", "1", "--method", "direct");
+        CliRunner.AssertOneLineError(r, 1, "training diverged");
+        Assert.Contains("lower --lr (now 10) or turn gradient clipping on (--clip 1)", r.Err, StringComparison.Ordinal);
+        Assert.Contains("diverged; left out", r.Out, StringComparison.Ordinal);
+        Assert.False(File.Exists(model));
+    }
+
+    [Fact]
+    public void NoVerbShowsEveryVerb()
+    {
+        var r = CliRunner.Run();
+        Assert.Equal(FastLstm.Cli.ExitCodes.Usage, r.Exit);
+        foreach (var verb in new[] { "train", "forecast", "text", "gradcheck", "bench", "gradient-flow", "long-memory", "inspect", "convert", "info" })
+        {
+            Assert.Contains($"  {verb} ", r.Out, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public void HostileInputsAreRefusedUpFront()
     {
         string air = Path.Combine(Samples, "air-passengers.csv");
