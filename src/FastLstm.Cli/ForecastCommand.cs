@@ -33,9 +33,10 @@ internal static class ForecastCommand
                 throw new CliException($"{modelPath}: file not found.");
             }
 
-            OutputPath.CheckWritable(csvOut);
-            OutputPath.CheckWritable(png);
-            var history = Csv.ReadColumn(p.GetValue(csv)!, name);
+            string csvPath = p.GetValue(csv)!;
+            OutputPath.CheckWritable(csvOut, modelPath, csvPath);
+            OutputPath.CheckWritable(png, modelPath, csvPath);
+            var history = Csv.ReadColumn(csvPath, name);
             var (method, f) = InteropCommands.IsOnnx(modelPath)
                 ? Imported(modelPath, history, k, p.GetValue(lookback), Scaling(p.GetValue(normalize)), output)
                 : Trained(modelPath, name, history, k, p.GetValue(lookback), p.GetValue(normalize));

@@ -97,7 +97,7 @@ internal static class InteropCommands
         {
             string from = parse.GetValue(input)!.FullName, to = parse.GetValue(target)!.FullName;
             string p = parse.GetValue(prefix)!;
-            OutputPath.CheckWritable(to);
+            OutputPath.CheckWritable(to, from);
             RnnModel<float> network;
             DenseHead<float>? head = null;
             string? notCarried = null;

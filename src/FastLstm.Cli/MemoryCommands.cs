@@ -34,6 +34,8 @@ internal static class MemoryCommands
         command.SetAction(p =>
         {
             int t = p.GetValue(steps), s = p.GetValue(seed);
+            string png = p.GetValue(plot)!;
+            OutputPath.CheckWritable(png, p.GetValue(model));
             MemoryBudget.Check($"--hidden {p.GetValue(hidden)} --steps {t} --sequences {p.GetValue(sequences)}",
                 MemoryBudget.Training(new RnnSpec(CellType.Lstm, p.GetValue(input), p.GetValue(hidden)), p.GetValue(sequences), t, elementSize: 8));
             var reports = new List<GradientFlowReport>();
@@ -73,7 +75,6 @@ internal static class MemoryCommands
             console.MarkupLine(CultureInfo.InvariantCulture, $"‖∂loss/∂x_t‖ (RMS over {p.GetValue(sequences)} sequences), loss = probe · y_T−1, {t} steps:");
             console.Write(table);
 
-            string png = p.GetValue(plot)!;
             var chart = new Plot();
             foreach (var r in reports)
             {
@@ -134,6 +135,7 @@ internal static class MemoryCommands
             };
             var console = Output.Console(output);
             string png = p.GetValue(plot)!;
+            OutputPath.CheckWritable(png);
             return p.GetValue(explode)
                 ? Explode(console, kind, p.GetValue(cells)![0], p.GetValue(steps)![0], p.GetResult(lr) is { Implicit: false } ? options : options with { LearningRate = 0.1 }, p.GetValue(clip), png)
                 : Compare(console, kind, p.GetValue(cells)!, p.GetValue(steps)!, options, png);

@@ -2,12 +2,20 @@ using FastLstm.Training;
 
 namespace FastLstm.Cli;
 
-/// <summary>Checks an output path before the work that produces it, so a typo costs nothing.</summary>
+/// <summary>Checks an output path before the work that produces it, so a typo costs nothing and no input is lost.</summary>
 internal static class OutputPath
 {
-    /// <summary>Throws unless <paramref name="path"/>'s folder exists and the path is free or a regular file (<see cref="SafeFile.CheckTarget"/>).</summary>
-    public static void CheckWritable(string path)
+    /// <summary>
+    /// Throws unless <paramref name="path"/>'s folder exists, the path is free or a regular file
+    /// (<see cref="SafeFile.CheckTarget"/>), and it is none of the command's <paramref name="inputs"/> under any name.
+    /// </summary>
+    public static void CheckWritable(string path, params string?[] inputs)
     {
+        if (string.IsNullOrEmpty(path))
+        {
+            throw new CliException("an output path is empty; give a file name.");
+        }
+
         try
         {
             SafeFile.CheckTarget(path);
@@ -15,6 +23,14 @@ internal static class OutputPath
         catch (IOException e)
         {
             throw new CliException(e.Message);
+        }
+
+        foreach (var input in inputs)
+        {
+            if (!string.IsNullOrEmpty(input) && SafeFile.SameFile(path, input))
+            {
+                throw new CliException($"{path}: is the same file as the input {input}; writing there would destroy it. Choose another output path.");
+            }
         }
     }
 }

@@ -60,7 +60,11 @@ internal static class TrainCommand
         command.SetAction(p =>
         {
             string file = p.GetValue(csv)!, name = p.GetValue(column)!, model = p.GetValue(outPath)!;
-            OutputPath.CheckWritable(model);
+            foreach (var written in new[] { model, model + ".loss.png", model + ".test.png" })
+            {
+                OutputPath.CheckWritable(written, file);
+            }
+
             int concurrent = Math.Min(p.GetValue(threads), p.GetValue(ensemble) > 0 ? p.GetValue(ensemble) : 20);
             MemoryBudget.Check($"--hidden {p.GetValue(hidden)} --layers {p.GetValue(layers)} ({concurrent} networks trained at once)",
                 concurrent * MemoryBudget.Training(new RnnSpec(p.GetValue(cell), 1, p.GetValue(hidden), p.GetValue(layers)), p.GetValue(batch), p.GetValue(lookback) > 0 ? p.GetValue(lookback) : 120));

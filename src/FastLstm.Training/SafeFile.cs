@@ -94,6 +94,43 @@ public static class SafeFile
         return new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read);
     }
 
+    /// <summary>
+    /// Whether two paths name the same existing file, however they are spelled: another relative path, a symbolic link to
+    /// it, or (on Linux, by device and inode) a hard link. False when either is absent.
+    /// </summary>
+    public static bool SameFile(string a, string b)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(a);
+        ArgumentException.ThrowIfNullOrEmpty(b);
+        if (OperatingSystem.IsLinux())
+        {
+            return Identity(a) is { } x && Identity(b) is { } y && x == y;
+        }
+
+        string? p = Resolved(a), q = Resolved(b);
+        var comparison = OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+        return p is not null && q is not null && string.Equals(p, q, comparison);
+
+        static string? Resolved(string path)
+        {
+            string full = Path.GetFullPath(path);
+            full = File.ResolveLinkTarget(full, returnFinalTarget: true)?.FullName ?? full;
+            return File.Exists(full) ? full : null;
+        }
+    }
+
+    /// <summary>The device and inode of the file <paramref name="path"/> names (links followed), or null if there is none.</summary>
+    private static (uint Major, uint Minor, ulong Inode)? Identity(string path)
+    {
+        Span<byte> buffer = stackalloc byte[256];
+        if (Statx(AtCurrentDirectory, Path.GetFullPath(path), 0, StatxType | StatxInode, ref MemoryMarshal.GetReference(buffer)) != 0)
+        {
+            return null;
+        }
+
+        return (BitConverter.ToUInt32(buffer[136..140]), BitConverter.ToUInt32(buffer[140..144]), BitConverter.ToUInt64(buffer[32..40]));
+    }
+
     /// <summary>What is at <paramref name="full"/> when it is neither absent nor a regular file ("a folder", "a FIFO"…).</summary>
     private static string? Kind(string full)
     {
@@ -130,6 +167,7 @@ public static class SafeFile
     private const int AtCurrentDirectory = -100;
     private const int AtSymlinkNoFollow = 0x100;
     private const uint StatxType = 1;
+    private const uint StatxInode = 0x100;
 
     [DllImport("libc", EntryPoint = "statx", SetLastError = true, CharSet = CharSet.Ansi, BestFitMapping = false)]
     private static extern int Statx(int directory, string path, int flags, uint mask, ref byte buffer);
