@@ -40,6 +40,15 @@ internal static class ForecastCommand
             var (method, f) = InteropCommands.IsOnnx(modelPath)
                 ? Imported(modelPath, history, k, p.GetValue(lookback), Scaling(p.GetValue(normalize)), output)
                 : Trained(modelPath, name, history, k, p.GetValue(lookback), p.GetValue(normalize));
+            for (int i = 0; i < k; i++)
+            {
+                if (!(double.IsFinite(f.Values[i]) && double.IsFinite(f.Lower95[i]) && double.IsFinite(f.Upper95[i])))
+                {
+                    throw new CliException(string.Create(CultureInfo.InvariantCulture,
+                        $"{modelPath}: the forecast is not finite (step {i + 1}: {f.Values[i]:G4}, 95 % interval {f.Lower95[i]:G4} .. {f.Upper95[i]:G4}){(p.GetValue(normalize) is null ? "" : "; check --normalize")}; nothing written."));
+                }
+            }
+
             var sb = new StringBuilder("step,forecast,lower_80,upper_80,lower_95,upper_95\n");
             for (int i = 0; i < k; i++)
             {

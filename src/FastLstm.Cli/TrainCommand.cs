@@ -114,6 +114,15 @@ internal static class TrainCommand
                     $"training diverged: no network reached a finite loss ({e.Message.TrimEnd('.')}); lower --lr (now {training.LearningRate:G}){(training.Clip == 0 ? " or turn gradient clipping on (--clip 1)" : $" or clip harder (--clip, now {training.Clip:G})")}."));
             }
 
+            foreach (var (option, asked, used) in new[] { ("--horizon", p.GetValue(horizon), report.Horizon), ("--lookback", p.GetValue(lookback), report.Lookback), ("--season", p.GetValue(season), report.Season) })
+            {
+                if (asked > 0 && asked != used)
+                {
+                    console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"note: {option} {asked} is more than {series.Length} values allow; used {(used > 0 ? used.ToString(CultureInfo.InvariantCulture) : "none")}."));
+                }
+            }
+
             var b = report.Backtest;
             console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{name}: {series.Length} values; season {(report.Season > 0 ? report.Season.ToString(CultureInfo.InvariantCulture) : "none")}{(p.GetValue(season) < 0 ? " (found)" : "")}; horizon {report.Horizon}; window {report.Lookback}. Backtest: fitted on the first {b.FitLength} values, {report.Horizon}-step forecasts from {b.Origins.Count} origins ({b.Origins[0]}..{b.Origins[^1]})."));

@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace FastLstm.Training.Forecasting;
 
 /// <summary>Which forecasting method a <see cref="Forecaster"/> uses; <see cref="Auto"/> lets the backtest choose.</summary>
@@ -210,6 +212,9 @@ public sealed class Forecaster
     private static int MinimumHistoryOf(NetworkForecastOptions o, int season) =>
         Math.Max(o.Lookback + (o.Residual ? 2 * o.Period : o.Transform.Lag) + 1, Math.Max(2, (2 * season) + 2));
 
+    /// <summary>The largest magnitude (and the inverse of the smallest) of a series <see cref="Train"/> takes.</summary>
+    public const double MaxMagnitude = 1e100;
+
     /// <summary>Trains and chooses; <paramref name="onProgress"/> hears (stage, detail) as the work goes.</summary>
     public static (Forecaster Forecaster, ForecastReport Report) Train(ReadOnlySpan<double> series, ForecasterOptions options, TrainingOptions training, Action<string>? onProgress = null)
     {
@@ -228,6 +233,19 @@ public sealed class Forecaster
         if (series.Length < 16)
         {
             throw new ArgumentException($"series: {series.Length} values are too few to forecast from; need at least 16.", nameof(series));
+        }
+
+        double scale = 0;
+        foreach (double v in series)
+        {
+            scale = Math.Max(scale, Math.Abs(v));
+        }
+
+        if (scale > MaxMagnitude || (scale > 0 && scale < 1 / MaxMagnitude))
+        {
+            // Squared errors and variances overflow above, and underflow to zero-width intervals below.
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"series: values up to {scale:G3} in magnitude; the forecaster works between 1e-100 and 1e100: rescale the series (divide by 1e{Math.Floor(Math.Log10(scale)):F0})."), nameof(series));
         }
 
         int n = series.Length;

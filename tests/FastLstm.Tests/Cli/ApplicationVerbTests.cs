@@ -150,6 +150,42 @@ public class ApplicationVerbTests : IDisposable
     }
 
     [Fact]
+    public void SeriesOutsideTheForecastersRangeAreRefusedAtTrain()
+    {
+        var lines = File.ReadAllLines(Path.Combine(Samples, "air-passengers.csv"));
+        foreach (var (scale, mentions) in new[] { (1e300, "divide by 1e302"), (1e-300, "divide by 1e-298") })
+        {
+            string csv = Path.Combine(_dir, "scaled.csv"), model = Path.Combine(_dir, "scaled.model");
+            File.WriteAllLines(csv, [lines[0], .. lines[1..].Select(l => l.Split(',')).Select(c => $"{c[0]},{(double.Parse(c[1], System.Globalization.CultureInfo.InvariantCulture) * scale).ToString("R", System.Globalization.CultureInfo.InvariantCulture)}")]);
+            var r = CliRunner.Run("train", "--csv", csv, "--column", "passengers", "--out", model);
+            CliRunner.AssertOneLineError(r, 1, mentions);
+            Assert.False(File.Exists(model));
+        }
+    }
+
+    [Fact]
+    public void ANonFiniteForecastIsAnErrorAndWritesNothing()
+    {
+        string csv = Path.Combine(_dir, "f.csv");
+        var r = CliRunner.Run("forecast", "--model", Path.Combine(Samples, "pytorch", "air-passengers-lstm.onnx"), "--csv", Path.Combine(Samples, "air-passengers.csv"),
+            "--column", "passengers", "--lookback", "12", "--normalize", "1e308,1e-308", "--out", csv, "--plot", Path.Combine(_dir, "f.png"));
+        CliRunner.AssertOneLineError(r, 1, "the forecast is not finite");
+        Assert.Contains("check --normalize", r.Err, StringComparison.Ordinal);
+        Assert.False(File.Exists(csv));
+    }
+
+    [Fact]
+    public void OptionsTheSeriesCannotHonourAreNamedWithTheValueUsed()
+    {
+        var r = CliRunner.Run("train", "--csv", Path.Combine(Samples, "air-passengers.csv"), "--column", "passengers", "--out", Path.Combine(_dir, "h.model"),
+            "--horizon", "10000", "--lookback", "10000", "--season", "100000", "--epochs", "1", "--ensemble", "1", "--hidden", "4");
+        Assert.True(r.Exit == 0, r.Err);
+        Assert.Contains("note: --horizon 10000 is more than 144 values allow; used 36.", r.Out, StringComparison.Ordinal);
+        Assert.Contains("note: --lookback 10000 is more than 144 values allow; used 36.", r.Out, StringComparison.Ordinal);
+        Assert.Contains("note: --season 100000 is more than 144 values allow; used none.", r.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void NoVerbShowsEveryVerb()
     {
         var r = CliRunner.Run();
