@@ -21,7 +21,28 @@ internal static class Corpus
             throw new CliException($"{path}: {info.Length} bytes; a corpus may have at most {MaxBytes} ({MaxBytes >> 20} MiB).");
         }
 
-        return Decode(File.ReadAllBytes(path), path);
+        // Read in chunks up to the cap, whatever the file claims: a device or a pipe reports no length and may never end.
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        using var bytes = new MemoryStream();
+        var chunk = new byte[1 << 20];
+        int read;
+        while ((read = stream.Read(chunk)) > 0)
+        {
+            int nul = Array.IndexOf(chunk, (byte)0, 0, read);
+            if (nul >= 0)
+            {
+                throw new CliException($"{path}: byte {bytes.Length + nul} is NUL; this looks like a binary file, not text.");
+            }
+
+            if (bytes.Length + read > MaxBytes)
+            {
+                throw new CliException($"{path}: more than {MaxBytes} bytes ({MaxBytes >> 20} MiB), the most a corpus may have; stopped reading there (it is not a regular file, so it may not end).");
+            }
+
+            bytes.Write(chunk, 0, read);
+        }
+
+        return Decode(bytes.ToArray(), path);
     }
 
     /// <summary>The text of <paramref name="bytes"/> (a UTF-8 byte-order mark dropped); <paramref name="name"/> starts every message.</summary>

@@ -186,6 +186,15 @@ public class ApplicationVerbTests : IDisposable
     }
 
     [Fact]
+    public void AnEndlessDeviceIsNotReadToTheEnd()
+    {
+        Assert.True(File.Exists("/dev/zero"), "this test needs a Unix /dev/zero");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        CliRunner.AssertOneLineError(CliRunner.Run("text", "train", "--file", "/dev/zero", "--out", Path.Combine(_dir, "z.model")), 1, "byte 0 is NUL");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"{clock.Elapsed} reading /dev/zero");
+    }
+
+    [Fact]
     public void NoVerbShowsEveryVerb()
     {
         var r = CliRunner.Run();
