@@ -16,7 +16,8 @@ internal static class InfoCommand
         {
             int bits = Isa.Bits;
             using var session = new InferenceSession<float>(RnnModel<float>.CreateRandom(new RnnSpec(CellType.Lstm, 1, 1), 1), 1, 1);
-            output.WriteLine($"fastlstm: {typeof(InfoCommand).Assembly.GetName().Version}");
+            // The same string as --version (the package version and the commit it was built from).
+            output.WriteLine($"fastlstm: {Program.Version}");
             output.WriteLine($"cpu: {CpuName()}, {Environment.ProcessorCount} logical cores");
             output.WriteLine($"vectors: {Isa.Describe(bits)}{(Environment.GetEnvironmentVariable(Isa.Variable) is { Length: > 0 } v ? $", forced by {Isa.Variable}={v}" : "")}");
             output.WriteLine($"widest: {Isa.Widest}");

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Reflection;
 using System.Text.RegularExpressions;
 
 namespace FastLstm.Cli;
@@ -11,6 +12,13 @@ public static class Program
     /// <summary>Parses and runs one command line; every error is one line on <paramref name="error"/> and a non-zero exit.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
+        if (args is ["--version"])
+        {
+            // Ours rather than the parser's, which reports whichever program hosts this one (a test runner, say).
+            output.WriteLine(Version);
+            return ExitCodes.Success;
+        }
+
         var root = Root(output);
         if (args.Length == 0)
         {
@@ -47,6 +55,10 @@ public static class Program
             return ExitCodes.Failure;
         }
     }
+
+    /// <summary>The package version and the commit it was built from, as --version and info print it.</summary>
+    internal static string Version =>
+        typeof(Program).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
 
     /// <summary>Every verb, writing to <paramref name="output"/>.</summary>
     internal static Command Root(TextWriter output)

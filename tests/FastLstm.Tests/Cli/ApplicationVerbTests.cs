@@ -195,6 +195,17 @@ public class ApplicationVerbTests : IDisposable
     }
 
     [Fact]
+    public void InfoAndVersionPrintOneVersion()
+    {
+        var version = CliRunner.Run("--version");
+        var info = CliRunner.Run("info");
+        Assert.Equal(0, version.Exit);
+        Assert.Equal(0, info.Exit);
+        Assert.Contains("+", version.Out, StringComparison.Ordinal); // the package version and the commit
+        Assert.Equal($"fastlstm: {version.Out.Trim()}", info.Out.Split('\n')[0].Trim());
+    }
+
+    [Fact]
     public void NoVerbShowsEveryVerb()
     {
         var r = CliRunner.Run();
