@@ -26,7 +26,7 @@ internal static class BenchCommand
         };
         command.SetAction(p =>
         {
-            var spec = new RnnSpec(p.GetValue(cell), p.GetValue(input), p.GetValue(hidden));
+            var spec = new RnnSpec(p.Value(cell), p.GetValue(input), p.GetValue(hidden));
             int b = p.GetValue(batch), t = p.GetValue(steps);
             // Weights, packed copies, the input and output sequences and the naive twin's copies of both.
             double bytes = 4.0 * ((4 * spec.ParameterCount) + (3.0 * b * t * (spec.InputSize + (spec.GateCount * spec.HiddenSize))));

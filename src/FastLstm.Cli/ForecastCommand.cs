@@ -12,14 +12,14 @@ internal static class ForecastCommand
 {
     public static Command Create(TextWriter output)
     {
-        var model = new Option<string>("--model") { Description = "Model file written by 'fastlstm train'.", Required = true };
+        var model = new Option<string>("--model") { Description = "Model file written by 'fastlstm train', or an ONNX forecasting model (see --lookback, --normalize).", Required = true };
         var csv = new Option<string>("--csv") { Description = "CSV file with the history.", Required = true };
         var column = new Option<string>("--column") { Description = "Name of the numeric column.", Required = true };
         var steps = Options.Int("--steps", 12, 1, 1_000_000, "Values to forecast.");
         var outPath = new Option<string>("--out") { Description = "CSV to write (step,forecast,lower_80,upper_80,lower_95,upper_95).", DefaultValueFactory = _ => "forecast.csv" };
         var plot = new Option<string>("--plot") { Description = "PNG of history and forecast.", DefaultValueFactory = _ => "forecast.png" };
-        var lookback = new Option<int?>("--lookback") { Description = "ONNX models with a free sequence length: values per window (what the model was trained on)." };
-        var normalize = new Option<string?>("--normalize") { Description = "ONNX models: feed (x - MEAN) / SCALE and map predictions back; 'MEAN,SCALE' (a min-max scaler: MIN,MAX-MIN)." };
+        var lookback = new Option<int?>("--lookback") { Description = "ONNX models with a free sequence length: values per window (what the model was trained on).", HelpName = "int" };
+        var normalize = new Option<string?>("--normalize") { Description = "ONNX models: feed (x - MEAN) / SCALE and map predictions back; 'MEAN,SCALE' (a min-max scaler: MIN,MAX-MIN).", HelpName = "MEAN,SCALE" };
         var command = new Command("forecast", "Forecast the next values of a CSV column with a model from 'fastlstm train' or an ONNX file.")
         {
             model, csv, column, steps, outPath, plot, lookback, normalize,

@@ -25,7 +25,7 @@ internal static class GradCheckCommand
         };
         command.SetAction(p =>
         {
-            var spec = new RnnSpec(p.GetValue(cell), p.GetValue(input), p.GetValue(hidden), p.GetValue(layers), p.GetValue(bidirectional));
+            var spec = new RnnSpec(p.Value(cell), p.GetValue(input), p.GetValue(hidden), p.GetValue(layers), p.GetValue(bidirectional));
             double tol = p.GetValue(tolerance);
             var report = GradientCheck.Run(spec, p.GetValue(batch), p.GetValue(steps), p.GetValue(seed));
             var console = Output.Console(output);

@@ -88,7 +88,7 @@ internal static class InteropCommands
         var input = new Argument<FileInfo>("IN") { Description = "An ONNX file, a safetensors file or a FastLstm model file." };
         var target = new Argument<FileInfo>("OUT") { Description = "The file to write; its format from its extension: .onnx, .safetensors, anything else a FastLstm model file." };
         var prefix = PrefixOption();
-        var cell = new Option<CellType?>("--cell") { Description = "The cell of a safetensors file where names cannot tell (GruResetBefore, RnnRelu)." };
+        var cell = Cli.Options.OptionalCell("The cell of a safetensors file where names cannot tell (gru-reset-before, rnn-relu).");
         var command = new Command("convert", "Convert between ONNX, safetensors and FastLstm model files: the recurrent stack, and its dense head between ONNX and FastLstm model files (checked by running both).")
         {
             input, target, prefix, cell,
@@ -175,7 +175,19 @@ internal static class InteropCommands
         }
 
         // safetensors: an 8-byte header size, then the JSON header's opening brace.
-        return n == 9 && head[8] == (byte)'{' ? Format.SafeTensors : Format.Onnx;
+        if (n == 9 && head[8] == (byte)'{')
+        {
+            return Format.SafeTensors;
+        }
+
+        // ONNX: a protobuf ModelProto, which every exporter starts with its ir_version (field 1, a varint: byte 0x08).
+        if (n > 0 && head[0] == 0x08)
+        {
+            return Format.Onnx;
+        }
+
+        string start = new([.. head[..Math.Min(n, 8)].ToArray().Select(b => b is >= 0x20 and < 0x7F ? (char)b : '.')]);
+        throw new CliException($"{path}: not a model file fastlstm reads (it starts '{start}'): a FastLstm model file starts 'FASTLSTM', a safetensors file with a header size and '{{', an ONNX model with its IR version.");
     }
 
     private static void WriteSpec(TextWriter output, RnnModel<float> model)

@@ -45,7 +45,7 @@ internal static class MemoryCommands
             }
             else
             {
-                foreach (var cell in p.GetValue(cells)!)
+                foreach (var cell in p.Value(cells))
                 {
                     var m = RnnModel<double>.CreateRandom(new RnnSpec(cell, p.GetValue(input), p.GetValue(hidden)), s);
                     if (m.Spec.HasCellState && p.GetValue(forget) != 0)
@@ -119,8 +119,8 @@ internal static class MemoryCommands
         command.SetAction(p =>
         {
             var kind = p.GetValue(task) == "recall" ? MemoryTask.Recall : MemoryTask.Adding;
-            MemoryBudget.Check($"--hidden {p.GetValue(hidden)} --batch {p.GetValue(batch)} --steps {p.GetValue(steps)!.Max()}",
-                MemoryBudget.Training(new RnnSpec(CellType.Lstm, 2, p.GetValue(hidden)), p.GetValue(batch), p.GetValue(steps)!.Max()));
+            MemoryBudget.Check($"--hidden {p.GetValue(hidden)} --batch {p.GetValue(batch)} --steps {p.Value(steps).Max()}",
+                MemoryBudget.Training(new RnnSpec(CellType.Lstm, 2, p.GetValue(hidden)), p.GetValue(batch), p.Value(steps).Max()));
             var options = new LongMemoryOptions
             {
                 Hidden = p.GetValue(hidden),
@@ -137,8 +137,8 @@ internal static class MemoryCommands
             string png = p.GetValue(plot)!;
             OutputPath.CheckWritable(png);
             return p.GetValue(explode)
-                ? Explode(console, kind, p.GetValue(cells)![0], p.GetValue(steps)![0], p.GetResult(lr) is { Implicit: false } ? options : options with { LearningRate = 0.1 }, p.GetValue(clip), png)
-                : Compare(console, kind, p.GetValue(cells)!, p.GetValue(steps)!, options, png);
+                ? Explode(console, kind, p.Value(cells)[0], p.Value(steps)[0], p.GetResult(lr) is { Implicit: false } ? options : options with { LearningRate = 0.1 }, p.GetValue(clip), png)
+                : Compare(console, kind, p.Value(cells), p.Value(steps), options, png);
         });
         return command;
     }

@@ -19,6 +19,13 @@ internal static class Options
     /// <summary>The documented range of every numeric option, as the user types its ends (what the CLI contract test walks).</summary>
     internal static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Option, Range> Ranges = [];
 
+    /// <summary>
+    /// Defaults of the options whose value .NET's help would print in another spelling than users type (an enum's name,
+    /// a list joined by '|'): these have no default value factory; their description says the default as typed, and
+    /// <see cref="Value{T}"/> supplies it.
+    /// </summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Option, object> Defaults = [];
+
     /// <summary>An option's smallest and largest accepted values; <see cref="IsInteger"/> for whole numbers.</summary>
     internal sealed record Range(double Min, double Max, bool IsInteger);
 
@@ -45,7 +52,9 @@ internal static class Options
                 string text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
                 if (!parse(text, out T v))
                 {
-                    r.AddError($"{name}: expected {what}, got '{text}'.");
+                    // A number too large for the type is a range error, not a malformed one.
+                    bool number = double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out _);
+                    r.AddError(number ? $"{name}: expected {min}..{max}, got {text}." : $"{name}: expected {what}, got '{text}'.");
                 }
                 else if (v.CompareTo(min) < 0 || v.CompareTo(max) > 0)
                 {
@@ -61,11 +70,10 @@ internal static class Options
 
     /// <summary>A comma-separated list of cells.</summary>
     public static Option<CellType[]> CellList(string name, CellType[] defaultValue, string description) =>
-        new(name)
+        Shown(string.Join(",", defaultValue.Select(CellName)), defaultValue, new Option<CellType[]>(name)
         {
             Description = description,
             HelpName = "cell,cell…",
-            DefaultValueFactory = _ => defaultValue,
             CustomParser = r =>
             {
                 string text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
@@ -83,15 +91,14 @@ internal static class Options
 
                 return [.. cells.Distinct()];
             },
-        };
+        });
 
     /// <summary>A comma-separated list of integers, each in [min, max].</summary>
     public static Option<int[]> IntList(string name, int[] defaultValue, int min, int max, string description) =>
-        new(name)
+        Shown(string.Join(",", defaultValue), defaultValue, new Option<int[]>(name)
         {
             Description = $"{description} Each in {min}..{max}.",
             HelpName = "n,n…",
-            DefaultValueFactory = _ => defaultValue,
             CustomParser = r =>
             {
                 string text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
@@ -109,7 +116,7 @@ internal static class Options
 
                 return [.. values];
             },
-        };
+        });
 
     public static Option<CellType> Cell(CellType defaultValue = CellType.Lstm)
     {
@@ -117,20 +124,46 @@ internal static class Options
         {
             Description = "Recurrent cell.",
             HelpName = string.Join("|", Cells.Keys),
-            DefaultValueFactory = _ => defaultValue,
-            CustomParser = r =>
-            {
-                string text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
-                if (Cells.TryGetValue(text, out var cell))
-                {
-                    return cell;
-                }
-
-                r.AddError($"--cell: expected one of {string.Join(", ", Cells.Keys)}, got '{text}'.");
-                return default;
-            },
+            CustomParser = r => ParseCell(r) ?? default,
         };
         option.CompletionSources.Add(Cells.Keys.ToArray());
+        return Shown(CellName(defaultValue), defaultValue, option);
+    }
+
+    /// <summary>A cell that may be left out (null), in the same spelling as <see cref="Cell"/>.</summary>
+    public static Option<CellType?> OptionalCell(string description)
+    {
+        var option = new Option<CellType?>("--cell")
+        {
+            Description = description,
+            HelpName = string.Join("|", Cells.Keys),
+            CustomParser = ParseCell,
+        };
+        option.CompletionSources.Add(Cells.Keys.ToArray());
+        return option;
+    }
+
+    private static CellType? ParseCell(System.CommandLine.Parsing.ArgumentResult r)
+    {
+        string text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
+        if (Cells.TryGetValue(text, out var cell))
+        {
+            return cell;
+        }
+
+        r.AddError($"--cell: expected one of {string.Join(", ", Cells.Keys)}, got '{text}'.");
+        return null;
+    }
+
+    /// <summary>The value given for <paramref name="option"/>, or its default when it was left out.</summary>
+    public static T Value<T>(this ParseResult p, Option<T> option) =>
+        p.GetResult(option) is null && Defaults.TryGetValue(option, out var value) ? (T)value : p.GetValue(option)!;
+
+    private static Option<T> Shown<T>(string text, T value, Option<T> option)
+        where T : notnull
+    {
+        option.Description += $" Default: {text}.";
+        Defaults.Add(option, value);
         return option;
     }
 }

@@ -4,7 +4,8 @@ using Spectre.Console;
 namespace FastLstm.Cli;
 
 /// <summary>
-/// Long work: a progress bar (epoch, loss, ETA) on a terminal, one plain line per epoch when output is redirected.
+/// Long work: a progress bar (epoch, loss, ETA) on a terminal; when output is redirected, one plain line per report with
+/// the time so far (and the time to go once some units are done).
 /// </summary>
 internal static class Progress
 {
@@ -29,11 +30,14 @@ internal static class Progress
             return result;
         }
 
+        // A log gets what is known: the stage and the time so far; a count and an estimate only once there is one.
         var clock = System.Diagnostics.Stopwatch.StartNew();
         return work((done, status) =>
         {
-            double eta = done > 0 ? clock.Elapsed.TotalSeconds / done * (total - done) : 0;
-            console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{title} {done}/{total}  {status}  eta {eta:F0}s"));
+            double elapsed = clock.Elapsed.TotalSeconds;
+            string count = total > 1 ? $" {done}/{total}" : "";
+            string eta = done > 0 && done < total ? string.Create(CultureInfo.InvariantCulture, $", about {elapsed / done * (total - done):F0} s to go") : "";
+            console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{title}{count}: {status} ({elapsed:F1} s{eta})"));
         });
     }
 }

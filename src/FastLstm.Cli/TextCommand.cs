@@ -42,7 +42,7 @@ internal static class TextCommand
             string text = Corpus.Read(path);
             var options = new TextModelOptions
             {
-                Cell = p.GetValue(cell),
+                Cell = p.Value(cell),
                 Hidden = p.GetValue(hidden),
                 Layers = p.GetValue(layers),
                 SequenceLength = p.GetValue(seq),

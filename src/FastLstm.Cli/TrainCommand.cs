@@ -67,7 +67,7 @@ internal static class TrainCommand
 
             int concurrent = Math.Min(p.GetValue(threads), p.GetValue(ensemble) > 0 ? p.GetValue(ensemble) : 20);
             MemoryBudget.Check($"--hidden {p.GetValue(hidden)} --layers {p.GetValue(layers)} ({concurrent} networks trained at once)",
-                concurrent * MemoryBudget.Training(new RnnSpec(p.GetValue(cell), 1, p.GetValue(hidden), p.GetValue(layers)), p.GetValue(batch), p.GetValue(lookback) > 0 ? p.GetValue(lookback) : 120));
+                concurrent * MemoryBudget.Training(new RnnSpec(p.Value(cell), 1, p.GetValue(hidden), p.GetValue(layers)), p.GetValue(batch), p.GetValue(lookback) > 0 ? p.GetValue(lookback) : 120));
             var series = Csv.ReadColumn(file, name);
             if (p.GetValue(log) == "yes" && series.Any(v => v <= 0))
             {
@@ -76,7 +76,7 @@ internal static class TrainCommand
 
             var options = new ForecasterOptions
             {
-                Cell = p.GetValue(cell),
+                Cell = p.Value(cell),
                 Hidden = p.GetValue(hidden),
                 Layers = p.GetValue(layers),
                 Lookback = p.GetValue(lookback),

@@ -21,6 +21,9 @@ public class ApplicationVerbTests : IDisposable
         }
 
         Assert.Contains("backtest: last value", train.Out, StringComparison.Ordinal); // plain progress lines when redirected
+        Assert.Contains("train: backtest: last value (", train.Out, StringComparison.Ordinal); // the stage and the time so far,
+        Assert.DoesNotContain("0/1", train.Out, StringComparison.Ordinal); // not a count and an estimate that mean nothing
+        Assert.DoesNotContain("eta", train.Out, StringComparison.Ordinal);
         Assert.Contains("chosen: ", train.Out, StringComparison.Ordinal);
         Assert.True(new FileInfo(model).Length > 100);
         Assert.True(new FileInfo(model + ".loss.png").Length > 1000);
@@ -203,6 +206,22 @@ public class ApplicationVerbTests : IDisposable
         Assert.Equal(0, info.Exit);
         Assert.Contains("+", version.Out, StringComparison.Ordinal); // the package version and the commit
         Assert.Equal($"fastlstm: {version.Out.Trim()}", info.Out.Split('\n')[0].Trim());
+    }
+
+    [Fact]
+    public void HelpShowsDefaultsAsTypedAndTooLargeNumbersGetTheRange()
+    {
+        var flow = CliRunner.Run("gradient-flow", "--help");
+        Assert.Contains("Default: rnn-tanh,rnn-relu,gru,lstm,seed-lstm.", flow.Out, StringComparison.Ordinal);
+        Assert.Contains("Default: 10,50,100,200.", CliRunner.Run("long-memory", "--help").Out, StringComparison.Ordinal);
+        Assert.Contains("Recurrent cell. Default: lstm.", CliRunner.Run("train", "--help").Out, StringComparison.Ordinal);
+        Assert.DoesNotContain("RnnTanh", flow.Out, StringComparison.Ordinal);
+        Assert.DoesNotContain("GruResetBefore", CliRunner.Run("convert", "--help").Out, StringComparison.Ordinal);
+        var forecast = CliRunner.Run("forecast", "--help").Out;
+        Assert.Contains("--lookback <int>", forecast, StringComparison.Ordinal);
+        Assert.Contains("--normalize <MEAN,SCALE>", forecast, StringComparison.Ordinal);
+        Assert.Contains("or an ONNX forecasting model", forecast, StringComparison.Ordinal);
+        CliRunner.AssertOneLineError(CliRunner.Run("bench", "--steps", "99999999999"), 2, "--steps: expected 1..");
     }
 
     [Fact]

@@ -70,10 +70,17 @@ public sealed class InteropVerbTests
     }
 
     [Theory]
-    [InlineData("README.md", "not an ONNX model")]
+    [InlineData("README.md", "not a model file fastlstm reads (it starts '# FastLs')")]
     [InlineData("tests/fixtures/onnx/node/test_lstm_with_peepholes/model.onnx", "W, R or B is not a constant")]
+    [InlineData("damaged", "not a model file fastlstm reads (it starts 'FASTLSTX')")]
     public void Files_it_cannot_convert_get_one_line_and_exit_1(string file, string words)
     {
+        if (file == "damaged")
+        {
+            file = Path.Combine(Path.GetTempPath(), $"fastlstm-{Guid.NewGuid():N}.model");
+            File.WriteAllText(file, "FASTLSTX then what a model file holds");
+        }
+
         string target = Path.Combine(Path.GetTempPath(), $"fastlstm-{Guid.NewGuid():N}.safetensors");
         var (exit, _, error) = CliRunner.Run("convert", Path.Combine(RepositoryRoot.Path, file), target);
         Assert.Equal(1, exit);
