@@ -1,6 +1,7 @@
 using System.CommandLine;
 using FastLstm.Onnx;
 using FastLstm.Training;
+using FastLstm.Training.Forecasting;
 
 namespace FastLstm.Cli;
 
@@ -32,6 +33,11 @@ internal static class InteropCommands
                     output.WriteLine("format: FastLstm model file");
                     WriteSpec(output, saved.Network);
                     output.WriteLine(saved.Head is { } h ? $"head: Dense {h.Inputs} → {h.Outputs}, {h.Activation}" : "head: none");
+                    foreach (var line in Forecaster.Describe(saved.Metadata) ?? [])
+                    {
+                        output.WriteLine(line);
+                    }
+
                     break;
                 case Format.SafeTensors:
                     var tensors = SafeTensors.List(path);
@@ -101,11 +107,13 @@ internal static class InteropCommands
             RnnModel<float> network;
             DenseHead<float>? head = null;
             string? notCarried = null;
+            IReadOnlyList<string>? forecaster = null;
             switch (Detect(from))
             {
                 case Format.FastLstm:
                     var saved = ModelFile.Load<float>(from);
                     (network, head) = (saved.Network, saved.Head);
+                    forecaster = Forecaster.Describe(saved.Metadata);
                     break;
                 case Format.SafeTensors:
                     network = SafeTensors.LoadRnn<float>(from, SafeTensors.InferSpec(from, p, parse.GetValue(cell)), p);
@@ -148,6 +156,16 @@ internal static class InteropCommands
             if (notCarried != null)
             {
                 output.WriteLine($"note: the graph's head was not carried, only the recurrent stack: {notCarried}");
+            }
+
+            if (forecaster != null)
+            {
+                // A forecaster is more than its first network: say what stays behind, so nobody takes the file for it.
+                output.WriteLine($"note: {from} is a forecaster; {to} holds its first network{(head != null && extension != ".safetensors" ? " and head" : "")} only, without the rest of it:");
+                foreach (var line in forecaster)
+                {
+                    output.WriteLine($"  {line}");
+                }
             }
 
             return ExitCodes.Success;

@@ -524,6 +524,44 @@ public sealed class Forecaster
         ModelFile.Save(path, new SavedModel<float>(members[0].Network, members[0].Head, metadata));
     }
 
+    /// <summary>
+    /// What a forecaster's model file holds beyond its first network, one line each (for inspecting or converting it), or
+    /// null when <paramref name="metadata"/> is not a forecaster's.
+    /// </summary>
+    public static IReadOnlyList<string>? Describe(IReadOnlyDictionary<string, double[]> metadata)
+    {
+        ArgumentNullException.ThrowIfNull(metadata);
+        if (!metadata.TryGetValue("kind", out var kind) || kind is not [Kind] || !metadata.TryGetValue("network", out var net) || net.Length != 15
+            || !metadata.TryGetValue("method", out var method) || method.Length != 1 || !metadata.TryGetValue("season", out var season) || season.Length != 2
+            || !Enum.IsDefined((CellType)(int)net[0]))
+        {
+            return null;
+        }
+
+        var o = OptionsOf(net);
+        var choice = (ForecastChoice)(int)method[0];
+        return
+        [
+            string.Create(CultureInfo.InvariantCulture, $"forecaster: method {choice}, horizon {season[1]}, season {(season[0] > 0 ? season[0].ToString(CultureInfo.InvariantCulture) : "none")}"),
+            string.Create(CultureInfo.InvariantCulture, $"networks: {net[14]} averaged, each {new NetworkMethod(o).Name}, window {o.Lookback}; the series scaled by mean {net[11]:G6} and scale {net[12]:G6}"),
+            metadata.ContainsKey("hw") ? $"Holt-Winters: saved{(choice == ForecastChoice.Combination ? ", half of the combination" : choice == ForecastChoice.HoltWinters ? ", the method" : "")}" : "Holt-Winters: none",
+            .. metadata.ContainsKey("ar") ? ["linear autoregression: saved, the method"] : Array.Empty<string>(),
+        ];
+    }
+
+    private static NetworkForecastOptions OptionsOf(double[] net) => new()
+    {
+        Cell = (CellType)(int)net[0],
+        Hidden = (int)net[1],
+        Layers = (int)net[2],
+        Lookback = (int)net[3],
+        Horizon = (int)net[4],
+        Recursive = net[5] == 1,
+        Residual = net[6] == 1,
+        Period = (int)net[7],
+        Transform = new SeriesTransform(net[8] == 1, (int)net[9], (int)net[10]),
+    };
+
     /// <summary>Loads a forecaster saved by <see cref="Save"/>; <paramref name="history"/> positions its Holt-Winters models.</summary>
     /// <exception cref="InvalidDataException">Not a valid forecaster file.</exception>
     public static Forecaster Load(string path, ReadOnlySpan<double> history)
@@ -549,18 +587,7 @@ public sealed class Forecaster
                 throw new InvalidDataException("the method, season, horizon or interval widths are invalid.");
             }
 
-            var options = new NetworkForecastOptions
-            {
-                Cell = (CellType)(int)net[0],
-                Hidden = (int)net[1],
-                Layers = (int)net[2],
-                Lookback = (int)net[3],
-                Horizon = (int)net[4],
-                Recursive = net[5] == 1,
-                Residual = net[6] == 1,
-                Period = (int)net[7],
-                Transform = new SeriesTransform(net[8] == 1, (int)net[9], (int)net[10]),
-            };
+            var options = OptionsOf(net);
             int outputs = options.Recursive && !options.Residual ? 1 : options.Horizon;
             if (!Enum.IsDefined(options.Cell) || options.Lookback is < 1 or > 10_000 || options.Horizon is < 1 or > 10_000 || net[14] is < 1 or > 64
                 || saved.Head.Outputs != outputs || saved.Network.Spec.HiddenSize != options.Hidden || !(net[12] > 0))

@@ -225,6 +225,24 @@ public class ApplicationVerbTests : IDisposable
     }
 
     [Fact]
+    public void InspectAndConvertSayWhatAForecasterHolds()
+    {
+        string model = Path.Combine(_dir, "fc.model"), onnx = Path.Combine(_dir, "fc.onnx");
+        var train = CliRunner.Run("train", "--csv", Path.Combine(Samples, "air-passengers.csv"), "--column", "passengers", "--out", model,
+            "--season", "12", "--hidden", "4", "--epochs", "2", "--ensemble", "3", "--method", "combination");
+        Assert.True(train.Exit == 0, train.Err);
+        var inspect = CliRunner.Run("inspect", model);
+        Assert.Equal(0, inspect.Exit);
+        Assert.Contains("forecaster: method Combination, horizon 24, season 12", inspect.Out, StringComparison.Ordinal);
+        Assert.Contains("networks: 3 averaged, each lstm direct", inspect.Out, StringComparison.Ordinal);
+        Assert.Contains("Holt-Winters: saved, half of the combination", inspect.Out, StringComparison.Ordinal);
+        var convert = CliRunner.Run("convert", model, onnx);
+        Assert.Equal(0, convert.Exit);
+        Assert.Contains("is a forecaster; " + onnx + " holds its first network and head only, without the rest of it:", convert.Out, StringComparison.Ordinal);
+        Assert.Contains("  Holt-Winters: saved, half of the combination", convert.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void NoVerbShowsEveryVerb()
     {
         var r = CliRunner.Run();
