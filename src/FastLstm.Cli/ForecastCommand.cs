@@ -34,8 +34,8 @@ internal static class ForecastCommand
             }
 
             string csvPath = p.GetValue(csv)!;
-            OutputPath.CheckWritable(csvOut, modelPath, csvPath);
-            OutputPath.CheckWritable(png, modelPath, csvPath);
+            OutputPath.CheckWritable("--out", csvOut, modelPath, csvPath);
+            OutputPath.CheckWritable("--plot", png, modelPath, csvPath);
             var history = Csv.ReadColumn(csvPath, name);
             var (method, f) = InteropCommands.IsOnnx(modelPath)
                 ? Imported(modelPath, history, k, p.GetValue(lookback), Scaling(p.GetValue(normalize)), output)

@@ -20,12 +20,12 @@ internal static class InteropCommands
 
     public static Command Inspect(TextWriter output)
     {
-        var file = new Argument<FileInfo>("FILE") { Description = "An ONNX file, a safetensors file or a FastLstm model file." };
+        var file = new Argument<string>("FILE") { Description = "An ONNX file, a safetensors file or a FastLstm model file." };
         var prefix = PrefixOption();
         var command = new Command("inspect", "Show what a model file holds: format, cells, sizes, parameters, op types.") { file, prefix };
         command.SetAction(parse =>
         {
-            string path = parse.GetValue(file)!.FullName;
+            string path = InputPath("FILE", parse.GetValue(file));
             switch (Detect(path))
             {
                 case Format.FastLstm:
@@ -91,8 +91,8 @@ internal static class InteropCommands
 
     public static Command Convert(TextWriter output)
     {
-        var input = new Argument<FileInfo>("IN") { Description = "An ONNX file, a safetensors file or a FastLstm model file." };
-        var target = new Argument<FileInfo>("OUT") { Description = "The file to write; its format from its extension: .onnx, .safetensors, anything else a FastLstm model file." };
+        var input = new Argument<string>("IN") { Description = "An ONNX file, a safetensors file or a FastLstm model file." };
+        var target = new Argument<string>("OUT") { Description = "The file to write; its format from its extension: .onnx, .safetensors, anything else a FastLstm model file." };
         var prefix = PrefixOption();
         var cell = Cli.Options.OptionalCell("The cell of a safetensors file where names cannot tell (gru-reset-before, rnn-relu).");
         var command = new Command("convert", "Convert between ONNX, safetensors and FastLstm model files: the recurrent stack, and its dense head between ONNX and FastLstm model files (checked by running both).")
@@ -101,9 +101,9 @@ internal static class InteropCommands
         };
         command.SetAction(parse =>
         {
-            string from = parse.GetValue(input)!.FullName, to = parse.GetValue(target)!.FullName;
+            string from = InputPath("IN", parse.GetValue(input)), to = parse.GetValue(target)!;
             string p = parse.GetValue(prefix)!;
-            OutputPath.CheckWritable(to, from);
+            OutputPath.CheckWritable("OUT", to, from);
             RnnModel<float> network;
             DenseHead<float>? head = null;
             string? notCarried = null;
@@ -178,6 +178,10 @@ internal static class InteropCommands
         Description = "Prefix of the recurrent tensors' names in a safetensors file (e.g. \"lstm.\" for a module's submodule named lstm).",
         DefaultValueFactory = _ => "",
     };
+
+    /// <summary>The full path of an input argument, refusing an empty one by its name.</summary>
+    private static string InputPath(string argument, string? path) =>
+        string.IsNullOrEmpty(path) ? throw new CliException($"{argument}: expected a file name, got an empty path.") : Path.GetFullPath(path);
 
     /// <summary>Whether <paramref name="path"/> is an ONNX file (neither a FastLstm model file nor safetensors).</summary>
     public static bool IsOnnx(string path) => Detect(path) == Format.Onnx;

@@ -35,7 +35,7 @@ internal static class MemoryCommands
         {
             int t = p.GetValue(steps), s = p.GetValue(seed);
             string png = p.GetValue(plot)!;
-            OutputPath.CheckWritable(png, p.GetValue(model));
+            OutputPath.CheckWritable("--plot", png, p.GetValue(model));
             MemoryBudget.Check($"--hidden {p.GetValue(hidden)} --steps {t} --sequences {p.GetValue(sequences)}",
                 MemoryBudget.Training(new RnnSpec(CellType.Lstm, p.GetValue(input), p.GetValue(hidden)), p.GetValue(sequences), t, elementSize: 8));
             var reports = new List<GradientFlowReport>();
@@ -135,7 +135,7 @@ internal static class MemoryCommands
             };
             var console = Output.Console(output);
             string png = p.GetValue(plot)!;
-            OutputPath.CheckWritable(png);
+            OutputPath.CheckWritable("--plot", png);
             return p.GetValue(explode)
                 ? Explode(console, kind, p.Value(cells)[0], p.Value(steps)[0], p.GetResult(lr) is { Implicit: false } ? options : options with { LearningRate = 0.1 }, p.GetValue(clip), png)
                 : Compare(console, kind, p.Value(cells), p.Value(steps), options, png);

@@ -8,12 +8,13 @@ internal static class OutputPath
     /// <summary>
     /// Throws unless <paramref name="path"/>'s folder exists, the path is free or a regular file
     /// (<see cref="SafeFile.CheckTarget"/>), and it is none of the command's <paramref name="inputs"/> under any name.
+    /// <paramref name="option"/> is how the user gave the path, for the message.
     /// </summary>
-    public static void CheckWritable(string path, params string?[] inputs)
+    public static void CheckWritable(string option, string path, params string?[] inputs)
     {
         if (string.IsNullOrEmpty(path))
         {
-            throw new CliException("an output path is empty; give a file name.");
+            throw new CliException($"{option}: expected a file name, got an empty path.");
         }
 
         try

@@ -37,8 +37,8 @@ internal static class TextCommand
         command.SetAction(p =>
         {
             string path = p.GetValue(file)!, model = p.GetValue(outPath)!;
-            OutputPath.CheckWritable(model, path);
-            OutputPath.CheckWritable(model + ".loss.png", path);
+            OutputPath.CheckWritable("--out", model, path);
+            OutputPath.CheckWritable("--out", model + ".loss.png", path);
             string text = Corpus.Read(path);
             var options = new TextModelOptions
             {

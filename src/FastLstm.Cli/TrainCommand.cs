@@ -62,7 +62,7 @@ internal static class TrainCommand
             string file = p.GetValue(csv)!, name = p.GetValue(column)!, model = p.GetValue(outPath)!;
             foreach (var written in new[] { model, model + ".loss.png", model + ".test.png" })
             {
-                OutputPath.CheckWritable(written, file);
+                OutputPath.CheckWritable("--out", written, file);
             }
 
             int concurrent = Math.Min(p.GetValue(threads), p.GetValue(ensemble) > 0 ? p.GetValue(ensemble) : 20);

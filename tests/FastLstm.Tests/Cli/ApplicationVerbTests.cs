@@ -243,6 +243,16 @@ public class ApplicationVerbTests : IDisposable
     }
 
     [Fact]
+    public void AnEmptyPathIsNamedByItsOption()
+    {
+        string air = Path.Combine(Samples, "air-passengers.csv");
+        CliRunner.AssertOneLineError(CliRunner.Run("train", "--csv", air, "--column", "passengers", "--out", ""), 1, "--out: expected a file name, got an empty path.");
+        CliRunner.AssertOneLineError(CliRunner.Run("gradient-flow", "--plot", ""), 1, "--plot: expected a file name");
+        CliRunner.AssertOneLineError(CliRunner.Run("convert", air, ""), 1, "OUT: expected a file name");
+        CliRunner.AssertOneLineError(CliRunner.Run("inspect", ""), 1, "FILE: expected a file name");
+    }
+
+    [Fact]
     public void NoVerbShowsEveryVerb()
     {
         var r = CliRunner.Run();
