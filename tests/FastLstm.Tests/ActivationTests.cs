@@ -35,6 +35,67 @@ public unsafe class ActivationTests
     }
 
     /// <summary>
+    /// Every ONNX activation through the general operator (<see cref="OnnxActivationOp{T}"/>): its block forms (what the
+    /// kernels run: the kind decided once per block) and its per-vector forms against its scalar formulas, at every width,
+    /// in float and double, over values either side of every corner (0, the thresholds) and far out.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(TestData.WidthData), MemberType = typeof(TestData))]
+    public void OnnxActivationsMatchTheirScalarFormulas(int bits)
+    {
+        switch (bits)
+        {
+            case 512: Onnx<float, V512<float>>(2e-6); Onnx<double, V512<double>>(1e-13); break;
+            case 256: Onnx<float, V256<float>>(2e-6); Onnx<double, V256<double>>(1e-13); break;
+            default: Onnx<float, V128<float>>(2e-6); Onnx<double, V128<double>>(1e-13); break;
+        }
+    }
+
+    private static void Onnx<T, TV>(double tolerance)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        where TV : unmanaged, IVec<TV, T>
+    {
+        var rng = new Random(5);
+        var values = new[] { 0.0, -0.0, 0.3, -0.3, 0.5, -0.5, 1, -1, 2.4, -2.6, 7, -7, 30, -30 }
+            .Concat(Enumerable.Range(0, 66).Select(_ => (rng.NextDouble() * 12) - 6)).Select(T.CreateTruncating).ToArray();
+        foreach (RnnActivationKind kind in Enum.GetValues<RnnActivationKind>())
+        {
+            var a = new RnnActivation(kind, 0.7, 0.4);
+            var op = new OnnxActivationOp<T>(a);
+            var y = new T[values.Length];
+            var slope = new T[values.Length];
+            var each = new T[values.Length];
+            var eachSlope = new T[values.Length];
+            fixed (T* x = values, py = y, ps = slope, pe = each, pes = eachSlope)
+            {
+                op.Apply<TV>(py, x, values.Length);
+                op.Slopes<TV>(ps, x, py, values.Length);
+                for (int j = 0; j < values.Length; j += TV.Count)
+                {
+                    TV.Store(op.Invoke(TV.Load(x + j)), pe + j);
+                    TV.Store(op.Derivative(TV.Load(x + j), TV.Load(py + j)), pes + j);
+                }
+            }
+
+            for (int j = 0; j < values.Length; j++)
+            {
+                T x = values[j];
+                T expected = op.Invoke(x);
+                Close(expected, y[j], x, $"{TV.Bits}-bit {a} (block)", tolerance);
+                Close(expected, each[j], x, $"{TV.Bits}-bit {a} (vector)", tolerance);
+                // From the same y the vectors were given, and against 1 rather than relative: slopes are O(1), and 1 − y²
+                // near saturation (fused in the vector form, rounded twice in the scalar one) cancels to a few ulps of 1.
+                T d = op.Derivative(x, y[j]);
+                foreach (var (actual, form) in new[] { (slope[j], "block"), (eachSlope[j], "vector") })
+                {
+                    double e = double.CreateTruncating(d), v = double.CreateTruncating(actual);
+                    Assert.True(Math.Abs(e - v) <= tolerance * Math.Max(1, Math.Abs(e)) || (double.IsNaN(e) && double.IsNaN(v)), $"{TV.Bits}-bit {a}' ({form})({x}) = {v:R}, expected {e:R}");
+                }
+            }
+        }
+    }
+
+    /// <summary>
     /// Where tanh saturates, backward reads 1 − h² off the stored h, so h's error counts against 1 − |h|, not against h:
     /// it must stay within one float ulp (2⁻²⁴ there) of the exact value over 1.25 ≤ |x| ≤ 9, where 1 − h² &lt; 0.3 magnifies
     /// it. A form rounding three times at 1's scale reached 2.46 ulps (at 4.49) and put 3e-3 relative error into a
