@@ -72,8 +72,8 @@ public readonly record struct RnnActivation(RnnActivationKind Kind, double Alpha
 }
 
 /// <summary>
-/// The ONNX LSTM operator's options beyond PyTorch's LSTM. The defaults are PyTorch's cell; any other value runs a
-/// general kernel (slower than the standard one, see README's Performance section).
+/// The ONNX LSTM operator's options beyond PyTorch's LSTM. The defaults are PyTorch's cell; other values compile the
+/// same LSTM kernels with those options (README's Performance section says what each costs).
 /// </summary>
 public sealed record LstmOptions
 {
@@ -112,8 +112,8 @@ public sealed record LstmOptions
 
 /// <summary>
 /// The ONNX GRU operator's options, for <see cref="CellType.Gru"/> (linear_before_reset = 1) and
-/// <see cref="CellType.GruResetBefore"/> (linear_before_reset = 0). The defaults are the plain cell; any other value runs
-/// a general kernel.
+/// <see cref="CellType.GruResetBefore"/> (linear_before_reset = 0). The defaults are the plain cell; other values compile
+/// the same GRU kernels with those options.
 /// </summary>
 public sealed record GruOptions
 {
@@ -140,7 +140,7 @@ public sealed record GruOptions
 
 /// <summary>
 /// The ONNX RNN operator's options for <see cref="CellType.RnnTanh"/> and <see cref="CellType.RnnRelu"/>: a cell clip
-/// and any activation in place of the cell type's tanh or ReLU. The defaults keep the standard kernel.
+/// and any activation in place of the cell type's tanh or ReLU. The defaults are the plain cell.
 /// </summary>
 public sealed record SimpleRnnOptions
 {
