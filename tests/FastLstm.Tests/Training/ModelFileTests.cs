@@ -147,6 +147,36 @@ public class ModelFileTests : IDisposable
         Assert.Equal(plain.Network.Parameters.ToArray(), old.Network.Parameters.ToArray());
     }
 
+    /// <summary>
+    /// Files written by earlier versions of the format, kept as they were written (tests/fixtures/model-files): each loads
+    /// to the spec, parameters, head and metadata it was saved with, whatever the current writer does.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(EarlierFiles))]
+    public void EveryEarlierVersionOnFileStillLoads(string file, uint version, RnnSpec spec)
+    {
+        string path = Path.Combine(RepositoryRoot.Path, "tests", "fixtures", "model-files", file + ".fastlstm");
+        Assert.Equal(version, BinaryPrimitives.ReadUInt32LittleEndian(File.ReadAllBytes(path).AsSpan(8)));
+        var loaded = ModelFile.Load<float>(path);
+        var expected = Sample<float>(spec);
+        Assert.Equal(spec, loaded.Network.Spec);
+        Assert.Equal(expected.Network.Parameters.ToArray(), loaded.Network.Parameters.ToArray());
+        Assert.Equal(expected.Head!.Parameters.ToArray(), loaded.Head!.Parameters.ToArray());
+        Assert.Equal(expected.Metadata["vocabulary"], loaded.Metadata["vocabulary"]);
+    }
+
+    public static TheoryData<string, uint, RnnSpec> EarlierFiles() => new()
+    {
+        { "v1-gru", 1u, new RnnSpec(CellType.Gru, 2, 3) },
+        { "v2-lstm-options", 2u, new RnnSpec(CellType.Lstm, 2, 3, 2, true) { LstmOptions = new LstmOptions { Peepholes = true, CellClip = 1.5, CoupledInputForget = true, GateActivation = new RnnActivation(RnnActivationKind.HardSigmoid, 0.3, 0.4), OutputActivation = new RnnActivation(RnnActivationKind.Softsign) } } },
+        { "v2-gru-options", 2u, new RnnSpec(CellType.Gru, 2, 3) { GruOptions = new GruOptions { CellClip = 1, CandidateActivation = new RnnActivation(RnnActivationKind.Softsign) } } },
+        { "v2-rnn-tanh-elu", 2u, new RnnSpec(CellType.RnnTanh, 2, 3) { SimpleRnnOptions = new SimpleRnnOptions { Activation = new RnnActivation(RnnActivationKind.Elu, 0.5) } } },
+        { "v2-rnn-relu-clip", 2u, new RnnSpec(CellType.RnnRelu, 2, 3) { SimpleRnnOptions = new SimpleRnnOptions { CellClip = 0.5 } } },
+        { "v2-seed-lstm", 2u, new RnnSpec(CellType.SeedLstm, 2, 3, 2) },
+        { "v3-lstm-per-direction", 3u, new RnnSpec(CellType.Lstm, 2, 3, 1, true) { LstmOptions = new LstmOptions { Peepholes = true }, ReverseLstmOptions = new LstmOptions { Peepholes = true, GateActivation = new RnnActivation(RnnActivationKind.HardSigmoid, 0.3, 0.4) } } },
+        { "v3-gru-reset-before-reverse", 3u, new RnnSpec(CellType.GruResetBefore, 2, 3, 2, true) { ReverseGruOptions = new GruOptions { CellClip = 0.5 } } },
+    };
+
     [Fact]
     public void TruncatedCorruptAndForeignFilesAreRejected()
     {
