@@ -21,11 +21,10 @@ public sealed class SavedModel<T>(RnnModel<T> network, DenseHead<T>? head, IRead
 }
 
 /// <summary>
-/// The FastLstm model file, version 2, or version 3 when the reverse direction has options of its own (version 1, the
-/// same without the cell options block, is still read). Little-endian:
+/// The FastLstm model file, version 4 (versions 1 to 3 are still read). Little-endian:
 /// <code>
 ///  0  8  magic "FASTLSTM"
-///  8  4  u32 version (2, or 3 with a reverse-direction options block)
+///  8  4  u32 version (4)
 /// 12  1  u8  element size: 4 (float) or 8 (double)
 /// 13  1  u8  cell (CellType)
 /// 14  1  u8  bidirectional: 0 or 1
@@ -35,28 +34,31 @@ public sealed class SavedModel<T>(RnnModel<T> network, DenseHead<T>? head, IRead
 /// 24  4  i32 layers              (1 .. 2^10)
 /// 28  4  i32 head inputs         (directions·hidden, or 0 without a head)
 /// 32  4  i32 head outputs        (1 .. 2^20, or 0 without a head)
-/// 36  4  i32 metadata entries    (0 .. 256)
+/// 36  4  i32 entries             (0 .. 256): the cell's options and the metadata
 /// 40  8  i64 network parameters  (must equal what the spec implies)
 /// 48  8  i64 head parameters     (must equal outputs·inputs + outputs)
-/// 56  1  u8  cell options flags: 1 peepholes, 2 cell clip, 4 coupled input and forget gates, 8 RNN activation given
-/// 57  8  f64 cell clip (0 without)                                                            (version 2 on)
-/// 65 51  three activations, each u8 kind (RnnActivationKind), f64 α, f64 β: LSTM gate / cell / output, GRU gate /
-///        candidate / Tanh, RNN activation (Sigmoid when not given) / Tanh / Tanh
-/// 116 60  version 3 only: the reverse direction's options, the same 60-byte layout
-/// 116    metadata entries (at 56 in version 1, 176 in version 3): u8 name length (1..64), UTF-8 name, i32 count (0 .. 2^24), count × f64
+/// 56     entries: u8 name length (1..64), UTF-8 name, i32 count (0 .. 2^24), count × f64
 ///        network parameters (element size each, PyTorch order), then head parameters (weight, then bias)
 /// end−4  u32 CRC-32 (IEEE) of every byte before it
 /// </code>
-/// Loading reads the 116-byte header (56 in version 1, 176 in version 3) first and checks it (magic, version, every size against the limits below and
+/// The cell's options are entries named <c>cell.NAME</c> (the reverse direction's own, where they differ,
+/// <c>cell.reverse.NAME</c>), as the cell writes them (<c>Cell.OptionValues</c>: <c>cell.peepholes</c> [1],
+/// <c>cell.clip</c> [limit], <c>cell.gate_activation</c> [kind, α, β], …); only options away from their defaults are
+/// written, and metadata may not use the prefix. Versions 2 and 3 held the options as a fixed block of flags, a clip and
+/// three activations after byte 56 (60 bytes a direction; version 1 had none).
+/// <para>Loading reads the fixed header first and checks it (magic, version, every size against the limits below and
 /// against the file's real length) before it allocates anything for the rest; then the checksum, then every field, and
 /// the sizes the header declares must account for the file's length exactly. Saving checks the same limits (what
 /// <see cref="Save{T}"/> writes, <see cref="Load{T}"/> reads) and writes through <see cref="SafeFile"/>: a temporary file
-/// renamed over the target, so a failed save leaves the previous file untouched, and never over anything but a regular file.
+/// renamed over the target, so a failed save leaves the previous file untouched, and never over anything but a regular file.</para>
 /// </summary>
 public static class ModelFile
 {
-    /// <summary>The newest format version this code writes (only for models whose reverse direction has its own options); it reads versions 1 to 3.</summary>
-    public const uint Version = 3;
+    /// <summary>The format version this code writes; it reads versions 1 to 4.</summary>
+    public const uint Version = 4;
+
+    /// <summary>The prefix of the entries that hold the cell's options (<see cref="OptionEntries"/>); metadata may not use it.</summary>
+    private const string OptionPrefix = "cell.";
 
     /// <summary>Files of this size or more are refused without being read (1 GiB).</summary>
     public const long MaxFileBytes = 1L << 30;
@@ -130,8 +132,7 @@ public static class ModelFile
         var ms = new MemoryStream();
         var w = new BinaryWriter(ms);
         w.Write(Magic);
-        bool reverse = spec.HasReverseOptions;
-        w.Write(reverse ? 3u : 2u);
+        w.Write(Version);
         w.Write((byte)ElementSize<T>());
         w.Write((byte)spec.Cell);
         w.Write((byte)(spec.Bidirectional ? 1 : 0));
@@ -141,16 +142,11 @@ public static class ModelFile
         w.Write(spec.Layers);
         w.Write(head?.Inputs ?? 0);
         w.Write(head?.Outputs ?? 0);
-        w.Write(model.Metadata.Count);
+        var entries = OptionEntries(spec).Concat(model.Metadata).OrderBy(p => p.Key, StringComparer.Ordinal).ToList();
+        w.Write(entries.Count);
         w.Write((long)model.Network.Parameters.Length);
         w.Write((long)(head?.Parameters.Length ?? 0));
-        WriteOptions(w, spec, 0);
-        if (reverse)
-        {
-            WriteOptions(w, spec, 1);
-        }
-
-        foreach (var (name, values) in model.Metadata.OrderBy(p => p.Key, StringComparer.Ordinal))
+        foreach (var (name, values) in entries)
         {
             byte[] utf8 = Encoding.UTF8.GetBytes(name);
             w.Write((byte)utf8.Length);
@@ -184,13 +180,19 @@ public static class ModelFile
             throw new ArgumentException($"model: a head [{head.Outputs}, {head.Inputs}] cannot be saved; expected {spec.OutputSize} inputs (the network's outputs) and at most {MaxHeadOutputs} outputs.", nameof(model));
         }
 
-        if (model.Metadata.Count > MaxMetadataEntries)
+        int entries = OptionEntries(spec).Count() + model.Metadata.Count;
+        if (entries > MaxMetadataEntries)
         {
-            throw new ArgumentException($"model: {model.Metadata.Count} metadata entries; a model file holds at most {MaxMetadataEntries}.", nameof(model));
+            throw new ArgumentException($"model: {model.Metadata.Count} metadata entries and the cell's options make {entries}; a model file holds at most {MaxMetadataEntries}.", nameof(model));
         }
 
-        long bytes = HeaderBytes + ((spec.HasReverseOptions ? 2 : 1) * OptionsBytes) + 4 + (((long)model.Network.Parameters.Length + (head?.Parameters.Length ?? 0)) * ElementSize<T>());
-        foreach (var (name, values) in model.Metadata)
+        if (model.Metadata.Keys.FirstOrDefault(k => k?.StartsWith(OptionPrefix, StringComparison.Ordinal) == true) is { } reserved)
+        {
+            throw new ArgumentException($"model: metadata name '{reserved}' starts with '{OptionPrefix}', which the file keeps for the cell's options.", nameof(model));
+        }
+
+        long bytes = HeaderBytes + 4 + (((long)model.Network.Parameters.Length + (head?.Parameters.Length ?? 0)) * ElementSize<T>());
+        foreach (var (name, values) in OptionEntries(spec).Concat(model.Metadata))
         {
             int utf8 = name is null ? 0 : Encoding.UTF8.GetByteCount(name);
             if (utf8 is < 1 or > 64)
@@ -213,7 +215,7 @@ public static class ModelFile
     }
 
     /// <summary>What the fixed-size header says, checked on its own and against the file's length.</summary>
-    private readonly record struct Header(int ElementSize, RnnSpec Spec, Activation? Head, int HeadOutputs, int Entries, long NetworkCount, long HeadCount, int BodyStart);
+    private readonly record struct Header(int ElementSize, RnnSpec Spec, Activation? Head, int HeadOutputs, int Entries, long NetworkCount, long HeadCount, int BodyStart, bool NamedOptions);
 
     private static Header ReadHeader(ReadOnlySpan<byte> file, long length)
     {
@@ -229,7 +231,8 @@ public static class ModelFile
             throw Invalid($"version {version} is not supported (this build reads versions 1 to {Version}).");
         }
 
-        int bodyStart = HeaderBytes + ((int)(version - 1) * OptionsBytes);
+        // Versions 2 and 3 hold one or two 60-byte options blocks before the entries; version 4 keeps options among them.
+        int bodyStart = HeaderBytes + (version is 2 or 3 ? (int)(version - 1) * OptionsBytes : 0);
         if (file.Length < bodyStart || length < bodyStart + 4)
         {
             throw Invalid($"{length} bytes is shorter than the {bodyStart + 4}-byte version-{version} header and checksum (truncated?).");
@@ -261,12 +264,12 @@ public static class ModelFile
         long networkCount = r.I64(), headCount = r.I64();
         var spec = new RnnSpec((CellType)cell, input, hidden, layers, bidirectional == 1);
         var plain = spec;
-        if (version > 1)
+        if (version is 2 or 3)
         {
             spec = WithOptions(plain, file.Slice(HeaderBytes, OptionsBytes));
         }
 
-        if (version > 2)
+        if (version == 3)
         {
             if (!spec.Bidirectional)
             {
@@ -295,10 +298,15 @@ public static class ModelFile
             throw Invalid($"network shape: {e.Message}");
         }
 
-        long expectedNetwork = spec.ParameterCount;
-        if (networkCount != expectedNetwork)
+        // A version-4 file's options (peepholes add parameters) are among its entries: its exact count is checked once they
+        // are read, its range (without peepholes, or with them) here, before anything is allocated.
+        if (version < 4)
         {
-            throw Invalid($"network parameters: the header says {networkCount}, the shape implies {expectedNetwork}.");
+            CheckNetworkCount(networkCount, spec);
+        }
+        else if (networkCount != spec.ParameterCount && (spec.Cell != CellType.Lstm || networkCount != (spec with { LstmOptions = new LstmOptions { Peepholes = true } }).ParameterCount))
+        {
+            throw Invalid($"network parameters: the header says {networkCount}, the shape implies {spec.ParameterCount}{(spec.Cell == CellType.Lstm ? " (more with peepholes)" : "")}.");
         }
 
         bool hasHead = activation != NoHead;
@@ -326,47 +334,65 @@ public static class ModelFile
             throw Invalid($"the header's sizes need at least {minimum} bytes, the file has {length} (truncated?).");
         }
 
-        return new Header(elementSize, spec, hasHead ? (Activation)activation : null, headOutputs, entries, networkCount, headCount, bodyStart);
+        return new Header(elementSize, spec, hasHead ? (Activation)activation : null, headOutputs, entries, networkCount, headCount, bodyStart, version >= 4);
     }
 
-    private static void WriteOptions(BinaryWriter w, RnnSpec spec, int direction)
+    private static void CheckNetworkCount(long networkCount, RnnSpec spec)
     {
-        var (flags, clip, activations) = OptionsBlock(spec, direction);
-        w.Write(flags);
-        w.Write(clip);
-        foreach (var a in activations)
+        long expected = spec.ParameterCount;
+        if (networkCount != expected)
         {
-            w.Write((byte)a.Kind);
-            w.Write(a.Alpha);
-            w.Write(a.Beta);
+            throw Invalid($"network parameters: the header says {networkCount}, the shape implies {expected}.");
         }
+    }
+
+    /// <summary>The cell's options as entries: <c>cell.NAME</c>, and <c>cell.reverse.NAME</c> where the reverse direction has its own.</summary>
+    private static IEnumerable<KeyValuePair<string, double[]>> OptionEntries(RnnSpec spec)
+    {
+        var cell = FastLstm.Cells.Cell.For(spec.Cell);
+        var entries = cell.OptionValues(spec, 0).Select(v => KeyValuePair.Create(OptionPrefix + v.Name, v.Values));
+        return spec.HasReverseOptions
+            ? entries.Concat(cell.OptionValues(spec, 1).Select(v => KeyValuePair.Create(OptionPrefix + "reverse." + v.Name, v.Values)))
+            : entries;
     }
 
     /// <summary>
-    /// The version-2 cell options block of one direction of a spec: flags (1 peepholes, 2 clip, 4 coupled gates, 8 an RNN activation is
-    /// given), the clip, three activations — LSTM gate / cell / output, GRU gate / candidate / unused, RNN activation /
-    /// unused / unused (unused ones at the LSTM defaults).
+    /// A version-4 file's spec: the header's shape with the options its <c>cell.</c> entries name, which are taken out of
+    /// <paramref name="metadata"/>.
     /// </summary>
-    private static (byte Flags, double Clip, RnnActivation[] Activations) OptionsBlock(RnnSpec spec, int direction)
+    private static RnnSpec WithOptionEntries(RnnSpec spec, Dictionary<string, double[]> metadata)
     {
-        spec = new RnnSpec(spec.Cell, 1, 1)
+        var names = metadata.Keys.Where(k => k.StartsWith(OptionPrefix, StringComparison.Ordinal)).ToList();
+        var forward = new List<(string, double[])>();
+        var reverse = new List<(string, double[])>();
+        foreach (var name in names)
         {
-            LstmOptions = spec.LstmOptionsOf(direction),
-            GruOptions = spec.GruOptionsOf(direction),
-            SimpleRnnOptions = spec.SimpleRnnOptionsOf(direction),
-        };
-        if (spec.GruOptions is { IsStandard: false } g)
-        {
-            return ((byte)(g.CellClip is null ? 0 : 2), g.CellClip ?? 0, [g.GateActivation, g.CandidateActivation, RnnActivation.Tanh]);
+            string option = name[OptionPrefix.Length..];
+            (option.StartsWith("reverse.", StringComparison.Ordinal) ? reverse : forward).Add((option.StartsWith("reverse.", StringComparison.Ordinal) ? option["reverse.".Length..] : option, metadata[name]));
+            metadata.Remove(name);
         }
 
-        if (spec.SimpleRnnOptions is { IsStandard: false } r)
+        if (reverse.Count > 0 && !spec.Bidirectional)
         {
-            return ((byte)((r.CellClip is null ? 0 : 2) | (r.Activation is null ? 0 : 8)), r.CellClip ?? 0, [r.Activation ?? RnnActivation.Sigmoid, RnnActivation.Tanh, RnnActivation.Tanh]);
+            throw Invalid("reverse-direction options in a model that is not bidirectional.");
         }
 
-        var o = spec.HasLstmOptions ? spec.LstmOptions! : new LstmOptions();
-        return ((byte)((o.Peepholes ? 1 : 0) | (o.CellClip is null ? 0 : 2) | (o.CoupledInputForget ? 4 : 0)), o.CellClip ?? 0, [o.GateActivation, o.CellActivation, o.OutputActivation]);
+        try
+        {
+            var cell = FastLstm.Cells.Cell.For(spec.Cell);
+            spec = cell.WithOptionValues(spec, 0, forward);
+            var withReverse = cell.WithOptionValues(spec, 1, reverse);
+            if (reverse.Count > 0 && !withReverse.HasReverseOptions)
+            {
+                throw Invalid("reverse-direction options equal to the forward direction's (such a model has none).");
+            }
+
+            return withReverse;
+        }
+        catch (ArgumentException e)
+        {
+            throw Invalid($"cell options: {e.Message}");
+        }
     }
 
     /// <summary>Reads the version-2 options block into <paramref name="spec"/> (unchanged when every option is the cell's standard).</summary>
@@ -494,18 +520,34 @@ public static class ModelFile
             }
         }
 
+        var spec = header.Spec;
+        if (header.NamedOptions)
+        {
+            spec = WithOptionEntries(spec, metadata);
+            try
+            {
+                spec.Validate();
+            }
+            catch (ArgumentException e)
+            {
+                throw Invalid($"cell options: {e.Message}");
+            }
+
+            CheckNetworkCount(header.NetworkCount, spec);
+        }
+
         long expectedRest = (header.NetworkCount + header.HeadCount) * header.ElementSize;
         if (r.Remaining != expectedRest)
         {
             throw Invalid($"the parameters need {expectedRest} bytes, the file has {r.Remaining} (truncated or padded).");
         }
 
-        var network = new RnnModel<T>(header.Spec);
+        var network = new RnnModel<T>(spec);
         ReadElements(ref r, header.ElementSize, network.Parameters);
         DenseHead<T>? head = null;
         if (header.Head is Activation activation)
         {
-            head = new DenseHead<T>(header.Spec.OutputSize, header.HeadOutputs, activation);
+            head = new DenseHead<T>(spec.OutputSize, header.HeadOutputs, activation);
             ReadElements(ref r, header.ElementSize, head.Parameters);
         }
 

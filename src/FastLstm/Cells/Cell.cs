@@ -47,6 +47,19 @@ internal abstract class Cell
     /// <summary>Whether backward writes a direct term of ∂L/∂h_{t-1} that the recurrent GEMM then adds to.</summary>
     public virtual bool HasDirectHiddenGradient => false;
 
+    /// <summary>
+    /// Direction <paramref name="direction"/>'s options as named values, only those away from their defaults: what a model
+    /// file stores (<see cref="OptionValue"/> says how each kind of value is written).
+    /// </summary>
+    public virtual IEnumerable<(string Name, double[] Values)> OptionValues(RnnSpec spec, int direction) => [];
+
+    /// <summary>
+    /// <paramref name="spec"/> with direction <paramref name="direction"/>'s options read from named values (the inverse of
+    /// <see cref="OptionValues"/>). Throws <see cref="ArgumentException"/> naming a value that is unknown or malformed.
+    /// </summary>
+    public virtual RnnSpec WithOptionValues(RnnSpec spec, int direction, IEnumerable<(string Name, double[] Values)> values) =>
+        values.FirstOrDefault() is { Name: not null } first ? throw OptionValue.Unknown(first.Name, spec.Cell, []) : spec;
+
     /// <summary>Hp-wide blocks per row in <see cref="StepArgs{T}.Aux"/>.</summary>
     public abstract int AuxBlocks { get; }
 

@@ -143,3 +143,29 @@ internal static class OptionMath
         });
     }
 }
+
+/// <summary>
+/// How an option is written as a named value: a flag as [1], a clip as [limit], an activation as [kind, α, β]. Reading
+/// checks each value's form; the options' own Validate checks the ranges.
+/// </summary>
+internal static class OptionValue
+{
+    public static double[] Of(RnnActivation a) => [(double)a.Kind, a.Alpha, a.Beta];
+
+    public static bool Flag((string Name, double[] Values) v) =>
+        v.Values is [1] ? true : throw Malformed(v, "[1]");
+
+    public static double Clip((string Name, double[] Values) v) =>
+        v.Values is [var c] ? c : throw Malformed(v, "[limit]");
+
+    public static RnnActivation Activation((string Name, double[] Values) v) =>
+        v.Values is [var k, var alpha, var beta] && k is >= 0 and <= 64 && k == Math.Floor(k) && Enum.IsDefined((RnnActivationKind)(int)k)
+            ? new RnnActivation((RnnActivationKind)(int)k, alpha, beta)
+            : throw Malformed(v, "[kind, α, β] with a known kind");
+
+    public static ArgumentException Unknown(string name, CellType cell, string[] known) =>
+        new($"option '{name}' is not one of a {cell} cell's ({(known.Length == 0 ? "it has none" : string.Join(", ", known))}).", "values");
+
+    private static ArgumentException Malformed((string Name, double[] Values) v, string expected) =>
+        new($"option '{v.Name}': expected {expected}, got [{string.Join(", ", v.Values)}].", "values");
+}

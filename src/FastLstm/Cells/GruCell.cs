@@ -36,6 +36,11 @@ internal sealed class GruCell(GruOptions options, bool general) : Cell
 
     public override FusedCell<T> Fused<T, TV>() => GruMath.Fused<T, TV, Factory>(Options);
 
+    public override IEnumerable<(string Name, double[] Values)> OptionValues(RnnSpec spec, int direction) => GruMath.OptionValues(spec.GruOptionsOf(direction));
+
+    public override RnnSpec WithOptionValues(RnnSpec spec, int direction, IEnumerable<(string Name, double[] Values)> values) =>
+        GruMath.WithOptionValues(spec, direction, values);
+
     public override void NaiveForward<T>(in NaiveWeights<T> w, ReadOnlySpan<T> x, ReadOnlySpan<T> h, ReadOnlySpan<T> c, Span<T> hOut, Span<T> cOut, Span<T> cache)
     {
         int n = w.HiddenSize;
@@ -208,6 +213,44 @@ internal static class GruMath
         where TV : unmanaged, IVec<TV, T>
         where TKernels : struct, IKernels
         => Operators<T>.Activation<FusedCell<T>, WithGate<T, TV, TKernels>>(o.GateActivation, new(o));
+
+    /// <summary>The named values of GRU options (<see cref="Cell.OptionValues"/>).</summary>
+    public static IEnumerable<(string Name, double[] Values)> OptionValues(GruOptions o)
+    {
+        var standard = new GruOptions();
+        if (o.CellClip is { } clip)
+        {
+            yield return ("clip", [clip]);
+        }
+
+        if (o.GateActivation != standard.GateActivation)
+        {
+            yield return ("gate_activation", OptionValue.Of(o.GateActivation));
+        }
+
+        if (o.CandidateActivation != standard.CandidateActivation)
+        {
+            yield return ("candidate_activation", OptionValue.Of(o.CandidateActivation));
+        }
+    }
+
+    /// <summary><see cref="Cell.WithOptionValues"/> for both GRU cells.</summary>
+    public static RnnSpec WithOptionValues(RnnSpec spec, int direction, IEnumerable<(string Name, double[] Values)> values)
+    {
+        var o = new GruOptions();
+        foreach (var v in values)
+        {
+            o = v.Name switch
+            {
+                "clip" => o with { CellClip = OptionValue.Clip(v) },
+                "gate_activation" => o with { GateActivation = OptionValue.Activation(v) },
+                "candidate_activation" => o with { CandidateActivation = OptionValue.Activation(v) },
+                _ => throw OptionValue.Unknown(v.Name, spec.Cell, ["clip", "gate_activation", "candidate_activation"]),
+            };
+        }
+
+        return o.IsStandard ? spec : direction == 0 ? spec with { GruOptions = o } : spec with { ReverseGruOptions = o };
+    }
 
     /// <summary>The naive twins' activations and clip.</summary>
     public static (OnnxActivationOp<T> F, OnnxActivationOp<T> G, ClipOp<T> Clip) Naive<T>(GruOptions o)

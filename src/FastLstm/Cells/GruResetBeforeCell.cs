@@ -38,6 +38,11 @@ internal sealed class GruResetBeforeCell(GruOptions options, bool general) : Cel
 
     public override FusedCell<T> Fused<T, TV>() => GruMath.Fused<T, TV, Factory>(Options);
 
+    public override IEnumerable<(string Name, double[] Values)> OptionValues(RnnSpec spec, int direction) => GruMath.OptionValues(spec.GruOptionsOf(direction));
+
+    public override RnnSpec WithOptionValues(RnnSpec spec, int direction, IEnumerable<(string Name, double[] Values)> values) =>
+        GruMath.WithOptionValues(spec, direction, values);
+
     public override void NaiveForward<T>(in NaiveWeights<T> w, ReadOnlySpan<T> x, ReadOnlySpan<T> h, ReadOnlySpan<T> c, Span<T> hOut, Span<T> cOut, Span<T> cache)
     {
         int n = w.HiddenSize;

@@ -63,6 +63,61 @@ internal sealed class LstmCell(LstmOptions options, bool general) : Cell
     public override FusedCell<T> Fused<T, TV>() =>
         Operators<T>.Activation<FusedCell<T>, WithGate<T, TV>>(Options.GateActivation, new(Options));
 
+    public override IEnumerable<(string Name, double[] Values)> OptionValues(RnnSpec spec, int direction)
+    {
+        var o = spec.LstmOptionsOf(direction);
+        var standard = new LstmOptions();
+        if (o.Peepholes)
+        {
+            yield return ("peepholes", [1]);
+        }
+
+        if (o.CellClip is { } clip)
+        {
+            yield return ("clip", [clip]);
+        }
+
+        if (o.CoupledInputForget)
+        {
+            yield return ("coupled", [1]);
+        }
+
+        if (o.GateActivation != standard.GateActivation)
+        {
+            yield return ("gate_activation", OptionValue.Of(o.GateActivation));
+        }
+
+        if (o.CellActivation != standard.CellActivation)
+        {
+            yield return ("cell_activation", OptionValue.Of(o.CellActivation));
+        }
+
+        if (o.OutputActivation != standard.OutputActivation)
+        {
+            yield return ("output_activation", OptionValue.Of(o.OutputActivation));
+        }
+    }
+
+    public override RnnSpec WithOptionValues(RnnSpec spec, int direction, IEnumerable<(string Name, double[] Values)> values)
+    {
+        var o = new LstmOptions();
+        foreach (var v in values)
+        {
+            o = v.Name switch
+            {
+                "peepholes" => o with { Peepholes = OptionValue.Flag(v) },
+                "clip" => o with { CellClip = OptionValue.Clip(v) },
+                "coupled" => o with { CoupledInputForget = OptionValue.Flag(v) },
+                "gate_activation" => o with { GateActivation = OptionValue.Activation(v) },
+                "cell_activation" => o with { CellActivation = OptionValue.Activation(v) },
+                "output_activation" => o with { OutputActivation = OptionValue.Activation(v) },
+                _ => throw OptionValue.Unknown(v.Name, spec.Cell, ["peepholes", "clip", "coupled", "gate_activation", "cell_activation", "output_activation"]),
+            };
+        }
+
+        return o.IsStandard ? spec : direction == 0 ? spec with { LstmOptions = o } : spec with { ReverseLstmOptions = o };
+    }
+
     public override void NaiveForward<T>(in NaiveWeights<T> w, ReadOnlySpan<T> x, ReadOnlySpan<T> h, ReadOnlySpan<T> c, Span<T> hOut, Span<T> cOut, Span<T> cache)
     {
         int n = w.HiddenSize;

@@ -40,6 +40,36 @@ internal sealed class RnnCell(SimpleRnnOptions options, bool relu, bool general)
     public override FusedCell<T> Fused<T, TV>() =>
         Operators<T>.Activation<FusedCell<T>, WithActivation<T, TV>>(_f, new(Options.CellClip));
 
+    public override IEnumerable<(string Name, double[] Values)> OptionValues(RnnSpec spec, int direction)
+    {
+        var o = spec.SimpleRnnOptionsOf(direction);
+        if (o.CellClip is { } clip)
+        {
+            yield return ("clip", [clip]);
+        }
+
+        if (o.Activation is { } a)
+        {
+            yield return ("activation", OptionValue.Of(a));
+        }
+    }
+
+    public override RnnSpec WithOptionValues(RnnSpec spec, int direction, IEnumerable<(string Name, double[] Values)> values)
+    {
+        var o = new SimpleRnnOptions();
+        foreach (var v in values)
+        {
+            o = v.Name switch
+            {
+                "clip" => o with { CellClip = OptionValue.Clip(v) },
+                "activation" => o with { Activation = OptionValue.Activation(v) },
+                _ => throw OptionValue.Unknown(v.Name, spec.Cell, ["clip", "activation"]),
+            };
+        }
+
+        return o.IsStandard ? spec : direction == 0 ? spec with { SimpleRnnOptions = o } : spec with { ReverseSimpleRnnOptions = o };
+    }
+
     public override void NaiveForward<T>(in NaiveWeights<T> w, ReadOnlySpan<T> x, ReadOnlySpan<T> h, ReadOnlySpan<T> c, Span<T> hOut, Span<T> cOut, Span<T> cache)
     {
         var f = new OnnxActivationOp<T>(_f);

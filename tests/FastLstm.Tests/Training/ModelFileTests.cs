@@ -90,7 +90,7 @@ public class ModelFileTests : IDisposable
     }
 
     [Fact]
-    public void LstmOptionsRoundTripAndVersionOneFilesStillLoad()
+    public void CellOptionsRoundTripAsNamedEntries()
     {
         var spec = new RnnSpec(CellType.Lstm, 2, 3, 2, true)
         {
@@ -105,7 +105,7 @@ public class ModelFileTests : IDisposable
         };
         var saved = Sample<double>(spec);
         byte[] bytes = ModelFile.Serialize(saved);
-        Assert.Equal(2u, BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8)));
+        Assert.Equal(ModelFile.Version, BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8)));
         var back = ModelFile.Deserialize<double>(bytes);
         Assert.Equal(spec, back.Network.Spec);
         Assert.Equal(saved.Network.Parameters.ToArray(), back.Network.Parameters.ToArray());
@@ -121,30 +121,23 @@ public class ModelFileTests : IDisposable
             Assert.Equal(other, ModelFile.Deserialize<float>(ModelFile.Serialize(Sample<float>(other))).Network.Spec);
         }
 
-        // The reverse direction's own options take a second block (version 3); without them files stay version 2.
+        // The reverse direction's own options are entries of their own (cell.reverse.*); earlier versions' files are in
+        // EveryEarlierVersionOnFileStillLoads.
         var perDirection = new RnnSpec(CellType.Lstm, 2, 3, 1, true)
         {
             LstmOptions = new LstmOptions { Peepholes = true },
             ReverseLstmOptions = new LstmOptions { Peepholes = true, GateActivation = new RnnActivation(RnnActivationKind.HardSigmoid, 0.3, 0.4) },
         };
-        byte[] v3 = ModelFile.Serialize(Sample<float>(perDirection));
-        Assert.Equal(3u, BinaryPrimitives.ReadUInt32LittleEndian(v3.AsSpan(8)));
-        Assert.Equal(perDirection, ModelFile.Deserialize<float>(v3).Network.Spec);
+        byte[] v4 = ModelFile.Serialize(Sample<float>(perDirection));
+        Assert.Equal(perDirection, ModelFile.Deserialize<float>(v4).Network.Spec);
+        Assert.DoesNotContain(ModelFile.Deserialize<float>(v4).Metadata.Keys, k => k.StartsWith("cell.", StringComparison.Ordinal));
         var reverseGru = new RnnSpec(CellType.GruResetBefore, 2, 3, 2, true) { ReverseGruOptions = new GruOptions { CellClip = 0.5 } };
         Assert.Equal(reverseGru, ModelFile.Deserialize<float>(ModelFile.Serialize(Sample<float>(reverseGru))).Network.Spec);
-        v3[8 + 4 + 2] = 0; // bidirectional flag: a reverse block on a one-direction model
-        Reseal(v3);
-        Assert.Contains("not bidirectional", Assert.Throws<InvalidDataException>(() => ModelFile.Deserialize<float>(v3)).Message, StringComparison.Ordinal);
-
-        // A version-1 file is a version-2 file without the 60-byte options block.
-        var plain = Sample<float>(new RnnSpec(CellType.Gru, 2, 3));
-        byte[] v2 = ModelFile.Serialize(plain);
-        byte[] v1 = [.. v2.AsSpan(0, 56), .. v2.AsSpan(116, v2.Length - 116 - 4), 0, 0, 0, 0];
-        BinaryPrimitives.WriteUInt32LittleEndian(v1.AsSpan(8), 1);
-        Reseal(v1);
-        var old = ModelFile.Deserialize<float>(v1);
-        Assert.Equal(plain.Network.Spec, old.Network.Spec);
-        Assert.Equal(plain.Network.Parameters.ToArray(), old.Network.Parameters.ToArray());
+        v4[8 + 4 + 2] = 0; // bidirectional flag: a one-direction shape cannot hold these parameters (or reverse options)
+        Reseal(v4);
+        Assert.Contains("network parameters", Assert.Throws<InvalidDataException>(() => ModelFile.Deserialize<float>(v4)).Message, StringComparison.Ordinal);
+        Assert.Contains("'cell.'", Assert.Throws<ArgumentException>(() => ModelFile.Serialize(new SavedModel<float>(RnnModel<float>.CreateRandom(perDirection, 1), null,
+            new Dictionary<string, double[]> { ["cell.clip"] = [1] }))).Message, StringComparison.Ordinal);
     }
 
     /// <summary>
