@@ -253,6 +253,37 @@ public class ApplicationVerbTests : IDisposable
     }
 
     [Fact]
+    public async Task AnEndlessPipeIsReadUpToTheCorpusCapAndSaysSo()
+    {
+        string fifo = Path.Combine(_dir, "endless");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [fifo]))
+        {
+            mkfifo.WaitForExit();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+
+        // Endless text until the reader goes away (then the write fails and the writer stops).
+        var writer = Task.Run(() =>
+        {
+            var line = System.Text.Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat("in the beginning\n", 4096)));
+            try
+            {
+                using var stream = new FileStream(fifo, FileMode.Open, FileAccess.Write);
+                while (true)
+                {
+                    stream.Write(line);
+                }
+            }
+            catch (IOException)
+            {
+            }
+        });
+        var r = CliRunner.Run("text", "train", "--file", fifo, "--out", Path.Combine(_dir, "e.model"));
+        CliRunner.AssertOneLineError(r, 1, $"more than {256L << 20} bytes (256 MiB), the most a corpus may have; stopped reading there");
+        await writer.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
     public void NoVerbShowsEveryVerb()
     {
         var r = CliRunner.Run();
