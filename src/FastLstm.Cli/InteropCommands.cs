@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using FastLstm.Onnx;
 using FastLstm.Training;
 using FastLstm.Training.Forecasting;
@@ -227,13 +228,59 @@ internal static class InteropCommands
     /// <summary>A direction's non-standard cell options, as ", options" (empty when the cell is standard).</summary>
     private static string Options(RnnSpec s, int direction)
     {
-        object? options = s.Cell switch
+        var parts = new List<string>();
+        void Clip(double? clip)
         {
-            CellType.Lstm => s.LstmOptionsOf(direction) is { IsStandard: false } l ? l : null,
-            CellType.Gru or CellType.GruResetBefore => s.GruOptionsOf(direction) is { IsStandard: false } g ? g : null,
-            CellType.RnnTanh or CellType.RnnRelu => s.SimpleRnnOptionsOf(direction) is { IsStandard: false } r ? r : null,
-            _ => null,
-        };
-        return options is null ? "" : $", {options}";
+            if (clip is { } c)
+            {
+                parts.Add(string.Create(CultureInfo.InvariantCulture, $"clip {c}"));
+            }
+        }
+
+        void Activation(string role, RnnActivation a, RnnActivation standard)
+        {
+            if (a != standard)
+            {
+                parts.Add($"{role} {a}");
+            }
+        }
+
+        switch (s.Cell)
+        {
+            case CellType.Lstm:
+                var l = s.LstmOptionsOf(direction);
+                if (l.Peepholes)
+                {
+                    parts.Add("peepholes");
+                }
+
+                Clip(l.CellClip);
+                if (l.CoupledInputForget)
+                {
+                    parts.Add("coupled input and forget gates");
+                }
+
+                Activation("gates", l.GateActivation, RnnActivation.Sigmoid);
+                Activation("candidate", l.CellActivation, RnnActivation.Tanh);
+                Activation("output", l.OutputActivation, RnnActivation.Tanh);
+                break;
+            case CellType.Gru or CellType.GruResetBefore:
+                var g = s.GruOptionsOf(direction);
+                Clip(g.CellClip);
+                Activation("gates", g.GateActivation, RnnActivation.Sigmoid);
+                Activation("candidate", g.CandidateActivation, RnnActivation.Tanh);
+                break;
+            case CellType.RnnTanh or CellType.RnnRelu:
+                var r = s.SimpleRnnOptionsOf(direction);
+                Clip(r.CellClip);
+                if (r.Activation is { } f)
+                {
+                    parts.Add($"activation {f}");
+                }
+
+                break;
+        }
+
+        return parts.Count == 0 ? "" : $", {string.Join(", ", parts)}";
     }
 }

@@ -21,6 +21,14 @@ public sealed class InteropVerbTests
     }
 
     [Fact]
+    public void Inspect_names_a_model_files_cell_options_in_words()
+    {
+        var (exit, output, _) = CliRunner.Run("inspect", Path.Combine(RepositoryRoot.Path, "tests", "fixtures", "model-files", "v2-lstm-options.fastlstm"));
+        Assert.Equal(0, exit);
+        Assert.Contains("bidirectional, peepholes, clip 1.5, coupled input and forget gates, gates HardSigmoid(α=0.3, β=0.4), output Softsign, 468 parameters", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Convert_goes_onnx_to_safetensors_to_model_file_to_onnx_without_changing_a_parameter()
     {
         string dir = Directory.CreateTempSubdirectory("fastlstm-convert").FullName;
