@@ -60,6 +60,9 @@ public static class ModelFile
     /// <summary>The prefix of the entries that hold the cell's options (<see cref="OptionEntries"/>); metadata may not use it.</summary>
     private const string OptionPrefix = "cell.";
 
+    /// <summary>After <see cref="OptionPrefix"/>: the reverse direction's own options.</summary>
+    private const string ReversePrefix = "reverse.";
+
     /// <summary>Files of this size or more are refused without being read (1 GiB).</summary>
     public const long MaxFileBytes = 1L << 30;
 
@@ -352,7 +355,7 @@ public static class ModelFile
         var cell = FastLstm.Cells.Cell.For(spec.Cell);
         var entries = cell.OptionValues(spec, 0).Select(v => KeyValuePair.Create(OptionPrefix + v.Name, v.Values));
         return spec.HasReverseOptions
-            ? entries.Concat(cell.OptionValues(spec, 1).Select(v => KeyValuePair.Create(OptionPrefix + "reverse." + v.Name, v.Values)))
+            ? entries.Concat(cell.OptionValues(spec, 1).Select(v => KeyValuePair.Create(OptionPrefix + ReversePrefix + v.Name, v.Values)))
             : entries;
     }
 
@@ -368,7 +371,8 @@ public static class ModelFile
         foreach (var name in names)
         {
             string option = name[OptionPrefix.Length..];
-            (option.StartsWith("reverse.", StringComparison.Ordinal) ? reverse : forward).Add((option.StartsWith("reverse.", StringComparison.Ordinal) ? option["reverse.".Length..] : option, metadata[name]));
+            bool reversed = option.StartsWith(ReversePrefix, StringComparison.Ordinal);
+            (reversed ? reverse : forward).Add((reversed ? option[ReversePrefix.Length..] : option, metadata[name]));
             metadata.Remove(name);
         }
 

@@ -12,39 +12,22 @@ namespace FastLstm.Cells;
 /// layout, the unclipped inputs of r, z, n in blocks 1–3 where the backward reads them. Prepared bias blocks: b_r
 /// (ih + hh), b_z (ih + hh), b_in, b_hn.</para>
 /// </summary>
-internal sealed class GruCell(GruOptions options, bool general) : Cell
+internal sealed class GruCell(GruOptions options, bool general) : GruCellBase(options, general)
 {
     public static readonly GruCell Standard = new(new GruOptions(), general: false);
-
-    public GruOptions Options { get; } = options;
-
-    public override int Gates => 3;
-
-    public override int[]? OnnxGateBlocks => [1, 0, 2];
-
-    public override bool SeparateRecurrentGradient => true;
-
-    public override bool HasDirectHiddenGradient => true;
-
-    public override int AuxBlocks => general ? 4 : 1;
 
     public override int BiasBlocks => 4;
 
     public override int NaiveCacheLength(int hidden) => 7 * hidden;
 
-    public override double NaiveKinkDistance<T>(ReadOnlySpan<T> cache) => GruMath.Kink(Options, cache, 4);
+    public override double NaiveKinkDistance<T>(ReadOnlySpan<T> cache) => GruCellBase.Kink(Options, cache, 4);
 
-    public override FusedCell<T> Fused<T, TV>() => GruMath.Fused<T, TV, Factory>(Options);
-
-    public override IEnumerable<(string Name, double[] Values)> OptionValues(RnnSpec spec, int direction) => GruMath.OptionValues(spec.GruOptionsOf(direction));
-
-    public override RnnSpec WithOptionValues(RnnSpec spec, int direction, IEnumerable<(string Name, double[] Values)> values) =>
-        GruMath.WithOptionValues(spec, direction, values);
+    public override FusedCell<T> Fused<T, TV>() => Fused<T, TV, Factory>(Options);
 
     public override void NaiveForward<T>(in NaiveWeights<T> w, ReadOnlySpan<T> x, ReadOnlySpan<T> h, ReadOnlySpan<T> c, Span<T> hOut, Span<T> cOut, Span<T> cache)
     {
         int n = w.HiddenSize;
-        var (fa, ga, clip) = GruMath.Naive<T>(Options);
+        var (fa, ga, clip) = GruCellBase.Naive<T>(Options);
         for (int j = 0; j < n; j++)
         {
             T ar = w.Bih[j] + Dot(w.Wih, j, x) + w.Bhh[j] + Dot(w.Whh, j, h);
@@ -69,7 +52,7 @@ internal sealed class GruCell(GruOptions options, bool general) : Cell
         ReadOnlySpan<T> cache, ReadOnlySpan<T> dhOut, ReadOnlySpan<T> dcOut, Span<T> dx, Span<T> dh, Span<T> dc)
     {
         int n = w.HiddenSize;
-        var (fa, ga, clip) = GruMath.Naive<T>(Options);
+        var (fa, ga, clip) = GruCellBase.Naive<T>(Options);
         dx.Clear();
         dh.Clear();
         for (int j = 0; j < n; j++)
@@ -89,7 +72,7 @@ internal sealed class GruCell(GruOptions options, bool general) : Cell
         }
     }
 
-    private readonly struct Factory : GruMath.IKernels
+    private readonly struct Factory : IKernels
     {
         public static FusedCell<T> Create<T, TV, TF, TG, TClip>(TF f, TG g, TClip clip)
             where T : unmanaged, IBinaryFloatingPointIeee754<T>
@@ -150,7 +133,7 @@ internal sealed class GruCell(GruOptions options, bool general) : Cell
                 if (TG.Blockwise)
                 {
                     ga.Apply<TV>(gx + (2 * hp), gx + (2 * hp), width);
-                    GruMath.Blend<T, TV>(h, gx + hp, hpv, gx + (2 * hp), width);
+                    GruCellBase.Blend<T, TV>(h, gx + hp, hpv, gx + (2 * hp), width);
                 }
             }
         }
@@ -193,30 +176,27 @@ internal sealed class GruCell(GruOptions options, bool general) : Cell
     }
 }
 
-/// <summary>What the two GRU cells share.</summary>
-internal static class GruMath
+/// <summary>
+/// What the two GRU cells share: the options, three gates whose recurrent gradient differs from the input one, the layout
+/// of the saved unclipped inputs, the options' named values, and the dispatch from options to kernels.
+/// </summary>
+internal abstract class GruCellBase(GruOptions options, bool general) : Cell
 {
-    /// <summary>Makes one GRU cell's kernels once its options are operator structs.</summary>
-    public interface IKernels
-    {
-        static abstract FusedCell<T> Create<T, TV, TF, TG, TClip>(TF f, TG g, TClip clip)
-            where T : unmanaged, IBinaryFloatingPointIeee754<T>
-            where TV : unmanaged, IVec<TV, T>
-            where TF : struct, IActivation<T>
-            where TG : struct, IActivation<T>
-            where TClip : struct, IClip<T>;
-    }
+    public GruOptions Options { get; } = options;
 
-    /// <summary>The kernels <typeparamref name="TKernels"/> makes for the options' activations and clip.</summary>
-    public static FusedCell<T> Fused<T, TV, TKernels>(GruOptions o)
-        where T : unmanaged, IBinaryFloatingPointIeee754<T>
-        where TV : unmanaged, IVec<TV, T>
-        where TKernels : struct, IKernels
-        => Operators<T>.Activation<FusedCell<T>, WithGate<T, TV, TKernels>>(o.GateActivation, new(o));
+    public override int Gates => 3;
 
-    /// <summary>The named values of GRU options (<see cref="Cell.OptionValues"/>).</summary>
-    public static IEnumerable<(string Name, double[] Values)> OptionValues(GruOptions o)
+    public override int[]? OnnxGateBlocks => [1, 0, 2];
+
+    public override bool SeparateRecurrentGradient => true;
+
+    public override bool HasDirectHiddenGradient => true;
+
+    public override int AuxBlocks => general ? 4 : 1;
+
+    public override IEnumerable<(string Name, double[] Values)> OptionValues(RnnSpec spec, int direction)
     {
+        var o = spec.GruOptionsOf(direction);
         var standard = new GruOptions();
         if (o.CellClip is { } clip)
         {
@@ -234,8 +214,7 @@ internal static class GruMath
         }
     }
 
-    /// <summary><see cref="Cell.WithOptionValues"/> for both GRU cells.</summary>
-    public static RnnSpec WithOptionValues(RnnSpec spec, int direction, IEnumerable<(string Name, double[] Values)> values)
+    public override RnnSpec WithOptionValues(RnnSpec spec, int direction, IEnumerable<(string Name, double[] Values)> values)
     {
         var o = new GruOptions();
         foreach (var v in values)
@@ -251,6 +230,24 @@ internal static class GruMath
 
         return o.IsStandard ? spec : direction == 0 ? spec with { GruOptions = o } : spec with { ReverseGruOptions = o };
     }
+
+    /// <summary>Makes one GRU cell's kernels once its options are operator structs.</summary>
+    public interface IKernels
+    {
+        static abstract FusedCell<T> Create<T, TV, TF, TG, TClip>(TF f, TG g, TClip clip)
+            where T : unmanaged, IBinaryFloatingPointIeee754<T>
+            where TV : unmanaged, IVec<TV, T>
+            where TF : struct, IActivation<T>
+            where TG : struct, IActivation<T>
+            where TClip : struct, IClip<T>;
+    }
+
+    /// <summary>The kernels <typeparamref name="TKernels"/> makes for the options' activations and clip.</summary>
+    public static FusedCell<T> Fused<T, TV, TKernels>(GruOptions o)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        where TV : unmanaged, IVec<TV, T>
+        where TKernels : struct, IKernels
+        => Operators<T>.Activation<FusedCell<T>, WithGate<T, TV, TKernels>>(o.GateActivation, new(o));
 
     /// <summary>The naive twins' activations and clip.</summary>
     public static (OnnxActivationOp<T> F, OnnxActivationOp<T> G, ClipOp<T> Clip) Naive<T>(GruOptions o)

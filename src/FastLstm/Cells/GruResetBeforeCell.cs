@@ -12,41 +12,24 @@ namespace FastLstm.Cells;
 /// once r is known. In the general layout Aux blocks 1–3 hold the unclipped inputs of r, z, n where the backward reads
 /// them. Prepared bias blocks: the ih + hh sums of r, z and n.</para>
 /// </summary>
-internal sealed class GruResetBeforeCell(GruOptions options, bool general) : Cell
+internal sealed class GruResetBeforeCell(GruOptions options, bool general) : GruCellBase(options, general)
 {
     public static readonly GruResetBeforeCell Standard = new(new GruOptions(), general: false);
 
-    public GruOptions Options { get; } = options;
-
-    public override int Gates => 3;
-
-    public override int[]? OnnxGateBlocks => [1, 0, 2];
-
     public override int RecurrentGates => 2;
-
-    public override bool SeparateRecurrentGradient => true;
-
-    public override bool HasDirectHiddenGradient => true;
-
-    public override int AuxBlocks => general ? 4 : 1;
 
     public override (string Weight, string Bias, int Block)? Phase2 => ("weight_hh", "bias_hh", 2);
 
     public override int NaiveCacheLength(int hidden) => 6 * hidden;
 
-    public override double NaiveKinkDistance<T>(ReadOnlySpan<T> cache) => GruMath.Kink(Options, cache, 3);
+    public override double NaiveKinkDistance<T>(ReadOnlySpan<T> cache) => GruCellBase.Kink(Options, cache, 3);
 
-    public override FusedCell<T> Fused<T, TV>() => GruMath.Fused<T, TV, Factory>(Options);
-
-    public override IEnumerable<(string Name, double[] Values)> OptionValues(RnnSpec spec, int direction) => GruMath.OptionValues(spec.GruOptionsOf(direction));
-
-    public override RnnSpec WithOptionValues(RnnSpec spec, int direction, IEnumerable<(string Name, double[] Values)> values) =>
-        GruMath.WithOptionValues(spec, direction, values);
+    public override FusedCell<T> Fused<T, TV>() => Fused<T, TV, Factory>(Options);
 
     public override void NaiveForward<T>(in NaiveWeights<T> w, ReadOnlySpan<T> x, ReadOnlySpan<T> h, ReadOnlySpan<T> c, Span<T> hOut, Span<T> cOut, Span<T> cache)
     {
         int n = w.HiddenSize;
-        var (fa, ga, clip) = GruMath.Naive<T>(Options);
+        var (fa, ga, clip) = GruCellBase.Naive<T>(Options);
         var rh = new T[n];
         for (int j = 0; j < n; j++)
         {
@@ -74,7 +57,7 @@ internal sealed class GruResetBeforeCell(GruOptions options, bool general) : Cel
         ReadOnlySpan<T> cache, ReadOnlySpan<T> dhOut, ReadOnlySpan<T> dcOut, Span<T> dx, Span<T> dh, Span<T> dc)
     {
         int n = w.HiddenSize;
-        var (fa, ga, clip) = GruMath.Naive<T>(Options);
+        var (fa, ga, clip) = GruCellBase.Naive<T>(Options);
         dx.Clear();
         dh.Clear();
         var rh = new T[n];
@@ -106,7 +89,7 @@ internal sealed class GruResetBeforeCell(GruOptions options, bool general) : Cel
         }
     }
 
-    private readonly struct Factory : GruMath.IKernels
+    private readonly struct Factory : IKernels
     {
         public static FusedCell<T> Create<T, TV, TF, TG, TClip>(TF f, TG g, TClip clip)
             where T : unmanaged, IBinaryFloatingPointIeee754<T>
@@ -158,7 +141,7 @@ internal sealed class GruResetBeforeCell(GruOptions options, bool general) : Cel
                 T* h = s.H + ((long)r * hp);
                 T* aux = s.Aux + ((long)r * s.LdAux);
                 Gate(ga, clip, gx + (2 * hp), gx + (2 * hp), g2, b, aux + (3 * hp), s.Width);
-                GruMath.Blend<T, TV>(h, gx + hp, hpv, gx + (2 * hp), s.Width);
+                GruCellBase.Blend<T, TV>(h, gx + hp, hpv, gx + (2 * hp), s.Width);
             }
         }
 

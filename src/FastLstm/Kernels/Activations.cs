@@ -276,109 +276,93 @@ internal readonly unsafe struct OnnxActivationOp<T>(RnnActivation a) : IActivati
 
     public TV Invoke<TV>(TV x)
         where TV : unmanaged, IVec<TV, T>
-        => Value(_kind, TV.Create(_alpha), TV.Create(_beta), x);
+        => WithFormula<TV, ValueAt<TV>>(_kind, new(TV.Create(_alpha), TV.Create(_beta), x));
 
     public TV Derivative<TV>(TV x, TV y)
         where TV : unmanaged, IVec<TV, T>
-        => Slope(_kind, TV.Create(_alpha), TV.Create(_beta), x, y);
+        => WithFormula<TV, SlopeAt<TV>>(_kind, new(TV.Create(_alpha), TV.Create(_beta), x, y));
 
     public void Apply<TV>(T* dst, T* src, int n)
         where TV : unmanaged, IVec<TV, T>
-    {
-        TV alpha = TV.Create(_alpha), beta = TV.Create(_beta);
-        switch (_kind)
-        {
-            case RnnActivationKind.Sigmoid: ApplyLoop<TV, Formula.Sigmoid>(alpha, beta, dst, src, n); break;
-            case RnnActivationKind.Tanh: ApplyLoop<TV, Formula.Tanh>(alpha, beta, dst, src, n); break;
-            case RnnActivationKind.Relu: ApplyLoop<TV, Formula.Relu>(alpha, beta, dst, src, n); break;
-            case RnnActivationKind.Affine: ApplyLoop<TV, Formula.Affine>(alpha, beta, dst, src, n); break;
-            case RnnActivationKind.LeakyRelu: ApplyLoop<TV, Formula.LeakyRelu>(alpha, beta, dst, src, n); break;
-            case RnnActivationKind.ThresholdedRelu: ApplyLoop<TV, Formula.ThresholdedRelu>(alpha, beta, dst, src, n); break;
-            case RnnActivationKind.ScaledTanh: ApplyLoop<TV, Formula.ScaledTanh>(alpha, beta, dst, src, n); break;
-            case RnnActivationKind.HardSigmoid: ApplyLoop<TV, Formula.HardSigmoid>(alpha, beta, dst, src, n); break;
-            case RnnActivationKind.Elu: ApplyLoop<TV, Formula.Elu>(alpha, beta, dst, src, n); break;
-            case RnnActivationKind.Softsign: ApplyLoop<TV, Formula.Softsign>(alpha, beta, dst, src, n); break;
-            default: ApplyLoop<TV, Formula.Softplus>(alpha, beta, dst, src, n); break;
-        }
-    }
+        => WithFormula<int, ApplyBlock<TV>>(_kind, new(TV.Create(_alpha), TV.Create(_beta), dst, src, n));
 
     public void Slopes<TV>(T* dst, T* x, T* y, int n)
         where TV : unmanaged, IVec<TV, T>
-    {
-        TV alpha = TV.Create(_alpha), beta = TV.Create(_beta);
-        switch (_kind)
-        {
-            case RnnActivationKind.Sigmoid: SlopeLoop<TV, Formula.Sigmoid>(alpha, beta, dst, x, y, n); break;
-            case RnnActivationKind.Tanh: SlopeLoop<TV, Formula.Tanh>(alpha, beta, dst, x, y, n); break;
-            case RnnActivationKind.Relu: SlopeLoop<TV, Formula.Relu>(alpha, beta, dst, x, y, n); break;
-            case RnnActivationKind.Affine: SlopeLoop<TV, Formula.Affine>(alpha, beta, dst, x, y, n); break;
-            case RnnActivationKind.LeakyRelu: SlopeLoop<TV, Formula.LeakyRelu>(alpha, beta, dst, x, y, n); break;
-            case RnnActivationKind.ThresholdedRelu: SlopeLoop<TV, Formula.ThresholdedRelu>(alpha, beta, dst, x, y, n); break;
-            case RnnActivationKind.ScaledTanh: SlopeLoop<TV, Formula.ScaledTanh>(alpha, beta, dst, x, y, n); break;
-            case RnnActivationKind.HardSigmoid: SlopeLoop<TV, Formula.HardSigmoid>(alpha, beta, dst, x, y, n); break;
-            case RnnActivationKind.Elu: SlopeLoop<TV, Formula.Elu>(alpha, beta, dst, x, y, n); break;
-            case RnnActivationKind.Softsign: SlopeLoop<TV, Formula.Softsign>(alpha, beta, dst, x, y, n); break;
-            default: SlopeLoop<TV, Formula.Softplus>(alpha, beta, dst, x, y, n); break;
-        }
-    }
+        => WithFormula<int, SlopeBlock<TV>>(_kind, new(TV.Create(_alpha), TV.Create(_beta), dst, x, y, n));
 
-    // One loop per kind, its own method over the kind's formula struct: one method inlining every formula (a switch on a
-    // constant kind) exceeds the JIT's inlining budget and keeps calls in the loop.
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void ApplyLoop<TV, TKind>(TV alpha, TV beta, T* dst, T* src, int n)
-        where TV : unmanaged, IVec<TV, T>
-        where TKind : struct, Formula.IFormula
-    {
-        for (int j = 0; j < n; j += TV.Count)
-        {
-            TV.Store(TKind.Value(alpha, beta, TV.Load(src + j)), dst + j);
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void SlopeLoop<TV, TKind>(TV alpha, TV beta, T* dst, T* x, T* y, int n)
-        where TV : unmanaged, IVec<TV, T>
-        where TKind : struct, Formula.IFormula
-    {
-        for (int j = 0; j < n; j += TV.Count)
-        {
-            TV.Store(TKind.Slope(alpha, beta, TV.Load(x + j), TV.Load(y + j)), dst + j);
-        }
-    }
-
-    private static TV Value<TV>(RnnActivationKind kind, TV alpha, TV beta, TV x)
-        where TV : unmanaged, IVec<TV, T>
+    // The kind decided once, here: each case continues with the kind's formula struct as a type argument.
+    private static TResult WithFormula<TResult, TVisitor>(RnnActivationKind kind, TVisitor visitor)
+        where TVisitor : struct, IFormulaVisitor<TResult>
         => kind switch
         {
-            RnnActivationKind.Sigmoid => Formula.Sigmoid.Value(alpha, beta, x),
-            RnnActivationKind.Tanh => Formula.Tanh.Value(alpha, beta, x),
-            RnnActivationKind.Relu => Formula.Relu.Value(alpha, beta, x),
-            RnnActivationKind.Affine => Formula.Affine.Value(alpha, beta, x),
-            RnnActivationKind.LeakyRelu => Formula.LeakyRelu.Value(alpha, beta, x),
-            RnnActivationKind.ThresholdedRelu => Formula.ThresholdedRelu.Value(alpha, beta, x),
-            RnnActivationKind.ScaledTanh => Formula.ScaledTanh.Value(alpha, beta, x),
-            RnnActivationKind.HardSigmoid => Formula.HardSigmoid.Value(alpha, beta, x),
-            RnnActivationKind.Elu => Formula.Elu.Value(alpha, beta, x),
-            RnnActivationKind.Softsign => Formula.Softsign.Value(alpha, beta, x),
-            _ => Formula.Softplus.Value(alpha, beta, x),
+            RnnActivationKind.Sigmoid => visitor.Visit<Formula.Sigmoid>(),
+            RnnActivationKind.Tanh => visitor.Visit<Formula.Tanh>(),
+            RnnActivationKind.Relu => visitor.Visit<Formula.Relu>(),
+            RnnActivationKind.Affine => visitor.Visit<Formula.Affine>(),
+            RnnActivationKind.LeakyRelu => visitor.Visit<Formula.LeakyRelu>(),
+            RnnActivationKind.ThresholdedRelu => visitor.Visit<Formula.ThresholdedRelu>(),
+            RnnActivationKind.ScaledTanh => visitor.Visit<Formula.ScaledTanh>(),
+            RnnActivationKind.HardSigmoid => visitor.Visit<Formula.HardSigmoid>(),
+            RnnActivationKind.Elu => visitor.Visit<Formula.Elu>(),
+            RnnActivationKind.Softsign => visitor.Visit<Formula.Softsign>(),
+            _ => visitor.Visit<Formula.Softplus>(),
         };
 
-    private static TV Slope<TV>(RnnActivationKind kind, TV alpha, TV beta, TV x, TV y)
+    private interface IFormulaVisitor<TResult>
+    {
+        TResult Visit<TKind>()
+            where TKind : struct, Formula.IFormula;
+    }
+
+    private readonly struct ValueAt<TV>(TV alpha, TV beta, TV x) : IFormulaVisitor<TV>
         where TV : unmanaged, IVec<TV, T>
-        => kind switch
+    {
+        public TV Visit<TKind>()
+            where TKind : struct, Formula.IFormula
+            => TKind.Value(alpha, beta, x);
+    }
+
+    private readonly struct SlopeAt<TV>(TV alpha, TV beta, TV x, TV y) : IFormulaVisitor<TV>
+        where TV : unmanaged, IVec<TV, T>
+    {
+        public TV Visit<TKind>()
+            where TKind : struct, Formula.IFormula
+            => TKind.Slope(alpha, beta, x, y);
+    }
+
+    // Each kind's loop is a method of its own, over the kind's formula struct: one method inlining every formula exceeds
+    // the JIT's inlining budget and keeps calls in the loop.
+    private readonly unsafe struct ApplyBlock<TV>(TV alpha, TV beta, T* dst, T* src, int n) : IFormulaVisitor<int>
+        where TV : unmanaged, IVec<TV, T>
+    {
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        public int Visit<TKind>()
+            where TKind : struct, Formula.IFormula
         {
-            RnnActivationKind.Sigmoid => Formula.Sigmoid.Slope(alpha, beta, x, y),
-            RnnActivationKind.Tanh => Formula.Tanh.Slope(alpha, beta, x, y),
-            RnnActivationKind.Relu => Formula.Relu.Slope(alpha, beta, x, y),
-            RnnActivationKind.Affine => Formula.Affine.Slope(alpha, beta, x, y),
-            RnnActivationKind.LeakyRelu => Formula.LeakyRelu.Slope(alpha, beta, x, y),
-            RnnActivationKind.ThresholdedRelu => Formula.ThresholdedRelu.Slope(alpha, beta, x, y),
-            RnnActivationKind.ScaledTanh => Formula.ScaledTanh.Slope(alpha, beta, x, y),
-            RnnActivationKind.HardSigmoid => Formula.HardSigmoid.Slope(alpha, beta, x, y),
-            RnnActivationKind.Elu => Formula.Elu.Slope(alpha, beta, x, y),
-            RnnActivationKind.Softsign => Formula.Softsign.Slope(alpha, beta, x, y),
-            _ => Formula.Softplus.Slope(alpha, beta, x, y),
-        };
+            for (int j = 0; j < n; j += TV.Count)
+            {
+                TV.Store(TKind.Value(alpha, beta, TV.Load(src + j)), dst + j);
+            }
+
+            return n;
+        }
+    }
+
+    private readonly unsafe struct SlopeBlock<TV>(TV alpha, TV beta, T* dst, T* x, T* y, int n) : IFormulaVisitor<int>
+        where TV : unmanaged, IVec<TV, T>
+    {
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        public int Visit<TKind>()
+            where TKind : struct, Formula.IFormula
+        {
+            for (int j = 0; j < n; j += TV.Count)
+            {
+                TV.Store(TKind.Slope(alpha, beta, TV.Load(x + j), TV.Load(y + j)), dst + j);
+            }
+
+            return n;
+        }
+    }
 
     /// <summary>Each ONNX activation's vector formula and its derivative as an operator struct of its own.</summary>
     private static class Formula
