@@ -86,6 +86,9 @@ public sealed class ExponentialSmoothing
     /// <summary>e.g. "Holt-Winters (damped, multiplicative 12)".</summary>
     public string Name => $"Holt-Winters ({Trend switch { EtsTrend.None => "no trend", EtsTrend.Additive => "additive trend", _ => "damped trend" }}{(Season == EtsSeason.None ? "" : $", {(Season == EtsSeason.Additive ? "additive" : "multiplicative")} season {Period}")})";
 
+    /// <summary>The fewest values a fit takes.</summary>
+    public const int MinimumLength = 4;
+
     /// <summary>
     /// The best form by AIC: every trend × (no season, additive, and — for a positive series — multiplicative season of
     /// <paramref name="period"/>; none when the period is 0 or the series holds fewer than two seasons).
@@ -123,9 +126,9 @@ public sealed class ExponentialSmoothing
     /// <summary>One form, its parameters fitted.</summary>
     public static ExponentialSmoothing Fit(ReadOnlySpan<double> series, EtsTrend trend, EtsSeason season, int period)
     {
-        if (series.Length < 4)
+        if (series.Length < MinimumLength)
         {
-            throw new ArgumentException($"series: expected at least 4 values, got {series.Length}.", nameof(series));
+            throw new ArgumentException($"series: expected at least {MinimumLength} values, got {series.Length}.", nameof(series));
         }
 
         if (season != EtsSeason.None && (period < 2 || series.Length < (2 * period) + 2))

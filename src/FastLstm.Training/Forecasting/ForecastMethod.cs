@@ -9,6 +9,9 @@ public abstract class ForecastMethod
     /// <summary>What the method is called in score tables.</summary>
     public abstract string Name { get; }
 
+    /// <summary>The fewest values <see cref="Fit"/> takes (and a forecast's history needs).</summary>
+    public virtual int MinimumLength => 1;
+
     /// <summary>Fits on <paramref name="series"/> (values a forecast may later extend).</summary>
     public abstract void Fit(ReadOnlySpan<double> series);
 
@@ -36,6 +39,9 @@ public sealed class SeasonalNaiveMethod(int period) : ForecastMethod
 {
     /// <inheritdoc/>
     public override string Name => $"seasonal naive ({period})";
+
+    /// <inheritdoc/>
+    public override int MinimumLength => period;
 
     /// <inheritdoc/>
     public override void Fit(ReadOnlySpan<double> series)
@@ -84,6 +90,9 @@ public sealed class HoltWintersMethod(int period) : ForecastMethod
     /// <inheritdoc/>
     public override string Name => _model?.Name ?? "Holt-Winters";
 
+    /// <inheritdoc/>
+    public override int MinimumLength => ExponentialSmoothing.MinimumLength;
+
     /// <summary>The fitted model (after <see cref="Fit"/>).</summary>
     public ExponentialSmoothing Model => _model ?? throw new InvalidOperationException("Holt-Winters: call Fit first.");
 
@@ -124,13 +133,17 @@ public sealed class AutoregressionMethod(int order) : ForecastMethod
     public override string Name => $"linear autoregression ({order})";
 
     /// <inheritdoc/>
+    public override int MinimumLength => (2 * order) + 3;
+
+    /// <inheritdoc/>
     public override void Fit(ReadOnlySpan<double> series)
     {
-        int count = series.Length - 1 - order;
-        if (count < order + 2)
+        if (series.Length < MinimumLength)
         {
-            throw new ArgumentException($"series: an autoregression of order {order} needs at least {(2 * order) + 3} values, got {series.Length}.", nameof(series));
+            throw new ArgumentException($"series: an autoregression of order {order} needs at least {MinimumLength} values, got {series.Length}.", nameof(series));
         }
+
+        int count = series.Length - 1 - order;
 
         var x = new double[count * order];
         var y = new double[count];
@@ -180,6 +193,9 @@ public sealed class CombinationMethod(params ForecastMethod[] parts) : ForecastM
 
     /// <summary>The methods averaged.</summary>
     public IReadOnlyList<ForecastMethod> Parts => parts;
+
+    /// <inheritdoc/>
+    public override int MinimumLength => parts.Max(p => p.MinimumLength);
 
     /// <inheritdoc/>
     public override void Fit(ReadOnlySpan<double> series)

@@ -222,6 +222,24 @@ public sealed class Forecaster
         ArgumentNullException.ThrowIfNull(training);
         options.Validate();
         training.Validate();
+        CheckSeries(series);
+        double[] values = series.ToArray();
+        var sizes = Sizes.Of(series, options);
+        var candidates = new Candidates(values, sizes, options, onProgress);
+        candidates.ScoreBaselines();
+        candidates.ScoreNetworks(training);
+        var chosen = candidates.Choose();
+        var lastOrigin = candidates.Backtest.Forecasts(chosen.Method, series)[^1];
+        var (method, final, finalHw) = candidates.Refit(chosen, training);
+        var forecaster = new Forecaster(method, final, finalHw, chosen.Choice, sizes.Season, sizes.Horizon, chosen.Score.RmseByStep);
+        var ordered = candidates.Scores.OrderBy(s => s.Score.Rmse).Select(s => s.Score).ToList();
+        return (forecaster, new ForecastReport(sizes.Season, sizes.Horizon, sizes.Lookback, candidates.Backtest, ordered, chosen.Score.Method, lastOrigin,
+            candidates.BestNetwork.Method.Reports));
+    }
+
+    /// <summary>Throws unless the series is finite, long enough and within <see cref="MaxMagnitude"/>.</summary>
+    private static void CheckSeries(ReadOnlySpan<double> series)
+    {
         for (int i = 0; i < series.Length; i++)
         {
             if (!double.IsFinite(series[i]))
@@ -247,191 +265,247 @@ public sealed class Forecaster
             throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
                 $"series: values up to {scale:G3} in magnitude; the forecaster works between 1e-100 and 1e100: rescale the series (divide by 1e{Math.Floor(Math.Log10(scale)):F0})."), nameof(series));
         }
+    }
 
-        int n = series.Length;
-        double[] values = series.ToArray();
-        int season = options.Season >= 0 ? options.Season : SeasonDetector.Find(series);
-        if (season > 0 && n < (3 * season) + 8)
+    /// <summary>The season, horizon and window the options ask for, cut to what the series can support.</summary>
+    private sealed record Sizes(int Season, int Horizon, int Lookback, bool Positive)
+    {
+        public static Sizes Of(ReadOnlySpan<double> series, ForecasterOptions options)
         {
-            season = 0;
-        }
-
-        int horizon = options.Horizon > 0 ? options.Horizon : season > 0 ? 2 * season : 24;
-        horizon = Math.Min(horizon, Math.Max(1, n / 4));
-        // Two seasons; without a season a window the series can fill fifty times over, so a long series shows the network its
-        // slow cycles (sunspots' eleven years) rather than two years of them.
-        int lookback = options.Lookback > 0 ? options.Lookback : Math.Clamp(season > 0 ? 2 * season : n / 50, 24, 120);
-        lookback = Math.Min(lookback, Math.Max(2, n / 4));
-        bool positive = true;
-        foreach (double v in series)
-        {
-            positive &= v > 0;
-        }
-
-        // A short series still gets a backtest, on fewer values (a candidate that cannot fit on them drops out).
-        int minimumFit = Math.Max(lookback + (2 * season) + horizon + 16, 3 * season);
-        minimumFit = Math.Max(Math.Min(minimumFit, n - horizon - 2), Math.Min(n - horizon, 8));
-        // Consecutive origins at the end of the series: tried against origins spread over the whole backtest share (whose fit
-        // part is shorter), they chose better on the sample series' held-out values.
-        int origins = Math.Min(options.Origins, Math.Max(12, (int)Math.Round(n * options.BacktestFraction) - horizon + 1));
-        var backtest = Backtest.Plan(series, horizon, origins, minimumFit, season);
-        var scores = new List<(BacktestScore Score, ForecastMethod Method, ForecastChoice Choice)>();
-        void Try(ForecastMethod method, ForecastChoice choice)
-        {
-            try
+            int n = series.Length;
+            int season = options.Season >= 0 ? options.Season : SeasonDetector.Find(series);
+            if (season > 0 && n < (3 * season) + 8)
             {
-                onProgress?.Invoke($"backtest: {method.Name}");
-                scores.Add((backtest.Score(method, values), method, choice));
+                season = 0;
             }
-            catch (ArgumentException)
+
+            int horizon = options.Horizon > 0 ? options.Horizon : season > 0 ? 2 * season : 24;
+            horizon = Math.Min(horizon, Math.Max(1, n / 4));
+            // Two seasons; without a season a window the series can fill fifty times over, so a long series shows the network its
+            // slow cycles (sunspots' eleven years) rather than two years of them.
+            int lookback = options.Lookback > 0 ? options.Lookback : Math.Clamp(season > 0 ? 2 * season : n / 50, 24, 120);
+            lookback = Math.Min(lookback, Math.Max(2, n / 4));
+            bool positive = true;
+            foreach (double v in series)
             {
-                // A method the series is too short for (a season of history, a long window) is simply not a candidate.
+                positive &= v > 0;
+            }
+
+            return new Sizes(season, horizon, lookback, positive);
+        }
+
+        /// <summary>The autoregression baseline's order.</summary>
+        public int ArOrder => Math.Min(Lookback, 24);
+    }
+
+    /// <summary>The backtest and every candidate's score on it, gathered step by step.</summary>
+    private sealed class Candidates
+    {
+        private readonly double[] _values;
+        private readonly Sizes _sizes;
+        private readonly ForecasterOptions _options;
+        private readonly Action<string>? _onProgress;
+        private readonly List<(BacktestScore Score, NetworkMethod Method, ForecastChoice Choice)> _networks = [];
+        private bool _stationary;
+
+        public Candidates(double[] values, Sizes sizes, ForecasterOptions options, Action<string>? onProgress)
+        {
+            (_values, _sizes, _options, _onProgress) = (values, sizes, options, onProgress);
+            int n = values.Length, season = sizes.Season, horizon = sizes.Horizon;
+            // A short series still gets a backtest, on fewer values (a candidate that cannot fit on them is left out).
+            int minimumFit = Math.Max(sizes.Lookback + (2 * season) + horizon + 16, 3 * season);
+            minimumFit = Math.Max(Math.Min(minimumFit, n - horizon - 2), Math.Min(n - horizon, 8));
+            // Consecutive origins at the end of the series: tried against origins spread over the whole backtest share (whose fit
+            // part is shorter), they chose better on the sample series' held-out values.
+            int origins = Math.Min(options.Origins, Math.Max(12, (int)Math.Round(n * options.BacktestFraction) - horizon + 1));
+            Backtest = Backtest.Plan(values, horizon, origins, minimumFit, season);
+            HoltWinters = new HoltWintersMethod(season);
+        }
+
+        public Backtest Backtest { get; }
+
+        public List<(BacktestScore Score, ForecastMethod Method, ForecastChoice Choice)> Scores { get; } = [];
+
+        /// <summary>Holt-Winters as the backtest fitted it.</summary>
+        public HoltWintersMethod HoltWinters { get; }
+
+        public bool HasHoltWinters => Scores.Any(s => s.Choice == ForecastChoice.HoltWinters);
+
+        public (BacktestScore Score, NetworkMethod Method, ForecastChoice Choice) BestNetwork => _networks.MinBy(s => s.Score.Rmse);
+
+        /// <summary>The best direct network (the combination's half), or the best network when no direct one fitted.</summary>
+        public (BacktestScore Score, NetworkMethod Method, ForecastChoice Choice) BestDirect =>
+            _networks.Where(s => s.Choice == ForecastChoice.Direct).DefaultIfEmpty(BestNetwork).MinBy(s => s.Score.Rmse);
+
+        /// <summary>Last value, seasonal naive, drift, Holt-Winters and the linear autoregression.</summary>
+        public void ScoreBaselines()
+        {
+            Score(new LastValueMethod(), ForecastChoice.LastValue);
+            if (_sizes.Season > 0)
+            {
+                Score(new SeasonalNaiveMethod(_sizes.Season), ForecastChoice.SeasonalNaive);
+            }
+
+            Score(new DriftMethod(), ForecastChoice.Drift);
+            Score(HoltWinters, ForecastChoice.HoltWinters);
+            Score(new AutoregressionMethod(_sizes.ArOrder), ForecastChoice.Autoregression);
+        }
+
+        /// <summary>
+        /// The direct networks over each transform, a recursive form of the best, ES-RNN, and the combination of the best
+        /// direct network with Holt-Winters. Throws when no network could be scored.
+        /// </summary>
+        public void ScoreNetworks(TrainingOptions training)
+        {
+            var net = new NetworkForecastOptions
+            {
+                Cell = _options.Cell,
+                Hidden = _options.Hidden,
+                Layers = _options.Layers,
+                Lookback = _sizes.Lookback,
+                Horizon = _sizes.Horizon,
+                Period = _sizes.Season,
+                Members = _options.Ensemble > 0 ? Math.Min(BacktestMembers, _options.Ensemble) : BacktestMembers,
+                Threads = _options.Threads,
+                Training = training,
+            };
+            // The epochs each network may stop at, halving from the most allowed; the backtest picks one along with the method.
+            int[] checkpoints = [.. Enumerable.Range(0, 5).Select(j => Math.Max(1, (int)Math.Round(training.Epochs / Math.Pow(2, 4 - j)))).Distinct()];
+            TrainingDivergedException? diverged = null;
+            _stationary = UnitRoot.Stationary(_values.AsSpan(0, Backtest.FitLength));
+            foreach (var transform in Transforms(_options, _sizes.Season, _sizes.Positive, _stationary))
+            {
+                diverged = ScoreNetwork(net with { Transform = transform }, ForecastChoice.Direct, checkpoints) ?? diverged;
+            }
+
+            if (_networks.Count > 0)
+            {
+                diverged = ScoreNetwork(BestNetwork.Method.Options with { Recursive = true }, ForecastChoice.Recursive, checkpoints) ?? diverged;
+            }
+
+            if (HasHoltWinters)
+            {
+                diverged = ScoreNetwork(net with { Residual = true }, ForecastChoice.EsRnn, checkpoints) ?? diverged;
+            }
+
+            if (_networks.Count == 0)
+            {
+                throw diverged ?? (Exception)new ArgumentException(
+                    $"series: {_values.Length} values are too few for a network with a window of {_sizes.Lookback} and a horizon of {_sizes.Horizon}.", "series");
+            }
+
+            if (HasHoltWinters)
+            {
+                // The direct network rather than ES-RNN or a recursive one: ES-RNN already leans on Holt-Winters, and the mean of
+                // two different views of the series is what makes a combination robust.
+                var combination = new CombinationMethod(BestDirect.Method, HoltWinters);
+                Scores.Add((Backtest.Score(combination, _values, fitted: true), combination, ForecastChoice.Combination));
             }
         }
 
-        Try(new LastValueMethod(), ForecastChoice.LastValue);
-        if (season > 0)
+        /// <summary>The candidate the options ask for (<see cref="ForecastChoice.Auto"/>: <see cref="Robust"/>).</summary>
+        public (BacktestScore Score, ForecastMethod Method, ForecastChoice Choice) Choose()
         {
-            Try(new SeasonalNaiveMethod(season), ForecastChoice.SeasonalNaive);
+            var chosen = _options.Method switch
+            {
+                ForecastChoice.Auto => Robust(Scores, Backtest, randomWalk: _sizes.Season == 0 && !_stationary),
+                ForecastChoice.Network => BestNetwork,
+                _ => Scores.Where(s => s.Choice == _options.Method).DefaultIfEmpty().MinBy(s => s.Score?.Rmse ?? double.PositiveInfinity),
+            };
+            return chosen.Method is not null ? chosen
+                : throw new ArgumentException($"method: {_options.Method} cannot be fitted to this series (too short, or no season for it).", "options");
         }
 
-        Try(new DriftMethod(), ForecastChoice.Drift);
-        var hw = new HoltWintersMethod(season);
-        Try(hw, ForecastChoice.HoltWinters);
-        Try(new AutoregressionMethod(Math.Min(lookback, 24)), ForecastChoice.Autoregression);
-
-        var net = new NetworkForecastOptions
+        /// <summary>
+        /// The chosen method fitted on the whole series, with the network and Holt-Winters the forecaster keeps. The best network
+        /// is refitted as an ensemble, for as many epochs as its backtest fit kept, when the choice uses it; otherwise the
+        /// backtest's network is what the model file keeps, and nothing is trained again.
+        /// </summary>
+        public (ForecastMethod Method, NetworkMethod Network, HoltWintersMethod? HoltWinters) Refit(
+            (BacktestScore Score, ForecastMethod Method, ForecastChoice Choice) chosen, TrainingOptions training)
         {
-            Cell = options.Cell,
-            Hidden = options.Hidden,
-            Layers = options.Layers,
-            Lookback = lookback,
-            Horizon = horizon,
-            Period = season,
-            Members = options.Ensemble > 0 ? Math.Min(BacktestMembers, options.Ensemble) : BacktestMembers,
-            Threads = options.Threads,
-            Training = training,
-        };
-        // The epochs each network may stop at, halving from the most allowed; the backtest picks one along with the method.
-        int[] checkpoints = [.. Enumerable.Range(0, 5).Select(j => Math.Max(1, (int)Math.Round(training.Epochs / Math.Pow(2, 4 - j)))).Distinct()];
-        var networks = new List<(BacktestScore Score, NetworkMethod Method, ForecastChoice Choice)>();
-        TrainingDivergedException? diverged = null;
-        void TryNetwork(NetworkForecastOptions o, ForecastChoice choice)
+            double[] series = _values;
+            int n = series.Length, lookback = _sizes.Lookback;
+            var network = chosen.Method as NetworkMethod ?? (chosen.Choice == ForecastChoice.Combination ? BestDirect.Method : BestNetwork.Method);
+            var final = network;
+            if (chosen.Choice is ForecastChoice.Direct or ForecastChoice.Recursive or ForecastChoice.EsRnn or ForecastChoice.Combination)
+            {
+                int ensemble = _options.Ensemble > 0 ? _options.Ensemble : Math.Clamp(EnsembleWindows / Math.Max(1, training.WindowsPerEpoch > 0 ? Math.Min(training.WindowsPerEpoch, n - lookback) : n - lookback), 5, 20);
+                _onProgress?.Invoke($"refit on all {n} values: {network.Name}, {ensemble} seeds");
+                final = new NetworkMethod(network.Options with { Members = ensemble, Threads = _options.Threads });
+                final.Fit(series, Math.Max(1, network.BestEpoch));
+            }
+
+            HoltWintersMethod? finalHw = null;
+            if (HasHoltWinters)
+            {
+                finalHw = new HoltWintersMethod(_sizes.Season);
+                finalHw.Fit(series);
+            }
+
+            ForecastMethod method = chosen.Choice switch
+            {
+                ForecastChoice.Direct or ForecastChoice.Recursive or ForecastChoice.EsRnn => final,
+                ForecastChoice.HoltWinters => finalHw!,
+                ForecastChoice.Combination => new CombinationMethod(final, finalHw!),
+                ForecastChoice.LastValue => new LastValueMethod(),
+                ForecastChoice.SeasonalNaive => new SeasonalNaiveMethod(_sizes.Season),
+                ForecastChoice.Drift => new DriftMethod(),
+                _ => Fitted(new AutoregressionMethod(_sizes.ArOrder), series),
+            };
+            return (method, final, finalHw);
+        }
+
+        /// <summary>Scores a method the fit part is long enough for (a season of history, a long window); leaves out the others.</summary>
+        private void Score(ForecastMethod method, ForecastChoice choice)
+        {
+            if (method.MinimumLength <= Backtest.FitLength)
+            {
+                _onProgress?.Invoke($"backtest: {method.Name}");
+                Scores.Add((Backtest.Score(method, _values), method, choice));
+            }
+        }
+
+        /// <summary>
+        /// Fits a network to the last checkpoint and scores it at the checkpoint its backtest likes best; a network the fit part
+        /// is too short for is left out, and one that diverges is left out and returned.
+        /// </summary>
+        private TrainingDivergedException? ScoreNetwork(NetworkForecastOptions o, ForecastChoice choice, int[] checkpoints)
         {
             var method = new NetworkMethod(o);
+            if (method.MinimumLength > Backtest.FitLength)
+            {
+                return null;
+            }
+
+            _onProgress?.Invoke($"backtest: {method.Name}");
             try
             {
-                onProgress?.Invoke($"backtest: {method.Name}");
-                method.FitCheckpoints(values.AsSpan(0, backtest.FitLength), checkpoints);
-                BacktestScore? score = null;
-                int at = 0;
-                for (int j = 0; j < checkpoints.Length; j++)
-                {
-                    method.UseCheckpoint(j);
-                    var s = backtest.Score(method, values, fitted: true);
-                    if (score is null || s.Rmse < score.Rmse)
-                    {
-                        (score, at) = (s, j);
-                    }
-                }
-
-                method.UseCheckpoint(at);
-                networks.Add((score!, method, choice));
-                scores.Add((score!, method, choice));
-            }
-            catch (ArgumentException)
-            {
-                // Too short for this window and transform.
+                method.FitCheckpoints(_values.AsSpan(0, Backtest.FitLength), checkpoints);
             }
             catch (TrainingDivergedException e)
             {
-                diverged = e;
-                onProgress?.Invoke($"backtest: {method.Name} diverged; left out");
+                _onProgress?.Invoke($"backtest: {method.Name} diverged; left out");
+                return e;
             }
+
+            BacktestScore? score = null;
+            int at = 0;
+            for (int j = 0; j < checkpoints.Length; j++)
+            {
+                method.UseCheckpoint(j);
+                var s = Backtest.Score(method, _values, fitted: true);
+                if (score is null || s.Rmse < score.Rmse)
+                {
+                    (score, at) = (s, j);
+                }
+            }
+
+            method.UseCheckpoint(at);
+            _networks.Add((score!, method, choice));
+            Scores.Add((score!, method, choice));
+            return null;
         }
-
-        bool stationary = UnitRoot.Stationary(series[..backtest.FitLength]);
-        foreach (var transform in Transforms(options, season, positive, stationary))
-        {
-            TryNetwork(net with { Transform = transform }, ForecastChoice.Direct);
-        }
-
-        if (networks.Count > 0)
-        {
-            TryNetwork(networks.MinBy(s => s.Score.Rmse).Method.Options with { Recursive = true }, ForecastChoice.Recursive);
-        }
-
-        if (scores.Any(s => s.Choice == ForecastChoice.HoltWinters))
-        {
-            TryNetwork(net with { Residual = true }, ForecastChoice.EsRnn);
-        }
-
-        if (networks.Count == 0 && diverged is not null)
-        {
-            throw diverged;
-        }
-
-        if (networks.Count == 0)
-        {
-            throw new ArgumentException($"series: {n} values are too few for a network with a window of {lookback} and a horizon of {horizon}.", nameof(series));
-        }
-
-        var bestNetwork = networks.MinBy(s => s.Score.Rmse);
-        var bestDirect = networks.Where(s => s.Choice == ForecastChoice.Direct).DefaultIfEmpty(bestNetwork).MinBy(s => s.Score.Rmse);
-        if (scores.Any(s => s.Choice == ForecastChoice.HoltWinters))
-        {
-            // The direct network rather than ES-RNN or a recursive one: ES-RNN already leans on Holt-Winters, and the mean of
-            // two different views of the series is what makes a combination robust.
-            var combination = new CombinationMethod(bestDirect.Method, hw);
-            scores.Add((backtest.Score(combination, series, fitted: true), combination, ForecastChoice.Combination));
-        }
-
-        var chosen = options.Method switch
-        {
-            ForecastChoice.Auto => Robust(scores, backtest, randomWalk: season == 0 && !stationary),
-            ForecastChoice.Network => bestNetwork,
-            _ => scores.Where(s => s.Choice == options.Method).DefaultIfEmpty().MinBy(s => s.Score?.Rmse ?? double.PositiveInfinity),
-        };
-        if (chosen.Method is null)
-        {
-            throw new ArgumentException($"method: {options.Method} cannot be fitted to this series (too short, or no season for it).", nameof(options));
-        }
-
-        var lastOrigin = backtest.Forecasts(chosen.Method, series)[^1];
-
-        // Refit on everything: the best network as an ensemble, for as many epochs as its backtest fit kept — when the choice
-        // uses it; otherwise the backtest's network is what the model file keeps (Network), and nothing is trained again.
-        var network = chosen.Method as NetworkMethod ?? (chosen.Choice == ForecastChoice.Combination ? bestDirect.Method : bestNetwork.Method);
-        var final = network;
-        if (chosen.Choice is ForecastChoice.Direct or ForecastChoice.Recursive or ForecastChoice.EsRnn or ForecastChoice.Combination)
-        {
-            int ensemble = options.Ensemble > 0 ? options.Ensemble : Math.Clamp(EnsembleWindows / Math.Max(1, training.WindowsPerEpoch > 0 ? Math.Min(training.WindowsPerEpoch, n - lookback) : n - lookback), 5, 20);
-            onProgress?.Invoke($"refit on all {n} values: {network.Name}, {ensemble} seeds");
-            final = new NetworkMethod(network.Options with { Members = ensemble, Threads = options.Threads });
-            final.Fit(series, Math.Max(1, network.BestEpoch));
-        }
-
-        var history = bestNetwork.Method.Reports;
-        HoltWintersMethod? finalHw = null;
-        if (scores.Any(s => s.Choice == ForecastChoice.HoltWinters))
-        {
-            finalHw = new HoltWintersMethod(season);
-            finalHw.Fit(series);
-        }
-
-        ForecastMethod method = chosen.Choice switch
-        {
-            ForecastChoice.Direct or ForecastChoice.Recursive or ForecastChoice.EsRnn => final,
-            ForecastChoice.HoltWinters => finalHw!,
-            ForecastChoice.Combination => new CombinationMethod(final, finalHw!),
-            ForecastChoice.LastValue => new LastValueMethod(),
-            ForecastChoice.SeasonalNaive => new SeasonalNaiveMethod(season),
-            ForecastChoice.Drift => new DriftMethod(),
-            _ => Refit(new AutoregressionMethod(Math.Min(lookback, 24)), series),
-        };
-        var forecaster = new Forecaster(method, final, finalHw, chosen.Choice, season, horizon, chosen.Score.RmseByStep);
-        var ordered = scores.OrderBy(s => s.Score.Rmse).Select(s => s.Score).ToList();
-        return (forecaster, new ForecastReport(season, horizon, lookback, backtest, ordered, chosen.Score.Method, lastOrigin, history));
     }
 
     /// <summary>
@@ -679,7 +753,7 @@ public sealed class Forecaster
             };
     }
 
-    private static ForecastMethod Refit(ForecastMethod method, ReadOnlySpan<double> series)
+    private static ForecastMethod Fitted(ForecastMethod method, ReadOnlySpan<double> series)
     {
         method.Fit(series);
         return method;

@@ -86,6 +86,13 @@ public sealed class NetworkMethod : ForecastMethod
 
     private int Outputs => _o.Recursive && !_o.Residual ? 1 : _o.Horizon;
 
+    // Values the transform (or the residual's two seasons) looks back before the first window starts.
+    private int Lag => _o.Residual ? Math.Max(1, 2 * _o.Period) : _o.Transform.Lag;
+
+    /// <inheritdoc/>
+    /// <remarks>Enough for 8 whole training windows.</remarks>
+    public override int MinimumLength => Lag + _o.Lookback + Outputs + 7;
+
     /// <summary>The epochs of member 0's last fit (training and validation loss).</summary>
     public IReadOnlyList<EpochReport> Reports { get; private set; } = [];
 
@@ -158,11 +165,12 @@ public sealed class NetworkMethod : ForecastMethod
     /// <summary>Trains the members; returns each one's best epoch and keeps its weights at every epoch in <paramref name="keep"/>.</summary>
     private int[] Train(ReadOnlySpan<double> series, TrainingOptions training, int[] keep)
     {
-        var (z, first, count) = Prepare(series);
-        if (count < 8)
+        if (series.Length < MinimumLength)
         {
-            throw new ArgumentException($"series: {series.Length} values leave {count} training windows for a lookback of {_o.Lookback} and horizon {Outputs}; need at least 8.", nameof(series));
+            throw new ArgumentException($"series: {series.Length} values are too few for 8 training windows with a lookback of {_o.Lookback} and horizon {Outputs}; need at least {MinimumLength}.", nameof(series));
         }
+
+        var (z, first, count) = Prepare(series);
 
         var data = _o.Residual ? new ResidualWindows(this, z, first, count) : (WindowSet<float>)new SeriesWindows<float>(z.Float, _o.Lookback, Outputs, first, count);
         var members = new WindowRegressor<float>[_o.Members];
@@ -218,7 +226,7 @@ public sealed class NetworkMethod : ForecastMethod
     /// <summary>The standardised model input over <paramref name="series"/>, and the span of whole training windows.</summary>
     private (Scaled Z, int First, int Count) Prepare(ReadOnlySpan<double> series)
     {
-        int n = series.Length, lag, outputs = Outputs;
+        int n = series.Length, lag = Lag, outputs = Outputs;
         double[] z;
         if (_o.Residual)
         {
@@ -231,13 +239,11 @@ public sealed class NetworkMethod : ForecastMethod
             _ets = ExponentialSmoothing.Fit(series, _o.Period);
             _ets.Apply(series, out var fitted);
             z = Ratios(series, fitted);
-            lag = Math.Max(1, 2 * _o.Period);
         }
         else
         {
             _o.Transform.Validate(series);
             z = _o.Transform.Apply(series);
-            lag = _o.Transform.Lag;
         }
 
         var valid = z.AsSpan(lag).ToArray();

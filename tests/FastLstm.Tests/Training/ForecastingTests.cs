@@ -192,6 +192,41 @@ public class ForecastingTests
         Assert.False(wide.Beats(Score(wide, 9, 1), Score(wide, 1, 2)));
     }
 
+    public static TheoryData<string> Methods => ["autoregression", "holt-winters", "seasonal naive", "network", "network residual", "network recursive"];
+
+    /// <summary>
+    /// MinimumLength is what the forecaster leaves a candidate out by, instead of catching its failure: a fit on that many
+    /// values works and forecasts from them, and the throwing methods refuse one value fewer.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Methods))]
+    public void MinimumLengthIsTheShortestSeriesAFitTakes(string name)
+    {
+        var network = new NetworkForecastOptions
+        {
+            Hidden = 2, Lookback = 5, Horizon = 3, Period = 4, Members = 1, Transform = new SeriesTransform(true, 1, 4),
+            Training = new TrainingOptions { Epochs = 1, Seed = 3 },
+        };
+        Func<ForecastMethod> make = name switch
+        {
+            "autoregression" => () => new AutoregressionMethod(6),
+            "holt-winters" => () => new HoltWintersMethod(4),
+            "seasonal naive" => () => new SeasonalNaiveMethod(7),
+            "network" => () => new NetworkMethod(network),
+            "network residual" => () => new NetworkMethod(network with { Residual = true }),
+            _ => () => new NetworkMethod(network with { Recursive = true }),
+        };
+        int n = make().MinimumLength;
+        var series = Enumerable.Range(0, n).Select(t => 10 + Math.Sin(t / 2.0) + (0.01 * t)).ToArray();
+        var method = make();
+        method.Fit(series);
+        Assert.All(method.Forecast(series, 3), v => Assert.True(double.IsFinite(v)));
+        if (name != "seasonal naive")
+        {
+            Assert.Throws<ArgumentException>(() => make().Fit(series.AsSpan(1)));
+        }
+    }
+
     [Fact]
     public void CheckpointsKeepEachEpochsWeights()
     {
