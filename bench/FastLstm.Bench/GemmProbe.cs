@@ -44,13 +44,18 @@ public static unsafe class GemmProbe
             var b = new float[k * n];
             Array.Fill(b, 0.25f);
             b.CopyTo(new Span<float>(pb, k * n));
+            float* scales = Aligned(gemm.Panels(n) * gemm.NR);
+            // A row-major B (the weight gradient's) is always full precision; packed ones run in every format.
+            foreach (var format in transposed ? [WeightFormat.Full] : Enum.GetValues<WeightFormat>())
             {
-                gemm.PackB(pp, b, n, Enumerable.Range(0, k).ToArray(), Enumerable.Range(0, n).ToArray(), transposed: false);
+                var packed = new PackedB<float>((byte*)pp, scales, k, gemm.NR, format);
+                gemm.PackB(packed, b, n, Enumerable.Range(0, k).ToArray(), Enumerable.Range(0, n).ToArray(), transposed: false);
                 var scratch = new GemmScratch<float>(psb, pse);
                 var opA = transposed ? new MatA<float>(pa, m, transposed: true) : new MatA<float>(pa, k);
-                var opB = transposed ? MatB<float>.RowMajor(pb, n) : MatB<float>.FromPacked(pp);
+                var opB = transposed ? MatB<float>.RowMajor(pb, n) : MatB<float>.FromPacked(packed);
                 double seconds = Median(gemm, m, n, k, opA, opB, pc, scratch);
-                Console.WriteLine($"{gemm.Name,-16} {name,-32} M {m,5} N {n,5} K {k,5}: {2.0 * m * n * k / seconds / 1e9,6:F1} GFLOP/s");
+                double bytes = gemm.PackedBytes(k, n, format);
+                Console.WriteLine($"{gemm.Name,-16} {format,-8} {name,-32} M {m,5} N {n,5} K {k,5}: {2.0 * m * n * k / seconds / 1e9,6:F1} GFLOP/s, B read at {bytes / seconds / 1e9,5:F1} GB/s");
             }
         }
     }

@@ -14,6 +14,20 @@ internal static class Guard
         Range(threads, 1, 1024, nameof(threads), "cores");
     }
 
+    /// <summary>A defined format, compressed only for float (the kernels widen bfloat16 and int8 to float lanes).</summary>
+    public static void Weights<T>(WeightFormat weights)
+    {
+        if (!Enum.IsDefined(weights))
+        {
+            throw new ArgumentOutOfRangeException(nameof(weights), weights, $"weights: expected one of {string.Join(", ", Enum.GetNames<WeightFormat>())}, got {(int)weights}.");
+        }
+
+        if (weights != WeightFormat.Full && typeof(T) != typeof(float))
+        {
+            throw new ArgumentException($"weights: {weights} is for float sessions; a {typeof(T).Name} session takes {nameof(WeightFormat.Full)}.", nameof(weights));
+        }
+    }
+
     public static void Range(int value, int min, int max, string name, string what)
     {
         if (value < min || value > max)

@@ -21,24 +21,33 @@ public sealed class InferenceSession<T> : IDisposable
     /// <param name="maxBatch">Largest batch any call will pass.</param>
     /// <param name="maxSteps">Longest sequence any call will pass.</param>
     /// <param name="threads">Cores the session may use.</param>
-    public InferenceSession(RnnModel<T> model, int maxBatch, int maxSteps, int threads = 1)
-        : this(model, maxBatch, maxSteps, threads, Isa.Bits)
+    /// <param name="weights">How the session stores the weights (compressed formats for <see cref="float"/> sessions only).</param>
+    public InferenceSession(RnnModel<T> model, int maxBatch, int maxSteps, int threads = 1, WeightFormat weights = WeightFormat.Full)
+        : this(model, maxBatch, maxSteps, threads, Isa.Bits, weights)
     {
     }
 
     /// <summary>A session at a given vector width (tests and benchmarks compare widths in one process).</summary>
-    internal InferenceSession(RnnModel<T> model, int maxBatch, int maxSteps, int threads, int bits)
+    internal InferenceSession(RnnModel<T> model, int maxBatch, int maxSteps, int threads, int bits, WeightFormat weights = WeightFormat.Full)
     {
         Guard.Session(model, maxBatch, maxSteps, threads);
+        Guard.Weights<T>(weights);
         Model = model;
         MaxBatch = maxBatch;
         MaxSteps = maxSteps;
         Threads = threads;
-        _engine = new Engine<T>(model, maxBatch, maxSteps, training: false, threads, bits);
+        Weights = weights;
+        _engine = new Engine<T>(model, maxBatch, maxSteps, training: false, threads, bits, weights);
     }
 
     /// <summary>The model this session runs.</summary>
     public RnnModel<T> Model { get; }
+
+    /// <summary>
+    /// How the session stores the weights: <see cref="WeightFormat.Full"/>, or rounded to bfloat16 or int8 when packed (the
+    /// model keeps its own values; an edit is packed again, rounded, at the next call).
+    /// </summary>
+    public WeightFormat Weights { get; }
 
     /// <summary>Largest batch a call may pass.</summary>
     public int MaxBatch { get; }

@@ -40,6 +40,14 @@ public class AllocationTests
     public void PerDirectionOptionsSessionsAllocateNothing(int threads) =>
         Check<float>(CellType.Lstm, true, threads, new LstmOptions { CellClip = 2 }, new LstmOptions { CellClip = 2, GateActivation = new RnnActivation(RnnActivationKind.HardSigmoid, 0.2, 0.5) });
 
+    /// <summary>Sessions with compressed weights (one- and two-phase cells, one and two threads) allocate nothing either.</summary>
+    [Theory]
+    [InlineData(CellType.Lstm, WeightFormat.Int8, 1)]
+    [InlineData(CellType.GruResetBefore, WeightFormat.BFloat16, 2)]
+    [InlineData(CellType.SeedLstm, WeightFormat.Int8, 2)]
+    public void CompressedSessionsAllocateNothing(CellType cell, WeightFormat weights, int threads) =>
+        Check<float>(cell, false, threads, weights: weights);
+
     /// <summary>
     /// Bytes allocated by one call — by this thread, or by every thread (the session's workers included). Other threads
     /// of the process allocate now and then, and a collection started elsewhere moves the counters, so this is the least
@@ -59,7 +67,7 @@ public class AllocationTests
         return least;
     }
 
-    private static void Check<T>(CellType cell, bool bidirectional, int threads = 1, LstmOptions? options = null, LstmOptions? reverse = null)
+    private static void Check<T>(CellType cell, bool bidirectional, int threads = 1, LstmOptions? options = null, LstmOptions? reverse = null, WeightFormat weights = WeightFormat.Full)
         where T : unmanaged, System.Numerics.IBinaryFloatingPointIeee754<T>
     {
         var spec = new RnnSpec(cell, 7, 13, 2, bidirectional) { LstmOptions = options, ReverseLstmOptions = reverse };
@@ -76,7 +84,7 @@ public class AllocationTests
         var dx = new T[x.Length];
         int[] lengths = [5, 2, 4];
 
-        using var inference = new InferenceSession<T>(model, batch, steps, threads);
+        using var inference = new InferenceSession<T>(model, batch, steps, threads, weights);
         using var training = new TrainingSession<T>(model, batch, steps, threads);
         var calls = new List<(string Name, Action Call)>
         {

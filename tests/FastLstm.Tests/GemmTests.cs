@@ -66,7 +66,8 @@ public unsafe class GemmTests
 
         fixed (T* pa = a, pat = at, pb = b, pp = packed, sb = scratchB, se = edge)
         {
-            gemm.PackB(pp, b, n, kMap, nMap, transposed: false);
+            var full = gemm.Full(pp, k);
+            gemm.PackB(full, b, n, kMap, nMap, transposed: false);
             var scratch = new GemmScratch<T>(sb, se);
             foreach (bool accumulate in new[] { false, true })
             {
@@ -78,11 +79,11 @@ public unsafe class GemmTests
 
                 var operands = new (string Name, MatA<T> A, MatB<T> B)[]
                 {
-                    ("packed B", new MatA<T>(pa, k), MatB<T>.FromPacked(pp)),
+                    ("packed B", new MatA<T>(pa, k), MatB<T>.FromPacked(full)),
                     ("row-major B", new MatA<T>(pa, k), MatB<T>.RowMajor(pb, n)),
-                    ("transposed A", new MatA<T>(pat, m, transposed: true), MatB<T>.FromPacked(pp)),
-                    ("packed B, panels last to first", new MatA<T>(pa, k), MatB<T>.FromPacked(pp, reversed: true)),
-                    ("transposed A, panels last to first", new MatA<T>(pat, m, transposed: true), MatB<T>.FromPacked(pp, reversed: true)),
+                    ("transposed A", new MatA<T>(pat, m, transposed: true), MatB<T>.FromPacked(full)),
+                    ("packed B, panels last to first", new MatA<T>(pa, k), MatB<T>.FromPacked(full, reversed: true)),
+                    ("transposed A, panels last to first", new MatA<T>(pat, m, transposed: true), MatB<T>.FromPacked(full, reversed: true)),
                 };
                 var results = new List<T[]>();
                 foreach (var (name, opA, opB) in operands)
@@ -105,6 +106,87 @@ public unsafe class GemmTests
         }
     }
 
+    public static TheoryData<WeightFormat, int, int, int> CompressedShapes()
+    {
+        var data = new TheoryData<WeightFormat, int, int, int>();
+        foreach (var format in new[] { WeightFormat.BFloat16, WeightFormat.Int8 })
+        {
+            foreach (var (m, n, k) in new[] { (1, 7, 3), (1, 17, 129), (1, 400, 513), (1, 129, 1025), (2, 65, 16), (6, 48, 600), (7, 300, 127), (97, 129, 255) })
+            {
+                data.Add(format, m, n, k);
+            }
+        }
+
+        return data;
+    }
+
+    /// <summary>
+    /// A B packed as bfloat16 or int8 gives the product with the ideally rounded weights — bfloat16 to nearest even; int8
+    /// per column, the largest magnitude at 127 — up to float rounding, at every width, in every path (GEMV, tiles, edges,
+    /// K blocks, accumulate). The rounding is computed here independently of the packer's.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(CompressedShapes))]
+    public void CompressedMatchesTheRoundedWeights(WeightFormat format, int m, int n, int k)
+    {
+        var rng = new Random((m * 1000003) + (n * 1009) + k);
+        var a = TestData.Uniform<float>(rng, m * k);
+        var b = TestData.Uniform<float>(rng, k * n);
+        var c0 = TestData.Uniform<float>(rng, m * n);
+        var rounded = Rounded(b, k, n, format);
+        foreach (int bits in TestData.Widths())
+        {
+            var gemm = Gemm<float>.For(bits);
+            var data = new byte[gemm.PackedBytes(k, n, format)];
+            var scales = new float[gemm.Panels(n) * gemm.NR];
+            var edge = new float[gemm.EdgeLength];
+            fixed (float* pa = a, pr = rounded, ps = scales, se = edge)
+            fixed (byte* pd = data)
+            {
+                var packed = new PackedB<float>(pd, format == WeightFormat.Int8 ? ps : null, k, gemm.NR, format);
+                gemm.PackB(packed, b, n, Enumerable.Range(0, k).ToArray(), Enumerable.Range(0, n).ToArray(), transposed: false);
+                foreach (bool accumulate in new[] { false, true })
+                {
+                    var expected = (float[])c0.Clone();
+                    var actual = (float[])c0.Clone();
+                    fixed (float* pe = expected, pc = actual)
+                    {
+                        GemmNaive<float>.Multiply(m, n, k, new MatA<float>(pa, k), pr, n, pe, n, accumulate);
+                        gemm.Multiply(m, n, k, new MatA<float>(pa, k), MatB<float>.FromPacked(packed), pc, n, accumulate, new GemmScratch<float>(null, se));
+                    }
+
+                    double err = TestData.RelativeError<float>(actual, expected);
+                    Assert.True(err <= 1e-5, $"{gemm.Name} {format}, accumulate={accumulate}: relative error {err:E2}");
+                }
+            }
+        }
+    }
+
+    /// <summary>B [k, n] with each weight rounded as <paramref name="format"/> stores it.</summary>
+    private static float[] Rounded(float[] b, int k, int n, WeightFormat format)
+    {
+        var r = new float[b.Length];
+        for (int j = 0; j < n; j++)
+        {
+            float max = 0;
+            for (int p = 0; p < k; p++)
+            {
+                max = Math.Max(max, Math.Abs(b[(p * n) + j]));
+            }
+
+            float scale = max / 127f;
+            for (int p = 0; p < k; p++)
+            {
+                float x = b[(p * n) + j];
+                r[(p * n) + j] = format == WeightFormat.Int8
+                    ? (float)(Math.Round(x / scale, MidpointRounding.ToEven) * scale)
+                    : x == 0 ? 0 : (float)(Math.Round(x / Math.ScaleB(1.0, Math.ILogB(x) - 7), MidpointRounding.ToEven) * Math.ScaleB(1.0, Math.ILogB(x) - 7));
+            }
+        }
+
+        return r;
+    }
+
     [Theory]
     [MemberData(nameof(TestData.WidthData), MemberType = typeof(TestData))]
     public void WritesExactlyMTimesN(int bits)
@@ -120,8 +202,9 @@ public unsafe class GemmTests
         var edge = new float[gemm.EdgeLength];
         fixed (float* pa = a, pc = c, pp = packed, se = edge)
         {
-            gemm.PackB(pp, b, n, Enumerable.Range(0, k).ToArray(), Enumerable.Range(0, n).ToArray(), transposed: false);
-            gemm.Multiply(m, n, k, new MatA<float>(pa, k), MatB<float>.FromPacked(pp), pc + ldc + 3, ldc, false, new GemmScratch<float>(null, se));
+            var full = gemm.Full(pp, k);
+            gemm.PackB(full, b, n, Enumerable.Range(0, k).ToArray(), Enumerable.Range(0, n).ToArray(), transposed: false);
+            gemm.Multiply(m, n, k, new MatA<float>(pa, k), MatB<float>.FromPacked(full), pc + ldc + 3, ldc, false, new GemmScratch<float>(null, se));
         }
 
         for (int r = 0; r < rows; r++)

@@ -237,7 +237,6 @@ internal sealed unsafe class BackwardLoop<T> : ITimeLoop<T, BackwardContext<T>>
         bool owned = _scheduler.OwnsUnits(hp);
         var (k0, k1) = _scheduler.Panels(hp, thread, threads);
         var (u0, u1) = owned ? (k0, k1) : Scheduler<T>.Units(hp, thread, threads);
-        long offset = (long)(k0 / nr) * nr;
         for (int s = 0; s < steps; s++)
         {
             int t = rev ? s : steps - 1 - s;
@@ -253,7 +252,7 @@ internal sealed unsafe class BackwardLoop<T> : ITimeLoop<T, BackwardContext<T>>
             {
                 cell.Backward2(mine);
                 pool.Barrier();
-                gemm.Multiply(b, k1 - k0, hp, new MatA<T>(a.DG2, hp), MatB<T>.FromPacked(w.W2 + (offset * hp)), a.DM + k0, hp, false, scratch);
+                gemm.Multiply(b, k1 - k0, hp, new MatA<T>(a.DG2, hp), MatB<T>.FromPacked(w.W2.FromColumn(k0)), a.DM + k0, hp, false, scratch);
                 if (!owned)
                 {
                     pool.Barrier();
@@ -262,7 +261,7 @@ internal sealed unsafe class BackwardLoop<T> : ITimeLoop<T, BackwardContext<T>>
 
             cell.Backward1(mine);
             pool.Barrier();
-            gemm.Multiply(b, k1 - k0, plan.G1w, new MatA<T>(a.DGh, ldgh), MatB<T>.FromPacked(w.Whh + (offset * plan.G1w)), g.DH + k0, hp, plan.Descriptor.HasDirectHiddenGradient, scratch);
+            gemm.Multiply(b, k1 - k0, plan.G1w, new MatA<T>(a.DGh, ldgh), MatB<T>.FromPacked(w.Whh.FromColumn(k0)), g.DH + k0, hp, plan.Descriptor.HasDirectHiddenGradient, scratch);
             if (!owned && s < steps - 1)
             {
                 pool.Barrier();

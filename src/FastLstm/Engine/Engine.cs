@@ -28,10 +28,10 @@ internal sealed unsafe class Engine<T> : IDisposable
     private readonly BackwardLoop<T>? _backwardLoop;
     private int _state;
 
-    public Engine(RnnModel<T> model, int maxBatch, int maxSteps, bool training, int threads, int bits)
+    public Engine(RnnModel<T> model, int maxBatch, int maxSteps, bool training, int threads, int bits, WeightFormat weights = WeightFormat.Full)
     {
         _model = model;
-        _plan = new Plan<T>(model, maxBatch, maxSteps, training, Math.Max(1, threads), bits);
+        _plan = new Plan<T>(model, maxBatch, maxSteps, training, Math.Max(1, threads), bits, weights);
         _layout = new BatchLayout<T>(_plan);
 
         var measure = new Workspace<T>.Carver(null);

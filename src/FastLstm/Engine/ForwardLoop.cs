@@ -191,7 +191,7 @@ internal sealed unsafe class ForwardLoop<T> : ITimeLoop<T, ForwardContext<T>>
             }
             else
             {
-                gemm.Multiply(b, j1 - j0, hp, new MatA<T>(a.HPrev, hp), MatB<T>.FromPacked(w.WhhT + ((long)(j0 / nr) * hp * nr), odd), a.Gh + j0, plan.LdG1, false, scratch);
+                gemm.Multiply(b, j1 - j0, hp, new MatA<T>(a.HPrev, hp), MatB<T>.FromPacked(w.WhhT.FromColumn(j0), odd), a.Gh + j0, plan.LdG1, false, scratch);
             }
 
             if (deferred)
@@ -209,7 +209,7 @@ internal sealed unsafe class ForwardLoop<T> : ITimeLoop<T, ForwardContext<T>>
             if (two)
             {
                 pool.Barrier();
-                gemm.Multiply(b, k1 - k0, hp, new MatA<T>(a.Aux, plan.AuxW), MatB<T>.FromPacked(w.W2T + ((long)(k0 / nr) * hp * nr)), a.G2 + k0, hp, false, scratch);
+                gemm.Multiply(b, k1 - k0, hp, new MatA<T>(a.Aux, plan.AuxW), MatB<T>.FromPacked(w.W2T.FromColumn(k0)), a.G2 + k0, hp, false, scratch);
                 if (!owned)
                 {
                     pool.Barrier();
@@ -250,7 +250,7 @@ internal sealed unsafe class ForwardLoop<T> : ITimeLoop<T, ForwardContext<T>>
         else
         {
             var (g0, g1) = _scheduler.Panels(plan.Gw, thread, threads);
-            gemm.Multiply(m, g1 - g0, k, new MatA<T>(ctx.X, k), MatB<T>.FromPacked(w.WihT + ((long)(g0 / nr) * k * nr), reversed), sl.Gx + g0, plan.LdG, false, scratch);
+            gemm.Multiply(m, g1 - g0, k, new MatA<T>(ctx.X, k), MatB<T>.FromPacked(w.WihT.FromColumn(g0), reversed), sl.Gx + g0, plan.LdG, false, scratch);
         }
     }
 
@@ -258,14 +258,14 @@ internal sealed unsafe class ForwardLoop<T> : ITimeLoop<T, ForwardContext<T>>
     /// C = A·B over a thread's own hidden units [u0, u1) in each of <paramref name="gates"/> gate blocks (Hp columns
     /// apart in the packed B and in C), one product per block; blocks and panels last to first when reversed.
     /// </summary>
-    private void OwnedGates(int gates, int u0, int u1, int m, int k, in MatA<T> a, T* packed, T* c, int ldc, bool reversed, in GemmScratch<T> scratch)
+    private void OwnedGates(int gates, int u0, int u1, int m, int k, in MatA<T> a, in PackedB<T> packed, T* c, int ldc, bool reversed, in GemmScratch<T> scratch)
     {
         var gemm = _plan.Gemm;
         int hp = _plan.Hp, nr = gemm.NR;
         for (int q = 0; q < gates; q++)
         {
             int c0 = ((reversed ? gates - 1 - q : q) * hp) + u0;
-            gemm.Multiply(m, u1 - u0, k, a, MatB<T>.FromPacked(packed + ((long)(c0 / nr) * k * nr), reversed), c + c0, ldc, false, scratch);
+            gemm.Multiply(m, u1 - u0, k, a, MatB<T>.FromPacked(packed.FromColumn(c0), reversed), c + c0, ldc, false, scratch);
         }
     }
 }

@@ -4,8 +4,8 @@ using FastLstm.Kernels;
 namespace FastLstm.Engine;
 
 /// <summary>
-/// Every layer's weights as the session's GEMM kernel reads them: packed panels of the chosen micro-kernel's width and
-/// the cell's prepared bias. Forward needs the transposed orientation (<c>x·W_ihᵀ</c>, <c>h·W_hhᵀ</c>); training also the
+/// Every layer's weights as the session's GEMM kernel reads them: packed panels of the chosen micro-kernel's width (the
+/// forward ones in the plan's <see cref="Plan{T}.Weights"/> format) and the cell's prepared bias. Forward needs the transposed orientation (<c>x·W_ihᵀ</c>, <c>h·W_hhᵀ</c>); training also the
 /// natural one for backward (<c>dG·W_ih</c>, <c>dG·W_hh</c>). Packing runs again only when the model's
 /// <see cref="RnnModel{T}.Version"/> moved since the last pack.
 /// </summary>
@@ -28,18 +28,27 @@ internal sealed unsafe class PackedWeights<T>
             for (int d = 0; d < plan.Dirs; d++)
             {
                 ref var w = ref _layers[(l * plan.Dirs) + d];
-                w.WihT = carver.Take(gemm.PackedLength(k, plan.Gw));
-                w.WhhT = carver.Take(gemm.PackedLength(hp, plan.G1w));
+                w.WihT = Take(ref carver, gemm, k, plan.Gw, plan.Weights);
+                w.WhhT = Take(ref carver, gemm, hp, plan.G1w, plan.Weights);
                 w.Bias = carver.Take((long)plan.Descriptor.BiasBlocks * hp);
-                w.W2T = plan.TwoPhase ? carver.Take(gemm.PackedLength(hp, hp)) : null;
+                w.W2T = plan.TwoPhase ? Take(ref carver, gemm, hp, hp, plan.Weights) : default;
                 if (plan.Training)
                 {
-                    w.Wih = carver.Take(gemm.PackedLength(plan.Gw, k));
-                    w.Whh = carver.Take(gemm.PackedLength(plan.G1w, hp));
-                    w.W2 = plan.TwoPhase ? carver.Take(gemm.PackedLength(hp, hp)) : null;
+                    w.Wih = Take(ref carver, gemm, plan.Gw, k, WeightFormat.Full);
+                    w.Whh = Take(ref carver, gemm, plan.G1w, hp, WeightFormat.Full);
+                    w.W2 = plan.TwoPhase ? Take(ref carver, gemm, hp, hp, WeightFormat.Full) : default;
                 }
             }
         }
+    }
+
+    /// <summary>Room for a packed B of K rows and N columns in <paramref name="format"/>, and its scales where it has them.</summary>
+    private static PackedB<T> Take(ref Workspace<T>.Carver carver, Gemm<T> gemm, int k, int n, WeightFormat format)
+    {
+        long elements = (gemm.PackedBytes(k, n, format) + sizeof(T) - 1) / sizeof(T);
+        T* data = carver.Take(elements);
+        T* scales = format == WeightFormat.Int8 ? carver.Take((long)gemm.Panels(n) * gemm.NR) : null;
+        return new PackedB<T>((byte*)data, scales, k, gemm.NR, format);
     }
 
     /// <summary>The packed operands of layer l, direction d.</summary>
@@ -96,7 +105,8 @@ internal sealed unsafe class PackedWeights<T>
     /// <summary>Packed GEMM operands and prepared bias of one layer and direction (the natural orientation only when training).</summary>
     internal struct Layer
     {
-        public T* WihT, WhhT, W2T, Bias;
-        public T* Wih, Whh, W2;
+        public PackedB<T> WihT, WhhT, W2T;
+        public T* Bias;
+        public PackedB<T> Wih, Whh, W2;
     }
 }

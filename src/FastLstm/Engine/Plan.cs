@@ -14,9 +14,10 @@ namespace FastLstm.Engine;
 internal sealed class Plan<T>
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
-    public Plan(RnnModel<T> model, int maxBatch, int maxSteps, bool training, int threads, int bits)
+    public Plan(RnnModel<T> model, int maxBatch, int maxSteps, bool training, int threads, int bits, WeightFormat weights = WeightFormat.Full)
     {
         var spec = model.Spec;
+        Weights = weights;
         Spec = spec;
         Parameters = model.Layout;
         Descriptor = Parameters.Cell;
@@ -53,6 +54,9 @@ internal sealed class Plan<T>
     }
 
     public RnnSpec Spec { get; }
+
+    /// <summary>How the forward products' packed weights are stored (the backward ones are always full precision).</summary>
+    public WeightFormat Weights { get; }
 
     /// <summary>Names, shapes and offsets of the model's tensors.</summary>
     public ParameterLayout Parameters { get; }

@@ -111,7 +111,7 @@ internal sealed unsafe class Scheduler<T> : IDisposable
                 var (j0, j1) = scheduler.Panels(_n, thread, threads);
                 if (j1 > j0)
                 {
-                    var b = _b.Packed ? MatB<T>.FromPacked(_b.Ptr + ((long)(j0 / kernel.NR) * _k * kernel.NR), _b.Reversed) : MatB<T>.RowMajor(_b.Ptr + j0, _b.Ld);
+                    var b = _b.FromColumn(j0);
                     kernel.Multiply(_m, j1 - j0, _k, _a, b, _c + j0, _ldc, _accumulate, scratch);
                 }
             }

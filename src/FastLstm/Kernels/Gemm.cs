@@ -12,30 +12,59 @@ internal readonly unsafe struct MatA<T>(T* ptr, int ld, bool transposed = false)
 }
 
 /// <summary>
-/// A B operand [K × N]: either packed once ahead (<see cref="Gemm{T}.PackB"/>, covering all K) or a plain
-/// row-major matrix (element (k, n) at <c>Ptr[k·Ld + n]</c>) that the GEMM packs block by block.
+/// A B operand [K × N] packed once ahead (<see cref="Gemm{T}.PackB"/>): NR-wide panels of all K rows, each weight stored in
+/// <see cref="Format"/> — T itself, bfloat16, or int8 with one scale per column (<see cref="Scales"/>, padded to whole
+/// panels) that the kernels multiply into each result column.
+/// </summary>
+internal readonly unsafe struct PackedB<T>(byte* data, T* scales, int k, int nr, WeightFormat format)
+    where T : unmanaged
+{
+    public readonly byte* Data = data;
+    public readonly T* Scales = scales;
+    public readonly int K = k;
+    public readonly int NR = nr;
+    public readonly WeightFormat Format = format;
+
+    /// <summary>Bytes of one stored weight.</summary>
+    public static int BytesOf(WeightFormat format) => format switch { WeightFormat.BFloat16 => 2, WeightFormat.Int8 => 1, _ => sizeof(T) };
+
+    /// <summary>The panels from the one holding <paramref name="column"/> (a multiple of NR) on.</summary>
+    public PackedB<T> FromColumn(int column) =>
+        new(Data + ((long)(column / NR) * K * NR * BytesOf(Format)), Scales == null ? null : Scales + column, K, NR, Format);
+}
+
+/// <summary>
+/// A B operand [K × N]: either packed once ahead (<see cref="PackedB{T}"/>) or a plain row-major T matrix (element (k, n)
+/// at <c>Ptr[k·Ld + n]</c>) that the GEMM packs block by block.
 /// </summary>
 internal readonly unsafe struct MatB<T>
     where T : unmanaged
 {
     public readonly T* Ptr;
     public readonly int Ld;
-    public readonly bool Packed;
+    public readonly PackedB<T> Panels;
+    public readonly bool IsPacked;
 
     /// <summary>Panels are visited last to first (the result is the same; see <see cref="Gemm{T}.Multiply"/>).</summary>
     public readonly bool Reversed;
 
-    private MatB(T* ptr, int ld, bool packed, bool reversed)
+    private MatB(T* ptr, int ld, PackedB<T> panels, bool packed, bool reversed)
     {
         Ptr = ptr;
         Ld = ld;
-        Packed = packed;
+        Panels = panels;
+        IsPacked = packed;
         Reversed = reversed;
     }
 
-    public static MatB<T> FromPacked(T* packed, bool reversed = false) => new(packed, 0, true, reversed);
+    public WeightFormat Format => IsPacked ? Panels.Format : WeightFormat.Full;
 
-    public static MatB<T> RowMajor(T* ptr, int ld) => new(ptr, ld, false, false);
+    public static MatB<T> FromPacked(in PackedB<T> panels, bool reversed = false) => new(null, 0, panels, true, reversed);
+
+    public static MatB<T> RowMajor(T* ptr, int ld) => new(ptr, ld, default, false, false);
+
+    /// <summary>The columns from <paramref name="column"/> on (a multiple of NR when packed).</summary>
+    public MatB<T> FromColumn(int column) => IsPacked ? FromPacked(Panels.FromColumn(column), Reversed) : RowMajor(Ptr + column, Ld);
 }
 
 /// <summary>Per-caller scratch: a B block (KC × padded N) and one edge tile (MR × NR).</summary>
@@ -77,6 +106,12 @@ internal abstract unsafe class Gemm<T>
     /// <summary>Elements of a packed B of K rows and N columns.</summary>
     public long PackedLength(int k, int n) => (long)Panels(n) * k * NR;
 
+    /// <summary>Bytes of a packed B of K rows and N columns whose weights are stored in <paramref name="format"/>.</summary>
+    public long PackedBytes(int k, int n, WeightFormat format) => PackedLength(k, n) * PackedB<T>.BytesOf(format);
+
+    /// <summary>A full-precision packed B at <paramref name="data"/>, of K rows.</summary>
+    public PackedB<T> Full(T* data, int k) => new((byte*)data, null, k, NR, WeightFormat.Full);
+
     /// <summary>Elements of the B block scratch for products with up to <paramref name="maxN"/> columns.</summary>
     public long ScratchBLength(int maxN) => (long)Panels(maxN) * KC * NR;
 
@@ -92,28 +127,64 @@ internal abstract unsafe class Gemm<T>
 
     /// <summary>
     /// Packs B[k, n] = <paramref name="src"/>[kMap[k] · ld + nMap[n]] (or [nMap[n] · ld + kMap[k]] when
-    /// <paramref name="transposed"/>); a negative map entry stands for a zero row or column.
+    /// <paramref name="transposed"/>) into <paramref name="dst"/>'s format; a negative map entry stands for a zero row or
+    /// column. Int8 takes each column's scale from its largest magnitude (<see cref="WeightCodec"/>).
     /// </summary>
-    public void PackB(T* dst, ReadOnlySpan<T> src, int ld, ReadOnlySpan<int> kMap, ReadOnlySpan<int> nMap, bool transposed)
+    public void PackB(in PackedB<T> dst, ReadOnlySpan<T> src, int ld, ReadOnlySpan<int> kMap, ReadOnlySpan<int> nMap, bool transposed)
     {
-        int k = kMap.Length, n = nMap.Length, nr = NR;
-        for (int j = 0; j < Panels(n); j++)
+        int k = kMap.Length, n = nMap.Length, nr = NR, panels = Panels(n);
+        var format = dst.Format;
+        if (format == WeightFormat.Int8)
         {
-            T* panel = dst + ((long)j * k * nr);
+            new Span<T>(dst.Scales, panels * nr).Clear();
+            for (int j = 0; j < panels; j++)
+            {
+                for (int p = 0; p < k; p++)
+                {
+                    for (int c = 0; c < nr; c++)
+                    {
+                        T* scale = dst.Scales + (j * nr) + c;
+                        *scale = T.Max(*scale, T.Abs(At(src, ld, kMap, nMap, transposed, p, (j * nr) + c)));
+                    }
+                }
+            }
+
+            for (int c = 0; c < panels * nr; c++)
+            {
+                dst.Scales[c] = T.CreateTruncating(WeightCodec.Int8Scale(float.CreateTruncating(dst.Scales[c])));
+            }
+        }
+
+        for (int j = 0; j < panels; j++)
+        {
+            long panel = (long)j * k * nr;
             for (int p = 0; p < k; p++)
             {
-                int row = kMap[p];
-                T* d = panel + ((long)p * nr);
                 for (int c = 0; c < nr; c++)
                 {
-                    int col = (j * nr) + c;
-                    int source = col < n ? nMap[col] : -1;
-                    d[c] = row < 0 || source < 0
-                        ? T.Zero
-                        : src[transposed ? (source * ld) + row : (row * ld) + source];
+                    T v = At(src, ld, kMap, nMap, transposed, p, (j * nr) + c);
+                    long at = panel + ((long)p * nr) + c;
+                    switch (format)
+                    {
+                        case WeightFormat.BFloat16:
+                            ((ushort*)dst.Data)[at] = WeightCodec.ToBFloat16(float.CreateTruncating(v));
+                            break;
+                        case WeightFormat.Int8:
+                            ((sbyte*)dst.Data)[at] = WeightCodec.ToInt8(float.CreateTruncating(v), float.CreateTruncating(dst.Scales[(j * nr) + c]));
+                            break;
+                        default:
+                            ((T*)dst.Data)[at] = v;
+                            break;
+                    }
                 }
             }
         }
+    }
+
+    private static T At(ReadOnlySpan<T> src, int ld, ReadOnlySpan<int> kMap, ReadOnlySpan<int> nMap, bool transposed, int p, int col)
+    {
+        int row = kMap[p], source = col < nMap.Length ? nMap[col] : -1;
+        return row < 0 || source < 0 ? T.Zero : src[transposed ? (source * ld) + row : (row * ld) + source];
     }
 
     /// <summary>C[M×N] = A·B (or += when <paramref name="accumulate"/>).</summary>

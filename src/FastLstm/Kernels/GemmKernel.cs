@@ -35,7 +35,9 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
 
     public override int KC => Depth;
 
-    public override int MC => 96;
+    public override int MC => BlockRows;
+
+    private const int BlockRows = 96;
 
     [SkipLocalsInit]
     public override void Multiply(int m, int n, int k, in MatA<T> a, in MatB<T> b, T* c, int ldc, bool accumulate, in GemmScratch<T> s)
@@ -58,28 +60,41 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
             return;
         }
 
-        int nr = Width, kcMax = Depth, mcMax = MC;
+        switch (b.Format)
+        {
+            case WeightFormat.BFloat16: Blocks<BFloat16Panel<T>>(m, n, k, a, b, c, ldc, accumulate, s); break;
+            case WeightFormat.Int8: Blocks<Int8Panel<T>>(m, n, k, a, b, c, ldc, accumulate, s); break;
+            default: Blocks<FullPanel<T>>(m, n, k, a, b, c, ldc, accumulate, s); break;
+        }
+    }
+
+    // The K blocks of a product whose B is stored as TW (a row-major B is always full precision, packed block by block).
+    private static void Blocks<TW>(int m, int n, int k, in MatA<T> a, in MatB<T> b, T* c, int ldc, bool accumulate, in GemmScratch<T> s)
+        where TW : struct, IPanelFormat<T>
+    {
+        int nr = Width, kcMax = Depth, mcMax = BlockRows;
+        T* scales = b.Panels.Scales;
         for (int pc = 0; pc < k; pc += kcMax)
         {
             int kc = Math.Min(kcMax, k - pc);
             bool acc = accumulate || pc > 0;
-            T* bBase;
+            byte* bBase;
             long panelStride;
-            if (b.Packed)
+            if (b.IsPacked)
             {
-                bBase = b.Ptr + ((long)pc * nr);
-                panelStride = (long)k * nr;
+                bBase = b.Panels.Data + ((long)pc * nr * TW.Bytes);
+                panelStride = (long)k * nr * TW.Bytes;
             }
             else
             {
                 PackBBlock(s.B, b, pc, kc, n);
-                bBase = s.B;
-                panelStride = (long)kc * nr;
+                bBase = (byte*)s.B;
+                panelStride = (long)kc * nr * TW.Bytes;
             }
 
             if (m == 1 && !a.Transposed)
             {
-                Gemv(kc, a.Ptr + pc, bBase, panelStride, n, c, acc, s.Edge, b.Reversed);
+                Gemv<TW>(kc, a.Ptr + pc, bBase, panelStride, scales, n, c, acc, s.Edge, b.Reversed);
                 continue;
             }
 
@@ -93,19 +108,21 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
                     ? new Panel(a.Ptr + ((long)pc * a.Ld) + ic, 1, a.Ld, 1)
                     : new Panel(a.Ptr + ((long)ic * a.Ld) + pc, a.Ld, 1, a.Ld);
 
-                Macro(mc, n, kc, panel, bBase, panelStride, c + ((long)ic * ldc), ldc, acc, s.Edge, b.Reversed);
+                Macro<TW>(mc, n, kc, panel, bBase, panelStride, scales, c + ((long)ic * ldc), ldc, acc, s.Edge, b.Reversed);
             }
         }
     }
 
-    private static void Macro(int mc, int n, int kc, Panel a, T* bBase, long panelStride, T* c, int ldc, bool acc, T* edge, bool reversed)
+    private static void Macro<TW>(int mc, int n, int kc, Panel a, byte* bBase, long panelStride, T* scales, T* c, int ldc, bool acc, T* edge, bool reversed)
+        where TW : struct, IPanelFormat<T>
     {
         int nr = Width, w = TV.Count, panels = (n + nr - 1) / nr;
         for (int q = 0; q < panels; q++)
         {
             int j = reversed ? panels - 1 - q : q, jr = j * nr;
             int nv = Math.Min(nr, n - jr);
-            T* bp = bBase + (j * panelStride);
+            byte* bp = bBase + (j * panelStride);
+            T* sp = scales + jr;
             bool ragged = nv % w != 0;
             for (int ir = 0; ir < mc; ir += MR)
             {
@@ -114,40 +131,42 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
                 T* ct = c + ((long)ir * ldc) + jr;
                 if (ragged)
                 {
-                    Rows<Count4>(mv, kc, ap, bp, edge, nr, false);
+                    Rows<Count4, TW>(mv, kc, ap, bp, sp, edge, nr, false);
                     CopyOut(edge, nr, ct, ldc, mv, nv, acc);
                 }
                 else
                 {
-                    Tile(mv, nv / w, kc, ap, bp, ct, ldc, acc);
+                    Tile<TW>(mv, nv / w, kc, ap, bp, sp, ct, ldc, acc);
                 }
             }
         }
     }
 
     /// <summary>A tile of <paramref name="rows"/> × <paramref name="vectors"/> vectors straight into C.</summary>
-    private static void Tile(int rows, int vectors, int kc, Panel a, T* b, T* c, int ldc, bool acc)
+    private static void Tile<TW>(int rows, int vectors, int kc, Panel a, byte* b, T* scale, T* c, int ldc, bool acc)
+        where TW : struct, IPanelFormat<T>
     {
         switch (vectors)
         {
-            case 1: Rows<Count1>(rows, kc, a, b, c, ldc, acc); break;
-            case 2: Rows<Count2>(rows, kc, a, b, c, ldc, acc); break;
-            case 3: Rows<Count3>(rows, kc, a, b, c, ldc, acc); break;
-            default: Rows<Count4>(rows, kc, a, b, c, ldc, acc); break;
+            case 1: Rows<Count1, TW>(rows, kc, a, b, scale, c, ldc, acc); break;
+            case 2: Rows<Count2, TW>(rows, kc, a, b, scale, c, ldc, acc); break;
+            case 3: Rows<Count3, TW>(rows, kc, a, b, scale, c, ldc, acc); break;
+            default: Rows<Count4, TW>(rows, kc, a, b, scale, c, ldc, acc); break;
         }
     }
 
-    private static void Rows<TCols>(int rows, int kc, Panel a, T* b, T* c, int ldc, bool acc)
+    private static void Rows<TCols, TW>(int rows, int kc, Panel a, byte* b, T* scale, T* c, int ldc, bool acc)
         where TCols : struct, ICount
+        where TW : struct, IPanelFormat<T>
     {
         switch (rows)
         {
-            case 6: Micro<Count6, TCols>(kc, a, b, c, ldc, acc); break;
-            case 5: Micro<Count5, TCols>(kc, a, b, c, ldc, acc); break;
-            case 4: Micro<Count4, TCols>(kc, a, b, c, ldc, acc); break;
-            case 3: Micro<Count3, TCols>(kc, a, b, c, ldc, acc); break;
-            case 2: Micro<Count2, TCols>(kc, a, b, c, ldc, acc); break;
-            default: Micro<Count1, TCols>(kc, a, b, c, ldc, acc); break;
+            case 6: Micro<Count6, TCols, TW>(kc, a, b, scale, c, ldc, acc); break;
+            case 5: Micro<Count5, TCols, TW>(kc, a, b, scale, c, ldc, acc); break;
+            case 4: Micro<Count4, TCols, TW>(kc, a, b, scale, c, ldc, acc); break;
+            case 3: Micro<Count3, TCols, TW>(kc, a, b, scale, c, ldc, acc); break;
+            case 2: Micro<Count2, TCols, TW>(kc, a, b, scale, c, ldc, acc); break;
+            default: Micro<Count1, TCols, TW>(kc, a, b, scale, c, ldc, acc); break;
         }
     }
 
@@ -168,12 +187,14 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
     // loop. R and V are type arguments, so each instantiation is compiled with them as constants and the unused rows and
     // vectors vanish. No calls in the loop: on Linux every vector register is caller-saved and a call would spill them.
     // B panels are always NR wide, so b advances by NR whatever V is; A element (i, p) is a[i·Row + p·Step]: rows read in
-    // place (Row lda, Step 1) or a transposed A's columns (Row 1, Step lda). Only the R rows asked for are read.
-    private static void Micro<TRows, TCols>(int kc, Panel panel, T* b, T* c, int ldc, bool acc)
+    // place (Row lda, Step 1) or a transposed A's columns (Row 1, Step lda). Only the R rows asked for are read. B's
+    // weights are stored as TW and widened as they are loaded; scaled formats multiply the sums by the columns' scales.
+    private static void Micro<TRows, TCols, TW>(int kc, Panel panel, byte* b, T* scale, T* c, int ldc, bool acc)
         where TRows : struct, ICount
         where TCols : struct, ICount
+        where TW : struct, IPanelFormat<T>
     {
-        int w = TV.Count, nr = Width, rows = TRows.Value, cols = Math.Min(TCols.Value, Vectors);
+        int w = TV.Count * TW.Bytes, nr = Width * TW.Bytes, rows = TRows.Value, cols = Math.Min(TCols.Value, Vectors);
         T* a = panel.A;
         nint step = panel.Step, r1 = panel.Row, r2 = 2 * r1, r3 = 3 * r1, r4 = 4 * r1, r5 = 5 * r1;
         TV c00 = default, c01 = default, c02 = default, c03 = default;
@@ -184,10 +205,10 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
         TV c50 = default, c51 = default, c52 = default, c53 = default;
         for (int p = 0; p < kc; p++)
         {
-            var b0 = TV.Load(b);
-            var b1 = cols > 1 ? TV.Load(b + w) : default;
-            var b2 = cols > 2 ? TV.Load(b + (2 * w)) : default;
-            var b3 = cols > 3 ? TV.Load(b + (3 * w)) : default;
+            var b0 = TW.Load<TV>(b);
+            var b1 = cols > 1 ? TW.Load<TV>(b + w) : default;
+            var b2 = cols > 2 ? TW.Load<TV>(b + (2 * w)) : default;
+            var b3 = cols > 3 ? TW.Load<TV>(b + (3 * w)) : default;
             var a0 = TV.Create(a[0]);
             c00 = TV.Fma(a0, b0, c00);
             if (cols > 1)
@@ -309,38 +330,50 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
             b += nr;
         }
 
-        Store(c, cols, acc, c00, c01, c02, c03);
+        Store<TW>(c, scale, cols, acc, c00, c01, c02, c03);
         if (rows > 1)
         {
-            Store(c + ldc, cols, acc, c10, c11, c12, c13);
+            Store<TW>(c + ldc, scale, cols, acc, c10, c11, c12, c13);
         }
 
         if (rows > 2)
         {
-            Store(c + (2 * ldc), cols, acc, c20, c21, c22, c23);
+            Store<TW>(c + (2 * ldc), scale, cols, acc, c20, c21, c22, c23);
         }
 
         if (rows > 3)
         {
-            Store(c + (3 * ldc), cols, acc, c30, c31, c32, c33);
+            Store<TW>(c + (3 * ldc), scale, cols, acc, c30, c31, c32, c33);
         }
 
         if (rows > 4)
         {
-            Store(c + (4 * ldc), cols, acc, c40, c41, c42, c43);
+            Store<TW>(c + (4 * ldc), scale, cols, acc, c40, c41, c42, c43);
         }
 
         if (rows > 5)
         {
-            Store(c + (5 * ldc), cols, acc, c50, c51, c52, c53);
+            Store<TW>(c + (5 * ldc), scale, cols, acc, c50, c51, c52, c53);
         }
     }
 
-    /// <summary>Stores the first <paramref name="cols"/> of four vectors at c (adding what is there when <paramref name="acc"/>).</summary>
+    /// <summary>
+    /// Stores the first <paramref name="cols"/> of four vectors at c, times the columns' scales for a scaled format (adding
+    /// what is there when <paramref name="acc"/>).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(T* c, int cols, bool acc, TV v0, TV v1, TV v2, TV v3)
+    private static void Store<TW>(T* c, T* scale, int cols, bool acc, TV v0, TV v1, TV v2, TV v3)
+        where TW : struct, IPanelFormat<T>
     {
         int w = TV.Count;
+        if (TW.Scaled)
+        {
+            v0 *= TV.Load(scale);
+            v1 = cols > 1 ? v1 * TV.Load(scale + w) : v1;
+            v2 = cols > 2 ? v2 * TV.Load(scale + (2 * w)) : v2;
+            v3 = cols > 3 ? v3 * TV.Load(scale + (3 * w)) : v3;
+        }
+
         if (acc)
         {
             v0 += TV.Load(c);
@@ -369,7 +402,8 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
     // One row of A against B, several panels at once so that there are accumulators enough to cover the FMA latency:
     // four panels (16 accumulators at four vectors a panel, 8 at two), then at four vectors two; the rest panel by panel,
     // a ragged last panel through the scratch tile. Reversed, the same groups run last to first.
-    private static void Gemv(int kc, T* x, T* bBase, long panelStride, int n, T* c, bool acc, T* edge, bool reversed)
+    private static void Gemv<TW>(int kc, T* x, byte* bBase, long panelStride, T* scales, int n, T* c, bool acc, T* edge, bool reversed)
+        where TW : struct, IPanelFormat<T>
     {
         int nr = Width, full = n / nr, fours = full / 4, twos = Vectors == 4 ? (full - (4 * fours)) / 2 : 0;
         int ones = full - (4 * fours) - (2 * twos), runs = fours + twos + ones + (full * nr < n ? 1 : 0);
@@ -379,21 +413,21 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
             if (r < fours)
             {
                 int j = 4 * r;
-                GemvPanels<Count4>(kc, x, bBase + (j * panelStride), panelStride, c + (j * nr), acc);
+                GemvPanels<Count4, TW>(kc, x, bBase + (j * panelStride), panelStride, scales + (j * nr), c + (j * nr), acc);
             }
             else if (r < fours + twos)
             {
                 int j = (4 * fours) + (2 * (r - fours));
-                GemvPanels<Count2>(kc, x, bBase + (j * panelStride), panelStride, c + (j * nr), acc);
+                GemvPanels<Count2, TW>(kc, x, bBase + (j * panelStride), panelStride, scales + (j * nr), c + (j * nr), acc);
             }
             else if (r < fours + twos + ones)
             {
                 int j = (4 * fours) + (2 * twos) + (r - fours - twos);
-                Micro<Count1, Count4>(kc, new Panel(x, 0, 1, 0), bBase + (j * panelStride), c + (j * nr), 0, acc);
+                Micro<Count1, Count4, TW>(kc, new Panel(x, 0, 1, 0), bBase + (j * panelStride), scales + (j * nr), c + (j * nr), 0, acc);
             }
             else
             {
-                Micro<Count1, Count4>(kc, new Panel(x, 0, 1, 0), bBase + (full * panelStride), edge, 0, false);
+                Micro<Count1, Count4, TW>(kc, new Panel(x, 0, 1, 0), bBase + (full * panelStride), scales + (full * nr), edge, 0, false);
                 CopyOut(edge, nr, c + (full * nr), 0, 1, n - (full * nr), acc);
             }
         }
@@ -404,43 +438,44 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
     /// of four vectors only where the CPU has 32 registers. Four weight streams at once keep more of L2 busy than two
     /// (bench/results/code-figures.md).
     /// </summary>
-    private static void GemvPanels<TPanels>(int kc, T* x, T* p0, long stride, T* c, bool acc)
+    private static void GemvPanels<TPanels, TW>(int kc, T* x, byte* p0, long stride, T* scale, T* c, bool acc)
         where TPanels : struct, ICount
+        where TW : struct, IPanelFormat<T>
     {
-        int w = TV.Count, nr = Width, panels = TPanels.Value;
+        int w = TV.Count * TW.Bytes, nr = Width * TW.Bytes, panels = TPanels.Value;
         bool four = Vectors == 4;
-        T* p1 = p0 + stride;
-        T* p2 = p1 + stride;
-        T* p3 = p2 + stride;
+        byte* p1 = p0 + stride;
+        byte* p2 = p1 + stride;
+        byte* p3 = p2 + stride;
         TV s00 = default, s01 = default, s02 = default, s03 = default, s10 = default, s11 = default, s12 = default, s13 = default;
         TV s20 = default, s21 = default, s22 = default, s23 = default, s30 = default, s31 = default, s32 = default, s33 = default;
         for (int p = 0; p < kc; p++)
         {
             var xv = TV.Create(x[p]);
-            s00 = TV.Fma(xv, TV.Load(p0), s00);
-            s01 = TV.Fma(xv, TV.Load(p0 + w), s01);
-            s10 = TV.Fma(xv, TV.Load(p1), s10);
-            s11 = TV.Fma(xv, TV.Load(p1 + w), s11);
+            s00 = TV.Fma(xv, TW.Load<TV>(p0), s00);
+            s01 = TV.Fma(xv, TW.Load<TV>(p0 + w), s01);
+            s10 = TV.Fma(xv, TW.Load<TV>(p1), s10);
+            s11 = TV.Fma(xv, TW.Load<TV>(p1 + w), s11);
             if (four)
             {
-                s02 = TV.Fma(xv, TV.Load(p0 + (2 * w)), s02);
-                s03 = TV.Fma(xv, TV.Load(p0 + (3 * w)), s03);
-                s12 = TV.Fma(xv, TV.Load(p1 + (2 * w)), s12);
-                s13 = TV.Fma(xv, TV.Load(p1 + (3 * w)), s13);
+                s02 = TV.Fma(xv, TW.Load<TV>(p0 + (2 * w)), s02);
+                s03 = TV.Fma(xv, TW.Load<TV>(p0 + (3 * w)), s03);
+                s12 = TV.Fma(xv, TW.Load<TV>(p1 + (2 * w)), s12);
+                s13 = TV.Fma(xv, TW.Load<TV>(p1 + (3 * w)), s13);
             }
 
             if (panels > 2)
             {
-                s20 = TV.Fma(xv, TV.Load(p2), s20);
-                s21 = TV.Fma(xv, TV.Load(p2 + w), s21);
-                s30 = TV.Fma(xv, TV.Load(p3), s30);
-                s31 = TV.Fma(xv, TV.Load(p3 + w), s31);
+                s20 = TV.Fma(xv, TW.Load<TV>(p2), s20);
+                s21 = TV.Fma(xv, TW.Load<TV>(p2 + w), s21);
+                s30 = TV.Fma(xv, TW.Load<TV>(p3), s30);
+                s31 = TV.Fma(xv, TW.Load<TV>(p3 + w), s31);
                 if (four)
                 {
-                    s22 = TV.Fma(xv, TV.Load(p2 + (2 * w)), s22);
-                    s23 = TV.Fma(xv, TV.Load(p2 + (3 * w)), s23);
-                    s32 = TV.Fma(xv, TV.Load(p3 + (2 * w)), s32);
-                    s33 = TV.Fma(xv, TV.Load(p3 + (3 * w)), s33);
+                    s22 = TV.Fma(xv, TW.Load<TV>(p2 + (2 * w)), s22);
+                    s23 = TV.Fma(xv, TW.Load<TV>(p2 + (3 * w)), s23);
+                    s32 = TV.Fma(xv, TW.Load<TV>(p3 + (2 * w)), s32);
+                    s33 = TV.Fma(xv, TW.Load<TV>(p3 + (3 * w)), s33);
                 }
             }
 
@@ -450,12 +485,13 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
             p3 += nr;
         }
 
-        Store(c, Vectors, acc, s00, s01, s02, s03);
-        Store(c + nr, Vectors, acc, s10, s11, s12, s13);
+        int width = Width;
+        Store<TW>(c, scale, Vectors, acc, s00, s01, s02, s03);
+        Store<TW>(c + width, scale + width, Vectors, acc, s10, s11, s12, s13);
         if (panels > 2)
         {
-            Store(c + (2 * nr), Vectors, acc, s20, s21, s22, s23);
-            Store(c + (3 * nr), Vectors, acc, s30, s31, s32, s33);
+            Store<TW>(c + (2 * width), scale + (2 * width), Vectors, acc, s20, s21, s22, s23);
+            Store<TW>(c + (3 * width), scale + (3 * width), Vectors, acc, s30, s31, s32, s33);
         }
     }
 

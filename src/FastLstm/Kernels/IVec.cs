@@ -35,6 +35,12 @@ internal unsafe interface IVec<TSelf, T>
 
     static abstract void Store(TSelf v, T* p);
 
+    /// <summary><see cref="Count"/> bfloat16 values widened to float lanes (float vectors only).</summary>
+    static abstract TSelf LoadBFloat16(ushort* p);
+
+    /// <summary><see cref="Count"/> int8 values converted to float lanes (float vectors only).</summary>
+    static abstract TSelf LoadInt8(sbyte* p);
+
     static abstract TSelf Create(T x);
 
     static abstract TSelf operator +(TSelf a, TSelf b);

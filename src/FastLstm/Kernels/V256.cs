@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Vec = System.Runtime.Intrinsics.Vector256;
 
 namespace FastLstm.Kernels;
@@ -35,6 +36,12 @@ internal readonly unsafe struct V256<T> : IVec<V256<T>, T>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(V256<T> v, T* p) => v.V.Store(p);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V256<T> LoadBFloat16(ushort* p) => new(Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(p), 16).As<int, T>());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V256<T> LoadInt8(sbyte* p) => new(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(p)).As<float, T>());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256<T> Create(T x) => new(Vec.Create(x));

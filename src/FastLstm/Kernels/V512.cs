@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Vec = System.Runtime.Intrinsics.Vector512;
 
 namespace FastLstm.Kernels;
@@ -34,6 +35,12 @@ internal readonly unsafe struct V512<T> : IVec<V512<T>, T>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(V512<T> v, T* p) => v.V.Store(p);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V512<T> LoadBFloat16(ushort* p) => new(Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512Int32(Vector256.Load(p)), 16).As<int, T>());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V512<T> LoadInt8(sbyte* p) => new(Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(p))).As<float, T>());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512<T> Create(T x) => new(Vec.Create(x));
