@@ -95,6 +95,9 @@ internal abstract unsafe class Gemm<T>
     /// <summary>Columns of the register tile and of a packed panel.</summary>
     public abstract int NR { get; }
 
+    /// <summary>Lanes of the kernel's vectors (a panel row is NR / Lanes vectors).</summary>
+    public abstract int Lanes { get; }
+
     /// <summary>Depth of a K block.</summary>
     public abstract int KC { get; }
 
@@ -167,7 +170,7 @@ internal abstract unsafe class Gemm<T>
                     switch (format)
                     {
                         case WeightFormat.BFloat16:
-                            ((ushort*)dst.Data)[at] = WeightCodec.ToBFloat16(float.CreateTruncating(v));
+                            ((ushort*)dst.Data)[panel + ((long)p * nr) + BFloat16Panel<T>.Slot(c, Lanes)] = WeightCodec.ToBFloat16(float.CreateTruncating(v));
                             break;
                         case WeightFormat.Int8:
                             ((sbyte*)dst.Data)[at] = WeightCodec.ToInt8(float.CreateTruncating(v), float.CreateTruncating(dst.Scales[(j * nr) + c]));

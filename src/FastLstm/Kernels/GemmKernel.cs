@@ -33,6 +33,8 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
 
     public override int NR => Width;
 
+    public override int Lanes => TV.Count;
+
     public override int KC => Depth;
 
     public override int MC => BlockRows;
@@ -205,10 +207,12 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
         TV c50 = default, c51 = default, c52 = default, c53 = default;
         for (int p = 0; p < kc; p++)
         {
-            var b0 = TW.Load<TV>(b);
-            var b1 = cols > 1 ? TW.Load<TV>(b + w) : default;
-            var b2 = cols > 2 ? TW.Load<TV>(b + (2 * w)) : default;
-            var b3 = cols > 3 ? TW.Load<TV>(b + (3 * w)) : default;
+            TW.Load(b, cols > 1, out TV b0, out TV b1);
+            TV b2 = default, b3 = default;
+            if (cols > 2)
+            {
+                TW.Load(b + (2 * w), cols > 3, out b2, out b3);
+            }
             var a0 = TV.Create(a[0]);
             c00 = TV.Fma(a0, b0, c00);
             if (cols > 1)
@@ -452,30 +456,38 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
         for (int p = 0; p < kc; p++)
         {
             var xv = TV.Create(x[p]);
-            s00 = TV.Fma(xv, TW.Load<TV>(p0), s00);
-            s01 = TV.Fma(xv, TW.Load<TV>(p0 + w), s01);
-            s10 = TV.Fma(xv, TW.Load<TV>(p1), s10);
-            s11 = TV.Fma(xv, TW.Load<TV>(p1 + w), s11);
+            TW.Load(p0, true, out TV b00, out TV b01);
+            TW.Load(p1, true, out TV b10, out TV b11);
+            s00 = TV.Fma(xv, b00, s00);
+            s01 = TV.Fma(xv, b01, s01);
+            s10 = TV.Fma(xv, b10, s10);
+            s11 = TV.Fma(xv, b11, s11);
             if (four)
             {
-                s02 = TV.Fma(xv, TW.Load<TV>(p0 + (2 * w)), s02);
-                s03 = TV.Fma(xv, TW.Load<TV>(p0 + (3 * w)), s03);
-                s12 = TV.Fma(xv, TW.Load<TV>(p1 + (2 * w)), s12);
-                s13 = TV.Fma(xv, TW.Load<TV>(p1 + (3 * w)), s13);
+                TW.Load(p0 + (2 * w), true, out TV b02, out TV b03);
+                TW.Load(p1 + (2 * w), true, out TV b12, out TV b13);
+                s02 = TV.Fma(xv, b02, s02);
+                s03 = TV.Fma(xv, b03, s03);
+                s12 = TV.Fma(xv, b12, s12);
+                s13 = TV.Fma(xv, b13, s13);
             }
 
             if (panels > 2)
             {
-                s20 = TV.Fma(xv, TW.Load<TV>(p2), s20);
-                s21 = TV.Fma(xv, TW.Load<TV>(p2 + w), s21);
-                s30 = TV.Fma(xv, TW.Load<TV>(p3), s30);
-                s31 = TV.Fma(xv, TW.Load<TV>(p3 + w), s31);
+                TW.Load(p2, true, out TV b20, out TV b21);
+                TW.Load(p3, true, out TV b30, out TV b31);
+                s20 = TV.Fma(xv, b20, s20);
+                s21 = TV.Fma(xv, b21, s21);
+                s30 = TV.Fma(xv, b30, s30);
+                s31 = TV.Fma(xv, b31, s31);
                 if (four)
                 {
-                    s22 = TV.Fma(xv, TW.Load<TV>(p2 + (2 * w)), s22);
-                    s23 = TV.Fma(xv, TW.Load<TV>(p2 + (3 * w)), s23);
-                    s32 = TV.Fma(xv, TW.Load<TV>(p3 + (2 * w)), s32);
-                    s33 = TV.Fma(xv, TW.Load<TV>(p3 + (3 * w)), s33);
+                    TW.Load(p2 + (2 * w), true, out TV b22, out TV b23);
+                    TW.Load(p3 + (2 * w), true, out TV b32, out TV b33);
+                    s22 = TV.Fma(xv, b22, s22);
+                    s23 = TV.Fma(xv, b23, s23);
+                    s32 = TV.Fma(xv, b32, s32);
+                    s33 = TV.Fma(xv, b33, s33);
                 }
             }
 

@@ -35,8 +35,11 @@ internal unsafe interface IVec<TSelf, T>
 
     static abstract void Store(TSelf v, T* p);
 
-    /// <summary><see cref="Count"/> bfloat16 values widened to float lanes (float vectors only).</summary>
-    static abstract TSelf LoadBFloat16(ushort* p);
+    /// <summary>
+    /// 2·<see cref="Count"/> bfloat16 values, interleaved in 32-bit slots, widened to float lanes (float vectors only): the
+    /// low halves to <paramref name="low"/>, the high halves to <paramref name="high"/>.
+    /// </summary>
+    static abstract void LoadBFloat16Pair(uint* p, out TSelf low, out TSelf high);
 
     /// <summary><see cref="Count"/> int8 values converted to float lanes (float vectors only).</summary>
     static abstract TSelf LoadInt8(sbyte* p);

@@ -35,10 +35,15 @@ internal readonly unsafe struct V128<T> : IVec<V128<T>, T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(V128<T> v, T* p) => v.V.Store(p);
 
-    // Portable (a 64-bit load widened twice): the 128-bit width is the fallback, not the fast path.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static V128<T> LoadBFloat16(ushort* p) => new(Vec.ShiftLeft(Vec.WidenLower(Vec.CreateScalar(*(ulong*)p).AsUInt16()), 16).As<uint, T>());
+    public static void LoadBFloat16Pair(uint* p, out V128<T> low, out V128<T> high)
+    {
+        var x = Vec.Load(p);
+        low = new(Vec.ShiftLeft(x, 16).As<uint, T>());
+        high = new((x & Vec.Create(0xFFFF0000u)).As<uint, T>());
+    }
 
+    // Portable (a 32-bit load widened twice): the 128-bit width is the fallback, not the fast path.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V128<T> LoadInt8(sbyte* p) =>
         new(Vec.ConvertToSingle(Vec.WidenLower(Vec.WidenLower(Vec.CreateScalar(*(uint*)p).AsSByte()))).As<float, T>());

@@ -38,7 +38,12 @@ internal readonly unsafe struct V256<T> : IVec<V256<T>, T>
     public static void Store(V256<T> v, T* p) => v.V.Store(p);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static V256<T> LoadBFloat16(ushort* p) => new(Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(p), 16).As<int, T>());
+    public static void LoadBFloat16Pair(uint* p, out V256<T> low, out V256<T> high)
+    {
+        var x = Vec.Load(p);
+        low = new(Vec.ShiftLeft(x, 16).As<uint, T>());
+        high = new((x & Vec.Create(0xFFFF0000u)).As<uint, T>());
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256<T> LoadInt8(sbyte* p) => new(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(p)).As<float, T>());

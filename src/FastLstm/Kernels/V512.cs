@@ -37,7 +37,12 @@ internal readonly unsafe struct V512<T> : IVec<V512<T>, T>
     public static void Store(V512<T> v, T* p) => v.V.Store(p);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static V512<T> LoadBFloat16(ushort* p) => new(Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512Int32(Vector256.Load(p)), 16).As<int, T>());
+    public static void LoadBFloat16Pair(uint* p, out V512<T> low, out V512<T> high)
+    {
+        var x = Vec.Load(p);
+        low = new(Vec.ShiftLeft(x, 16).As<uint, T>());
+        high = new((x & Vec.Create(0xFFFF0000u)).As<uint, T>());
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512<T> LoadInt8(sbyte* p) => new(Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(p))).As<float, T>());

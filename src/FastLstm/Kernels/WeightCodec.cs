@@ -22,9 +22,9 @@ internal static class WeightCodec
 }
 
 /// <summary>
-/// How a micro-kernel reads a packed B panel stored in one <see cref="WeightFormat"/>: bytes per weight, a vector of
-/// weights widened to T, and whether result columns are multiplied by the panel's scales. A type argument, so each
-/// format's kernels are compiled apart and the full-precision ones stay as they were.
+/// How a micro-kernel reads a packed B panel stored in one <see cref="WeightFormat"/>: bytes per weight, two consecutive
+/// vectors of weights widened to T at once, and whether result columns are multiplied by the panel's scales. A type
+/// argument, so each format's kernels are compiled apart and the full-precision ones stay as they were.
 /// </summary>
 internal unsafe interface IPanelFormat<T>
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
@@ -33,8 +33,15 @@ internal unsafe interface IPanelFormat<T>
 
     static abstract bool Scaled { get; }
 
-    static abstract TV Load<TV>(byte* p)
+    /// <summary>
+    /// The vectors of columns [0, Count) and [Count, 2·Count) of a panel row from <paramref name="p"/>; the second only
+    /// when <paramref name="both"/> (a constant in each kernel).
+    /// </summary>
+    static abstract void Load<TV>(byte* p, bool both, out TV first, out TV second)
         where TV : unmanaged, IVec<TV, T>;
+
+    /// <summary>Where packing puts column <paramref name="c"/> of a panel row, in weights from the row's start.</summary>
+    static abstract int Slot(int c, int lanes);
 }
 
 internal readonly unsafe struct FullPanel<T> : IPanelFormat<T>
@@ -45,11 +52,21 @@ internal readonly unsafe struct FullPanel<T> : IPanelFormat<T>
     public static bool Scaled => false;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TV Load<TV>(byte* p)
+    public static void Load<TV>(byte* p, bool both, out TV first, out TV second)
         where TV : unmanaged, IVec<TV, T>
-        => TV.Load((T*)p);
+    {
+        first = TV.Load((T*)p);
+        second = both ? TV.Load((T*)p + TV.Count) : default;
+    }
+
+    public static int Slot(int c, int lanes) => c;
 }
 
+/// <summary>
+/// bfloat16, each pair of vectors interleaved: the 32-bit slot j of a pair holds column j in its low half and column
+/// Count + j in its high half, so one load and two bit operations widen both — a shift for the first, a mask for the
+/// second — without a shuffle (the widening move, a shuffle, shares its port with the shifts and halves the rate).
+/// </summary>
 internal readonly unsafe struct BFloat16Panel<T> : IPanelFormat<T>
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
@@ -58,9 +75,15 @@ internal readonly unsafe struct BFloat16Panel<T> : IPanelFormat<T>
     public static bool Scaled => false;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TV Load<TV>(byte* p)
+    public static void Load<TV>(byte* p, bool both, out TV first, out TV second)
         where TV : unmanaged, IVec<TV, T>
-        => TV.LoadBFloat16((ushort*)p);
+        => TV.LoadBFloat16Pair((uint*)p, out first, out second);
+
+    public static int Slot(int c, int lanes)
+    {
+        int pair = c / (2 * lanes), j = c % lanes, half = (c / lanes) % 2;
+        return (((pair * lanes) + j) * 2) + half;
+    }
 }
 
 internal readonly unsafe struct Int8Panel<T> : IPanelFormat<T>
@@ -71,7 +94,12 @@ internal readonly unsafe struct Int8Panel<T> : IPanelFormat<T>
     public static bool Scaled => true;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TV Load<TV>(byte* p)
+    public static void Load<TV>(byte* p, bool both, out TV first, out TV second)
         where TV : unmanaged, IVec<TV, T>
-        => TV.LoadInt8((sbyte*)p);
+    {
+        first = TV.LoadInt8((sbyte*)p);
+        second = both ? TV.LoadInt8((sbyte*)p + TV.Count) : default;
+    }
+
+    public static int Slot(int c, int lanes) => c;
 }
