@@ -39,7 +39,7 @@ public static unsafe class GemmProbe
         {
             // 64-byte aligned like the engine's workspace: a misaligned panel splits every other load across cache lines.
             float* pa = Aligned(m * k), pb = Aligned(k * n), pc = Aligned(m * n), pp = Aligned(gemm.PackedLength(k, n));
-            float* psb = Aligned(gemm.ScratchBLength(n)), pse = Aligned(gemm.EdgeLength);
+            float* psb = Aligned(gemm.ScratchBLength(n)), pse = Aligned(gemm.EdgeLength), pq = Aligned(gemm.QuantizedLength);
             new Span<float>(pa, m * k).Fill(0.5f);
             var b = new float[k * n];
             Array.Fill(b, 0.25f);
@@ -50,7 +50,7 @@ public static unsafe class GemmProbe
             {
                 var packed = new PackedB<float>((byte*)pp, scales, k, gemm.NR, format);
                 gemm.PackB(packed, b, n, Enumerable.Range(0, k).ToArray(), Enumerable.Range(0, n).ToArray(), transposed: false);
-                var scratch = new GemmScratch<float>(psb, pse);
+                var scratch = new GemmScratch<float>(psb, pse, pq);
                 var opA = transposed ? new MatA<float>(pa, m, transposed: true) : new MatA<float>(pa, k);
                 var opB = transposed ? MatB<float>.RowMajor(pb, n) : MatB<float>.FromPacked(packed);
                 double seconds = Median(gemm, m, n, k, opA, opB, pc, scratch);

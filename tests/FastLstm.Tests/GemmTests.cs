@@ -123,7 +123,8 @@ public unsafe class GemmTests
     /// <summary>
     /// A B packed as bfloat16 or int8 gives the product with the ideally rounded weights — bfloat16 to nearest even; int8
     /// per column, the largest magnitude at 127 — up to float rounding, at every width, in every path (GEMV, tiles, edges,
-    /// K blocks, accumulate). The rounding is computed here independently of the packer's.
+    /// K blocks, accumulate). Int8 products also round A to int16 per row and K block (largest magnitude at 32767), and so
+    /// does the reference here. The rounding is computed here independently of the packer's.
     /// </summary>
     [Theory]
     [MemberData(nameof(CompressedShapes))]
@@ -137,10 +138,12 @@ public unsafe class GemmTests
         foreach (int bits in TestData.Widths())
         {
             var gemm = Gemm<float>.For(bits);
+            var aRounded = format == WeightFormat.Int8 ? Quantized(a, m, k, gemm.KC) : a;
             var data = new byte[gemm.PackedBytes(k, n, format)];
             var scales = new float[gemm.Panels(n) * gemm.NR];
             var edge = new float[gemm.EdgeLength];
-            fixed (float* pa = a, pr = rounded, ps = scales, se = edge)
+            var quantized = new float[gemm.QuantizedLength];
+            fixed (float* pa = a, par = aRounded, pr = rounded, ps = scales, se = edge, pq = quantized)
             fixed (byte* pd = data)
             {
                 var packed = new PackedB<float>(pd, format == WeightFormat.Int8 ? ps : null, k, gemm.NR, format);
@@ -151,8 +154,8 @@ public unsafe class GemmTests
                     var actual = (float[])c0.Clone();
                     fixed (float* pe = expected, pc = actual)
                     {
-                        GemmNaive<float>.Multiply(m, n, k, new MatA<float>(pa, k), pr, n, pe, n, accumulate);
-                        gemm.Multiply(m, n, k, new MatA<float>(pa, k), MatB<float>.FromPacked(packed), pc, n, accumulate, new GemmScratch<float>(null, se));
+                        GemmNaive<float>.Multiply(m, n, k, new MatA<float>(par, k), pr, n, pe, n, accumulate);
+                        gemm.Multiply(m, n, k, new MatA<float>(pa, k), MatB<float>.FromPacked(packed), pc, n, accumulate, new GemmScratch<float>(null, se, pq));
                     }
 
                     double err = TestData.RelativeError<float>(actual, expected);
@@ -160,6 +163,31 @@ public unsafe class GemmTests
                 }
             }
         }
+    }
+
+    /// <summary>A [m, k] with each row's values in each K block of <paramref name="kc"/> rounded to int16 steps of max / 32767.</summary>
+    private static float[] Quantized(float[] a, int m, int k, int kc)
+    {
+        var r = new float[a.Length];
+        for (int i = 0; i < m; i++)
+        {
+            for (int p0 = 0; p0 < k; p0 += kc)
+            {
+                var block = a.AsSpan((i * k) + p0, Math.Min(kc, k - p0));
+                float max = 0;
+                foreach (float v in block)
+                {
+                    max = Math.Max(max, Math.Abs(v));
+                }
+
+                for (int p = 0; p < block.Length; p++)
+                {
+                    r[(i * k) + p0 + p] = (float)(Math.Round((double)block[p] / max * 32767, MidpointRounding.ToEven) * (max / 32767.0));
+                }
+            }
+        }
+
+        return r;
     }
 
     /// <summary>B [k, n] with each weight rounded as <paramref name="format"/> stores it.</summary>

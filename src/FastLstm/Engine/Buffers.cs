@@ -47,7 +47,8 @@ internal sealed unsafe class ForwardBuffers<T>
         {
             Scratch[i] = new GemmScratch<T>(
                 _training ? c.Take(plan.Gemm.ScratchBLength(Math.Max(maxK, plan.Hp))) : null,
-                c.Take(plan.Gemm.EdgeLength));
+                c.Take(plan.Gemm.EdgeLength),
+                plan.Weights == WeightFormat.Int8 ? c.Take(plan.Gemm.QuantizedLength) : null);
         }
     }
 

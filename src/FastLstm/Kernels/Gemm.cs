@@ -25,12 +25,15 @@ internal readonly unsafe struct PackedB<T>(byte* data, T* scales, int k, int nr,
     public readonly int NR = nr;
     public readonly WeightFormat Format = format;
 
-    /// <summary>Bytes of one stored weight.</summary>
-    public static int BytesOf(WeightFormat format) => format switch { WeightFormat.BFloat16 => 2, WeightFormat.Int8 => 1, _ => sizeof(T) };
+    /// <summary>Bytes per column of a panel row (int8's rows hold k in pairs: <see cref="Int8Panel{T}"/>).</summary>
+    public static int BytesOf(WeightFormat format) => format switch { WeightFormat.BFloat16 or WeightFormat.Int8 => 2, _ => sizeof(T) };
+
+    /// <summary>Rows of each panel: K, or for int8 its pairs of k.</summary>
+    public static int RowsOf(int k, WeightFormat format) => format == WeightFormat.Int8 ? (k + 1) / 2 : k;
 
     /// <summary>The panels from the one holding <paramref name="column"/> (a multiple of NR) on.</summary>
     public PackedB<T> FromColumn(int column) =>
-        new(Data + ((long)(column / NR) * K * NR * BytesOf(Format)), Scales == null ? null : Scales + column, K, NR, Format);
+        new(Data + ((long)(column / NR) * RowsOf(K, Format) * NR * BytesOf(Format)), Scales == null ? null : Scales + column, K, NR, Format);
 }
 
 /// <summary>
@@ -67,12 +70,16 @@ internal readonly unsafe struct MatB<T>
     public MatB<T> FromColumn(int column) => IsPacked ? FromPacked(Panels.FromColumn(column), Reversed) : RowMajor(Ptr + column, Ld);
 }
 
-/// <summary>Per-caller scratch: a B block (KC × padded N) and one edge tile (MR × NR).</summary>
-internal readonly unsafe struct GemmScratch<T>(T* b, T* edge)
+/// <summary>
+/// Per-caller scratch: a B block (KC × padded N), one edge tile (MR × NR) and, for int8 B, the quantized A block
+/// (<see cref="Gemm{T}.QuantizedLength"/>).
+/// </summary>
+internal readonly unsafe struct GemmScratch<T>(T* b, T* edge, T* quantized = null)
     where T : unmanaged
 {
     public readonly T* B = b;
     public readonly T* Edge = edge;
+    public readonly T* Quantized = quantized;
 }
 
 /// <summary>
@@ -110,7 +117,7 @@ internal abstract unsafe class Gemm<T>
     public long PackedLength(int k, int n) => (long)Panels(n) * k * NR;
 
     /// <summary>Bytes of a packed B of K rows and N columns whose weights are stored in <paramref name="format"/>.</summary>
-    public long PackedBytes(int k, int n, WeightFormat format) => PackedLength(k, n) * PackedB<T>.BytesOf(format);
+    public long PackedBytes(int k, int n, WeightFormat format) => PackedLength(PackedB<T>.RowsOf(k, format), n) * PackedB<T>.BytesOf(format);
 
     /// <summary>A full-precision packed B at <paramref name="data"/>, of K rows.</summary>
     public PackedB<T> Full(T* data, int k) => new((byte*)data, null, k, NR, WeightFormat.Full);
@@ -119,6 +126,9 @@ internal abstract unsafe class Gemm<T>
     public long ScratchBLength(int maxN) => (long)Panels(maxN) * KC * NR;
 
     public int EdgeLength => MR * NR;
+
+    /// <summary>Elements (T) of the scratch an int8 product quantizes an A block into: MC rows of KC int16, and their scales.</summary>
+    public int QuantizedLength => (MC * KC / 2) + MC;
 
     /// <summary>The kernel for vectors of <paramref name="bits"/> bits.</summary>
     public static Gemm<T> For(int bits) => bits switch
@@ -158,25 +168,27 @@ internal abstract unsafe class Gemm<T>
             }
         }
 
+        int rows = PackedB<T>.RowsOf(k, format), step = format == WeightFormat.Int8 ? 2 : 1;
         for (int j = 0; j < panels; j++)
         {
-            long panel = (long)j * k * nr;
-            for (int p = 0; p < k; p++)
+            long panel = (long)j * rows * nr * step;
+            for (int p = 0; p < rows * step; p++)
             {
                 for (int c = 0; c < nr; c++)
                 {
-                    T v = At(src, ld, kMap, nMap, transposed, p, (j * nr) + c);
-                    long at = panel + ((long)p * nr) + c;
+                    T v = p < k ? At(src, ld, kMap, nMap, transposed, p, (j * nr) + c) : T.Zero;
                     switch (format)
                     {
                         case WeightFormat.BFloat16:
                             ((ushort*)dst.Data)[panel + ((long)p * nr) + BFloat16Panel<T>.Slot(c, Lanes)] = WeightCodec.ToBFloat16(float.CreateTruncating(v));
                             break;
                         case WeightFormat.Int8:
-                            ((sbyte*)dst.Data)[at] = WeightCodec.ToInt8(float.CreateTruncating(v), float.CreateTruncating(dst.Scales[(j * nr) + c]));
+                            // k and k + 1 of a column side by side (Int8Panel).
+                            ((sbyte*)dst.Data)[panel + ((long)(p / 2) * 2 * nr) + (2 * c) + (p % 2)] =
+                                WeightCodec.ToInt8(float.CreateTruncating(v), float.CreateTruncating(dst.Scales[(j * nr) + c]));
                             break;
                         default:
-                            ((T*)dst.Data)[at] = v;
+                            ((T*)dst.Data)[panel + ((long)p * nr) + c] = v;
                             break;
                     }
                 }

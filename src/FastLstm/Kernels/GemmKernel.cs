@@ -71,21 +71,23 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
     }
 
     // The K blocks of a product whose B is stored as TW (a row-major B is always full precision, packed block by block).
+    // For int8, each block of A's rows is first quantized to int16 (Quantize) and the kernels read that instead.
     private static void Blocks<TW>(int m, int n, int k, in MatA<T> a, in MatB<T> b, T* c, int ldc, bool accumulate, in GemmScratch<T> s)
         where TW : struct, IPanelFormat<T>
     {
         int nr = Width, kcMax = Depth, mcMax = BlockRows;
         T* scales = b.Panels.Scales;
+        T* rowScales = s.Quantized + (mcMax * kcMax / 2);
         for (int pc = 0; pc < k; pc += kcMax)
         {
-            int kc = Math.Min(kcMax, k - pc);
+            int kc = Math.Min(kcMax, k - pc), steps = (kc + TW.KStep - 1) / TW.KStep;
             bool acc = accumulate || pc > 0;
             byte* bBase;
             long panelStride;
             if (b.IsPacked)
             {
-                bBase = b.Panels.Data + ((long)pc * nr * TW.Bytes);
-                panelStride = (long)k * nr * TW.Bytes;
+                bBase = b.Panels.Data + ((long)(pc / TW.KStep) * nr * TW.Bytes);
+                panelStride = (long)PackedB<T>.RowsOf(k, b.Format) * nr * TW.Bytes;
             }
             else
             {
@@ -96,7 +98,14 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
 
             if (m == 1 && !a.Transposed)
             {
-                Gemv<TW>(kc, a.Ptr + pc, bBase, panelStride, scales, n, c, acc, s.Edge, b.Reversed);
+                T* x = a.Ptr + pc;
+                if (TW.Scaled)
+                {
+                    Quantize(x, a.Ld, 1, kc, s.Quantized, rowScales);
+                    x = s.Quantized;
+                }
+
+                Gemv<TW>(steps, x, bBase, panelStride, scales, rowScales, n, c, acc, s.Edge, b.Reversed);
                 continue;
             }
 
@@ -106,16 +115,50 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
                 // A is read where it is, never packed: a tile broadcasts from six row streams (or, transposed, from
                 // six neighbours of each column), which L1 and L2 serve as well as a packed panel; packing cost as much
                 // as a step's small products and slowed the weight gradients (bench/results/code-figures.md).
-                var panel = a.Transposed
-                    ? new Panel(a.Ptr + ((long)pc * a.Ld) + ic, 1, a.Ld, 1)
-                    : new Panel(a.Ptr + ((long)ic * a.Ld) + pc, a.Ld, 1, a.Ld);
+                Panel panel;
+                if (TW.Scaled)
+                {
+                    Quantize(a.Ptr + ((long)ic * a.Ld) + pc, a.Ld, mc, kc, s.Quantized, rowScales);
+                    panel = new Panel(s.Quantized, steps, 1, steps);
+                }
+                else
+                {
+                    panel = a.Transposed
+                        ? new Panel(a.Ptr + ((long)pc * a.Ld) + ic, 1, a.Ld, 1)
+                        : new Panel(a.Ptr + ((long)ic * a.Ld) + pc, a.Ld, 1, a.Ld);
+                }
 
-                Macro<TW>(mc, n, kc, panel, bBase, panelStride, scales, c + ((long)ic * ldc), ldc, acc, s.Edge, b.Reversed);
+                Macro<TW>(mc, n, steps, panel, bBase, panelStride, scales, rowScales, c + ((long)ic * ldc), ldc, acc, s.Edge, b.Reversed);
             }
         }
     }
 
-    private static void Macro<TW>(int mc, int n, int kc, Panel a, byte* bBase, long panelStride, T* scales, T* c, int ldc, bool acc, T* edge, bool reversed)
+    /// <summary>
+    /// Rows [0, <paramref name="rows"/>) of a row-major A (values [0, kc) of each) as int16 at <paramref name="q"/> —
+    /// ⌈kc / 2⌉ pairs (one T each) a row, the last padded with 0 — with row r's scale, max |A[r, :]| / 32767, in
+    /// <paramref name="scales"/>[r]. Sixteen bits keep A's error far below the int8 weights', and a K block of 512 products
+    /// of at most 32767 · 127 sums below 2³¹. A row with a NaN or an infinity gets a NaN scale, so its results are NaN.
+    /// </summary>
+    private static void Quantize(T* a, int lda, int rows, int kc, T* q, T* scales)
+    {
+        int steps = (kc + 1) / 2;
+        for (int r = 0; r < rows; r++)
+        {
+            var row = new ReadOnlySpan<T>(a + ((long)r * lda), kc);
+            float max = float.CreateTruncating(T.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(row)));
+            float scale = float.IsFinite(max) ? max / 32767f : float.NaN, inverse = max > 0 && float.IsFinite(max) ? 32767f / max : 0;
+            short* d = (short*)(q + ((long)r * steps));
+            for (int j = 0; j < kc; j++)
+            {
+                d[j] = (short)Math.Clamp(MathF.Round(float.CreateTruncating(row[j]) * inverse), -32767f, 32767f);
+            }
+
+            d[(2 * steps) - 1] = kc % 2 == 0 ? d[(2 * steps) - 1] : (short)0;
+            scales[r] = T.CreateTruncating(scale);
+        }
+    }
+
+    private static void Macro<TW>(int mc, int n, int kc, Panel a, byte* bBase, long panelStride, T* scales, T* rowScales, T* c, int ldc, bool acc, T* edge, bool reversed)
         where TW : struct, IPanelFormat<T>
     {
         int nr = Width, w = TV.Count, panels = (n + nr - 1) / nr;
@@ -133,42 +176,42 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
                 T* ct = c + ((long)ir * ldc) + jr;
                 if (ragged)
                 {
-                    Rows<Count4, TW>(mv, kc, ap, bp, sp, edge, nr, false);
+                    Rows<Count4, TW>(mv, kc, ap, bp, sp, rowScales + ir, edge, nr, false);
                     CopyOut(edge, nr, ct, ldc, mv, nv, acc);
                 }
                 else
                 {
-                    Tile<TW>(mv, nv / w, kc, ap, bp, sp, ct, ldc, acc);
+                    Tile<TW>(mv, nv / w, kc, ap, bp, sp, rowScales + ir, ct, ldc, acc);
                 }
             }
         }
     }
 
     /// <summary>A tile of <paramref name="rows"/> × <paramref name="vectors"/> vectors straight into C.</summary>
-    private static void Tile<TW>(int rows, int vectors, int kc, Panel a, byte* b, T* scale, T* c, int ldc, bool acc)
+    private static void Tile<TW>(int rows, int vectors, int kc, Panel a, byte* b, T* scale, T* rowScale, T* c, int ldc, bool acc)
         where TW : struct, IPanelFormat<T>
     {
         switch (vectors)
         {
-            case 1: Rows<Count1, TW>(rows, kc, a, b, scale, c, ldc, acc); break;
-            case 2: Rows<Count2, TW>(rows, kc, a, b, scale, c, ldc, acc); break;
-            case 3: Rows<Count3, TW>(rows, kc, a, b, scale, c, ldc, acc); break;
-            default: Rows<Count4, TW>(rows, kc, a, b, scale, c, ldc, acc); break;
+            case 1: Rows<Count1, TW>(rows, kc, a, b, scale, rowScale, c, ldc, acc); break;
+            case 2: Rows<Count2, TW>(rows, kc, a, b, scale, rowScale, c, ldc, acc); break;
+            case 3: Rows<Count3, TW>(rows, kc, a, b, scale, rowScale, c, ldc, acc); break;
+            default: Rows<Count4, TW>(rows, kc, a, b, scale, rowScale, c, ldc, acc); break;
         }
     }
 
-    private static void Rows<TCols, TW>(int rows, int kc, Panel a, byte* b, T* scale, T* c, int ldc, bool acc)
+    private static void Rows<TCols, TW>(int rows, int kc, Panel a, byte* b, T* scale, T* rowScale, T* c, int ldc, bool acc)
         where TCols : struct, ICount
         where TW : struct, IPanelFormat<T>
     {
         switch (rows)
         {
-            case 6: Micro<Count6, TCols, TW>(kc, a, b, scale, c, ldc, acc); break;
-            case 5: Micro<Count5, TCols, TW>(kc, a, b, scale, c, ldc, acc); break;
-            case 4: Micro<Count4, TCols, TW>(kc, a, b, scale, c, ldc, acc); break;
-            case 3: Micro<Count3, TCols, TW>(kc, a, b, scale, c, ldc, acc); break;
-            case 2: Micro<Count2, TCols, TW>(kc, a, b, scale, c, ldc, acc); break;
-            default: Micro<Count1, TCols, TW>(kc, a, b, scale, c, ldc, acc); break;
+            case 6: Micro<Count6, TCols, TW>(kc, a, b, scale, rowScale, c, ldc, acc); break;
+            case 5: Micro<Count5, TCols, TW>(kc, a, b, scale, rowScale, c, ldc, acc); break;
+            case 4: Micro<Count4, TCols, TW>(kc, a, b, scale, rowScale, c, ldc, acc); break;
+            case 3: Micro<Count3, TCols, TW>(kc, a, b, scale, rowScale, c, ldc, acc); break;
+            case 2: Micro<Count2, TCols, TW>(kc, a, b, scale, rowScale, c, ldc, acc); break;
+            default: Micro<Count1, TCols, TW>(kc, a, b, scale, rowScale, c, ldc, acc); break;
         }
     }
 
@@ -190,8 +233,9 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
     // vectors vanish. No calls in the loop: on Linux every vector register is caller-saved and a call would spill them.
     // B panels are always NR wide, so b advances by NR whatever V is; A element (i, p) is a[i·Row + p·Step]: rows read in
     // place (Row lda, Step 1) or a transposed A's columns (Row 1, Step lda). Only the R rows asked for are read. B's
-    // weights are stored as TW and widened as they are loaded; scaled formats multiply the sums by the columns' scales.
-    private static void Micro<TRows, TCols, TW>(int kc, Panel panel, byte* b, T* scale, T* c, int ldc, bool acc)
+    // weights are stored as TW and widened as they are loaded; for int8, kc counts pairs of k, each A element is a pair
+    // of int16 (its broadcast copies the bits), and the int32 sums are scaled by the row's and the columns' scales.
+    private static void Micro<TRows, TCols, TW>(int kc, Panel panel, byte* b, T* scale, T* rowScale, T* c, int ldc, bool acc)
         where TRows : struct, ICount
         where TCols : struct, ICount
         where TW : struct, IPanelFormat<T>
@@ -214,119 +258,119 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
                 TW.Load(b + (2 * w), cols > 3, out b2, out b3);
             }
             var a0 = TV.Create(a[0]);
-            c00 = TV.Fma(a0, b0, c00);
+            c00 = TW.Madd(a0, b0, c00);
             if (cols > 1)
             {
-                c01 = TV.Fma(a0, b1, c01);
+                c01 = TW.Madd(a0, b1, c01);
             }
 
             if (cols > 2)
             {
-                c02 = TV.Fma(a0, b2, c02);
+                c02 = TW.Madd(a0, b2, c02);
             }
 
             if (cols > 3)
             {
-                c03 = TV.Fma(a0, b3, c03);
+                c03 = TW.Madd(a0, b3, c03);
             }
 
             if (rows > 1)
             {
                 var a1 = TV.Create(a[r1]);
-                c10 = TV.Fma(a1, b0, c10);
+                c10 = TW.Madd(a1, b0, c10);
                 if (cols > 1)
                 {
-                    c11 = TV.Fma(a1, b1, c11);
+                    c11 = TW.Madd(a1, b1, c11);
                 }
 
                 if (cols > 2)
                 {
-                    c12 = TV.Fma(a1, b2, c12);
+                    c12 = TW.Madd(a1, b2, c12);
                 }
 
                 if (cols > 3)
                 {
-                    c13 = TV.Fma(a1, b3, c13);
+                    c13 = TW.Madd(a1, b3, c13);
                 }
             }
 
             if (rows > 2)
             {
                 var a2 = TV.Create(a[r2]);
-                c20 = TV.Fma(a2, b0, c20);
+                c20 = TW.Madd(a2, b0, c20);
                 if (cols > 1)
                 {
-                    c21 = TV.Fma(a2, b1, c21);
+                    c21 = TW.Madd(a2, b1, c21);
                 }
 
                 if (cols > 2)
                 {
-                    c22 = TV.Fma(a2, b2, c22);
+                    c22 = TW.Madd(a2, b2, c22);
                 }
 
                 if (cols > 3)
                 {
-                    c23 = TV.Fma(a2, b3, c23);
+                    c23 = TW.Madd(a2, b3, c23);
                 }
             }
 
             if (rows > 3)
             {
                 var a3 = TV.Create(a[r3]);
-                c30 = TV.Fma(a3, b0, c30);
+                c30 = TW.Madd(a3, b0, c30);
                 if (cols > 1)
                 {
-                    c31 = TV.Fma(a3, b1, c31);
+                    c31 = TW.Madd(a3, b1, c31);
                 }
 
                 if (cols > 2)
                 {
-                    c32 = TV.Fma(a3, b2, c32);
+                    c32 = TW.Madd(a3, b2, c32);
                 }
 
                 if (cols > 3)
                 {
-                    c33 = TV.Fma(a3, b3, c33);
+                    c33 = TW.Madd(a3, b3, c33);
                 }
             }
 
             if (rows > 4)
             {
                 var a4 = TV.Create(a[r4]);
-                c40 = TV.Fma(a4, b0, c40);
+                c40 = TW.Madd(a4, b0, c40);
                 if (cols > 1)
                 {
-                    c41 = TV.Fma(a4, b1, c41);
+                    c41 = TW.Madd(a4, b1, c41);
                 }
 
                 if (cols > 2)
                 {
-                    c42 = TV.Fma(a4, b2, c42);
+                    c42 = TW.Madd(a4, b2, c42);
                 }
 
                 if (cols > 3)
                 {
-                    c43 = TV.Fma(a4, b3, c43);
+                    c43 = TW.Madd(a4, b3, c43);
                 }
             }
 
             if (rows > 5)
             {
                 var a5 = TV.Create(a[r5]);
-                c50 = TV.Fma(a5, b0, c50);
+                c50 = TW.Madd(a5, b0, c50);
                 if (cols > 1)
                 {
-                    c51 = TV.Fma(a5, b1, c51);
+                    c51 = TW.Madd(a5, b1, c51);
                 }
 
                 if (cols > 2)
                 {
-                    c52 = TV.Fma(a5, b2, c52);
+                    c52 = TW.Madd(a5, b2, c52);
                 }
 
                 if (cols > 3)
                 {
-                    c53 = TV.Fma(a5, b3, c53);
+                    c53 = TW.Madd(a5, b3, c53);
                 }
             }
 
@@ -334,48 +378,49 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
             b += nr;
         }
 
-        Store<TW>(c, scale, cols, acc, c00, c01, c02, c03);
+        Store<TW>(c, scale, rowScale + 0, cols, acc, c00, c01, c02, c03);
         if (rows > 1)
         {
-            Store<TW>(c + ldc, scale, cols, acc, c10, c11, c12, c13);
+            Store<TW>(c + ldc, scale, rowScale + 1, cols, acc, c10, c11, c12, c13);
         }
 
         if (rows > 2)
         {
-            Store<TW>(c + (2 * ldc), scale, cols, acc, c20, c21, c22, c23);
+            Store<TW>(c + (2 * ldc), scale, rowScale + 2, cols, acc, c20, c21, c22, c23);
         }
 
         if (rows > 3)
         {
-            Store<TW>(c + (3 * ldc), scale, cols, acc, c30, c31, c32, c33);
+            Store<TW>(c + (3 * ldc), scale, rowScale + 3, cols, acc, c30, c31, c32, c33);
         }
 
         if (rows > 4)
         {
-            Store<TW>(c + (4 * ldc), scale, cols, acc, c40, c41, c42, c43);
+            Store<TW>(c + (4 * ldc), scale, rowScale + 4, cols, acc, c40, c41, c42, c43);
         }
 
         if (rows > 5)
         {
-            Store<TW>(c + (5 * ldc), scale, cols, acc, c50, c51, c52, c53);
+            Store<TW>(c + (5 * ldc), scale, rowScale + 5, cols, acc, c50, c51, c52, c53);
         }
     }
 
     /// <summary>
-    /// Stores the first <paramref name="cols"/> of four vectors at c, times the columns' scales for a scaled format (adding
-    /// what is there when <paramref name="acc"/>).
+    /// Stores the first <paramref name="cols"/> of four vectors at c — for int8, int32 sums turned into floats times the
+    /// row's and the columns' scales — adding what is there when <paramref name="acc"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store<TW>(T* c, T* scale, int cols, bool acc, TV v0, TV v1, TV v2, TV v3)
+    private static void Store<TW>(T* c, T* scale, T* rowScale, int cols, bool acc, TV v0, TV v1, TV v2, TV v3)
         where TW : struct, IPanelFormat<T>
     {
         int w = TV.Count;
         if (TW.Scaled)
         {
-            v0 *= TV.Load(scale);
-            v1 = cols > 1 ? v1 * TV.Load(scale + w) : v1;
-            v2 = cols > 2 ? v2 * TV.Load(scale + (2 * w)) : v2;
-            v3 = cols > 3 ? v3 * TV.Load(scale + (3 * w)) : v3;
+            var r = TV.Create(*rowScale);
+            v0 = TV.Int32ToSingle(v0) * (TV.Load(scale) * r);
+            v1 = cols > 1 ? TV.Int32ToSingle(v1) * (TV.Load(scale + w) * r) : v1;
+            v2 = cols > 2 ? TV.Int32ToSingle(v2) * (TV.Load(scale + (2 * w)) * r) : v2;
+            v3 = cols > 3 ? TV.Int32ToSingle(v3) * (TV.Load(scale + (3 * w)) * r) : v3;
         }
 
         if (acc)
@@ -406,7 +451,7 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
     // One row of A against B, several panels at once so that there are accumulators enough to cover the FMA latency:
     // four panels (16 accumulators at four vectors a panel, 8 at two), then at four vectors two; the rest panel by panel,
     // a ragged last panel through the scratch tile. Reversed, the same groups run last to first.
-    private static void Gemv<TW>(int kc, T* x, byte* bBase, long panelStride, T* scales, int n, T* c, bool acc, T* edge, bool reversed)
+    private static void Gemv<TW>(int kc, T* x, byte* bBase, long panelStride, T* scales, T* rowScale, int n, T* c, bool acc, T* edge, bool reversed)
         where TW : struct, IPanelFormat<T>
     {
         int nr = Width, full = n / nr, fours = full / 4, twos = Vectors == 4 ? (full - (4 * fours)) / 2 : 0;
@@ -417,21 +462,21 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
             if (r < fours)
             {
                 int j = 4 * r;
-                GemvPanels<Count4, TW>(kc, x, bBase + (j * panelStride), panelStride, scales + (j * nr), c + (j * nr), acc);
+                GemvPanels<Count4, TW>(kc, x, bBase + (j * panelStride), panelStride, scales + (j * nr), rowScale, c + (j * nr), acc);
             }
             else if (r < fours + twos)
             {
                 int j = (4 * fours) + (2 * (r - fours));
-                GemvPanels<Count2, TW>(kc, x, bBase + (j * panelStride), panelStride, scales + (j * nr), c + (j * nr), acc);
+                GemvPanels<Count2, TW>(kc, x, bBase + (j * panelStride), panelStride, scales + (j * nr), rowScale, c + (j * nr), acc);
             }
             else if (r < fours + twos + ones)
             {
                 int j = (4 * fours) + (2 * twos) + (r - fours - twos);
-                Micro<Count1, Count4, TW>(kc, new Panel(x, 0, 1, 0), bBase + (j * panelStride), scales + (j * nr), c + (j * nr), 0, acc);
+                Micro<Count1, Count4, TW>(kc, new Panel(x, 0, 1, 0), bBase + (j * panelStride), scales + (j * nr), rowScale, c + (j * nr), 0, acc);
             }
             else
             {
-                Micro<Count1, Count4, TW>(kc, new Panel(x, 0, 1, 0), bBase + (full * panelStride), scales + (full * nr), edge, 0, false);
+                Micro<Count1, Count4, TW>(kc, new Panel(x, 0, 1, 0), bBase + (full * panelStride), scales + (full * nr), rowScale, edge, 0, false);
                 CopyOut(edge, nr, c + (full * nr), 0, 1, n - (full * nr), acc);
             }
         }
@@ -442,7 +487,7 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
     /// of four vectors only where the CPU has 32 registers. Four weight streams at once keep more of L2 busy than two
     /// (bench/results/code-figures.md).
     /// </summary>
-    private static void GemvPanels<TPanels, TW>(int kc, T* x, byte* p0, long stride, T* scale, T* c, bool acc)
+    private static void GemvPanels<TPanels, TW>(int kc, T* x, byte* p0, long stride, T* scale, T* rowScale, T* c, bool acc)
         where TPanels : struct, ICount
         where TW : struct, IPanelFormat<T>
     {
@@ -458,36 +503,36 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
             var xv = TV.Create(x[p]);
             TW.Load(p0, true, out TV b00, out TV b01);
             TW.Load(p1, true, out TV b10, out TV b11);
-            s00 = TV.Fma(xv, b00, s00);
-            s01 = TV.Fma(xv, b01, s01);
-            s10 = TV.Fma(xv, b10, s10);
-            s11 = TV.Fma(xv, b11, s11);
+            s00 = TW.Madd(xv, b00, s00);
+            s01 = TW.Madd(xv, b01, s01);
+            s10 = TW.Madd(xv, b10, s10);
+            s11 = TW.Madd(xv, b11, s11);
             if (four)
             {
                 TW.Load(p0 + (2 * w), true, out TV b02, out TV b03);
                 TW.Load(p1 + (2 * w), true, out TV b12, out TV b13);
-                s02 = TV.Fma(xv, b02, s02);
-                s03 = TV.Fma(xv, b03, s03);
-                s12 = TV.Fma(xv, b12, s12);
-                s13 = TV.Fma(xv, b13, s13);
+                s02 = TW.Madd(xv, b02, s02);
+                s03 = TW.Madd(xv, b03, s03);
+                s12 = TW.Madd(xv, b12, s12);
+                s13 = TW.Madd(xv, b13, s13);
             }
 
             if (panels > 2)
             {
                 TW.Load(p2, true, out TV b20, out TV b21);
                 TW.Load(p3, true, out TV b30, out TV b31);
-                s20 = TV.Fma(xv, b20, s20);
-                s21 = TV.Fma(xv, b21, s21);
-                s30 = TV.Fma(xv, b30, s30);
-                s31 = TV.Fma(xv, b31, s31);
+                s20 = TW.Madd(xv, b20, s20);
+                s21 = TW.Madd(xv, b21, s21);
+                s30 = TW.Madd(xv, b30, s30);
+                s31 = TW.Madd(xv, b31, s31);
                 if (four)
                 {
                     TW.Load(p2 + (2 * w), true, out TV b22, out TV b23);
                     TW.Load(p3 + (2 * w), true, out TV b32, out TV b33);
-                    s22 = TV.Fma(xv, b22, s22);
-                    s23 = TV.Fma(xv, b23, s23);
-                    s32 = TV.Fma(xv, b32, s32);
-                    s33 = TV.Fma(xv, b33, s33);
+                    s22 = TW.Madd(xv, b22, s22);
+                    s23 = TW.Madd(xv, b23, s23);
+                    s32 = TW.Madd(xv, b32, s32);
+                    s33 = TW.Madd(xv, b33, s33);
                 }
             }
 
@@ -498,12 +543,12 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
         }
 
         int width = Width;
-        Store<TW>(c, scale, Vectors, acc, s00, s01, s02, s03);
-        Store<TW>(c + width, scale + width, Vectors, acc, s10, s11, s12, s13);
+        Store<TW>(c, scale, rowScale, Vectors, acc, s00, s01, s02, s03);
+        Store<TW>(c + width, scale + width, rowScale, Vectors, acc, s10, s11, s12, s13);
         if (panels > 2)
         {
-            Store<TW>(c + (2 * width), scale + (2 * width), Vectors, acc, s20, s21, s22, s23);
-            Store<TW>(c + (3 * width), scale + (3 * width), Vectors, acc, s30, s31, s32, s33);
+            Store<TW>(c + (2 * width), scale + (2 * width), rowScale, Vectors, acc, s20, s21, s22, s23);
+            Store<TW>(c + (3 * width), scale + (3 * width), rowScale, Vectors, acc, s30, s31, s32, s33);
         }
     }
 

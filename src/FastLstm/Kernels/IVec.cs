@@ -41,8 +41,17 @@ internal unsafe interface IVec<TSelf, T>
     /// </summary>
     static abstract void LoadBFloat16Pair(uint* p, out TSelf low, out TSelf high);
 
-    /// <summary><see cref="Count"/> int8 values converted to float lanes (float vectors only).</summary>
-    static abstract TSelf LoadInt8(sbyte* p);
+    /// <summary>2·<see cref="Count"/> int8 values widened to int16 lanes (the vector's bits; float vectors only).</summary>
+    static abstract TSelf LoadInt8Pairs(sbyte* p);
+
+    /// <summary>
+    /// <paramref name="acc"/> + the sums of adjacent int16 products of <paramref name="a"/> and <paramref name="b"/>, in
+    /// int32 lanes (integer bits in float vectors: <c>vpmaddwd</c>, then <c>vpaddd</c>).
+    /// </summary>
+    static abstract TSelf MultiplyAddPairs(TSelf a, TSelf b, TSelf acc);
+
+    /// <summary>The int32 lanes of <paramref name="x"/>'s bits as floats (float vectors only).</summary>
+    static abstract TSelf Int32ToSingle(TSelf x);
 
     static abstract TSelf Create(T x);
 

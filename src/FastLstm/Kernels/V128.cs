@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Vec = System.Runtime.Intrinsics.Vector128;
 
 namespace FastLstm.Kernels;
@@ -43,10 +44,26 @@ internal readonly unsafe struct V128<T> : IVec<V128<T>, T>
         high = new((x & Vec.Create(0xFFFF0000u)).As<uint, T>());
     }
 
-    // Portable (a 32-bit load widened twice): the 128-bit width is the fallback, not the fast path.
+    // Portable where SSE2 / SSE4.1 are missing: the 128-bit width is the fallback, not the fast path.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static V128<T> LoadInt8(sbyte* p) =>
-        new(Vec.ConvertToSingle(Vec.WidenLower(Vec.WidenLower(Vec.CreateScalar(*(uint*)p).AsSByte()))).As<float, T>());
+    public static V128<T> LoadInt8Pairs(sbyte* p) =>
+        new(Sse41.IsSupported ? Sse41.ConvertToVector128Int16(p).As<short, T>() : Vec.WidenLower(Vec.CreateScalar(*(long*)p).AsSByte()).As<short, T>());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V128<T> MultiplyAddPairs(V128<T> a, V128<T> b, V128<T> acc)
+    {
+        if (Sse2.IsSupported)
+        {
+            return new(Sse2.Add(acc.V.AsInt32(), Sse2.MultiplyAddAdjacent(a.V.AsInt16(), b.V.AsInt16())).As<int, T>());
+        }
+
+        Vector128<int> x = a.V.AsInt32(), y = b.V.AsInt32();
+        var even = Vec.ShiftRightArithmetic(Vec.ShiftLeft(x, 16), 16) * Vec.ShiftRightArithmetic(Vec.ShiftLeft(y, 16), 16);
+        return new((acc.V.AsInt32() + even + (Vec.ShiftRightArithmetic(x, 16) * Vec.ShiftRightArithmetic(y, 16))).As<int, T>());
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V128<T> Int32ToSingle(V128<T> x) => new(Vec.ConvertToSingle(x.V.AsInt32()).As<float, T>());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V128<T> Create(T x) => new(Vec.Create(x));

@@ -22,7 +22,7 @@ internal readonly unsafe struct V512<T> : IVec<V512<T>, T>
 
     public static int Bits => 512;
 
-    public static bool IsAccelerated => Vector512.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
+    public static bool IsAccelerated => Vector512.IsHardwareAccelerated && Avx512F.IsSupported && Avx512BW.IsSupported;
 
     public static int TileVectors => 4;
 
@@ -45,7 +45,14 @@ internal readonly unsafe struct V512<T> : IVec<V512<T>, T>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static V512<T> LoadInt8(sbyte* p) => new(Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(p))).As<float, T>());
+    public static V512<T> LoadInt8Pairs(sbyte* p) => new(Avx512BW.ConvertToVector512Int16(Vector256.Load(p)).As<short, T>());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V512<T> MultiplyAddPairs(V512<T> a, V512<T> b, V512<T> acc) =>
+        new(Avx512F.Add(acc.V.AsInt32(), Avx512BW.MultiplyAddAdjacent(a.V.AsInt16(), b.V.AsInt16())).As<int, T>());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V512<T> Int32ToSingle(V512<T> x) => new(Vec.ConvertToSingle(x.V.AsInt32()).As<float, T>());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512<T> Create(T x) => new(Vec.Create(x));

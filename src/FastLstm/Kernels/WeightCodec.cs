@@ -22,16 +22,28 @@ internal static class WeightCodec
 }
 
 /// <summary>
-/// How a micro-kernel reads a packed B panel stored in one <see cref="WeightFormat"/>: bytes per weight, two consecutive
-/// vectors of weights widened to T at once, and whether result columns are multiplied by the panel's scales. A type
-/// argument, so each format's kernels are compiled apart and the full-precision ones stay as they were.
+/// How a micro-kernel reads a packed B panel stored in one <see cref="WeightFormat"/> and multiplies it into its
+/// accumulators: the float formats widen weights to T and use FMA; int8 multiplies in integers — A quantized to int16
+/// per row (<see cref="Gemm{T, TV}"/>), int8 weights widened to int16, pairs of k at once (<c>vpmaddwd</c>: sixteen
+/// products per 256-bit instruction where an FMA makes eight) — and turns its int32 sums into floats times the row's and
+/// the column's scales. A type argument, so each format's kernels are compiled apart and the full-precision ones stay as
+/// they were.
 /// </summary>
 internal unsafe interface IPanelFormat<T>
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
+    /// <summary>Bytes per column of a panel row, a row holding <see cref="KStep"/> values of k.</summary>
     static abstract int Bytes { get; }
 
+    /// <summary>Values of k per step of the micro-kernels: 1, or 2 for int8's pairs.</summary>
+    static abstract int KStep { get; }
+
+    /// <summary>Whether the accumulators hold int32 sums that need converting and scaling (int8).</summary>
     static abstract bool Scaled { get; }
+
+    /// <summary>acc + a·b: an FMA, or int8's pair products.</summary>
+    static abstract TV Madd<TV>(TV a, TV b, TV acc)
+        where TV : unmanaged, IVec<TV, T>;
 
     /// <summary>
     /// The vectors of columns [0, Count) and [Count, 2·Count) of a panel row from <paramref name="p"/>; the second only
@@ -39,9 +51,6 @@ internal unsafe interface IPanelFormat<T>
     /// </summary>
     static abstract void Load<TV>(byte* p, bool both, out TV first, out TV second)
         where TV : unmanaged, IVec<TV, T>;
-
-    /// <summary>Where packing puts column <paramref name="c"/> of a panel row, in weights from the row's start.</summary>
-    static abstract int Slot(int c, int lanes);
 }
 
 internal readonly unsafe struct FullPanel<T> : IPanelFormat<T>
@@ -49,7 +58,14 @@ internal readonly unsafe struct FullPanel<T> : IPanelFormat<T>
 {
     public static int Bytes => sizeof(T);
 
+    public static int KStep => 1;
+
     public static bool Scaled => false;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Madd<TV>(TV a, TV b, TV acc)
+        where TV : unmanaged, IVec<TV, T>
+        => TV.Fma(a, b, acc);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Load<TV>(byte* p, bool both, out TV first, out TV second)
@@ -58,8 +74,6 @@ internal readonly unsafe struct FullPanel<T> : IPanelFormat<T>
         first = TV.Load((T*)p);
         second = both ? TV.Load((T*)p + TV.Count) : default;
     }
-
-    public static int Slot(int c, int lanes) => c;
 }
 
 /// <summary>
@@ -72,13 +86,21 @@ internal readonly unsafe struct BFloat16Panel<T> : IPanelFormat<T>
 {
     public static int Bytes => 2;
 
+    public static int KStep => 1;
+
     public static bool Scaled => false;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Madd<TV>(TV a, TV b, TV acc)
+        where TV : unmanaged, IVec<TV, T>
+        => TV.Fma(a, b, acc);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Load<TV>(byte* p, bool both, out TV first, out TV second)
         where TV : unmanaged, IVec<TV, T>
         => TV.LoadBFloat16Pair((uint*)p, out first, out second);
 
+    /// <summary>Where packing puts column <paramref name="c"/> of a panel row, in weights from the row's start.</summary>
     public static int Slot(int c, int lanes)
     {
         int pair = c / (2 * lanes), j = c % lanes, half = (c / lanes) % 2;
@@ -86,20 +108,29 @@ internal readonly unsafe struct BFloat16Panel<T> : IPanelFormat<T>
     }
 }
 
+/// <summary>
+/// int8, k in pairs: a panel row holds k and k + 1 of each column side by side (the pairs <c>vpmaddwd</c> sums), so one
+/// widening move makes a vector of int16 pairs for Count columns.
+/// </summary>
 internal readonly unsafe struct Int8Panel<T> : IPanelFormat<T>
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
-    public static int Bytes => 1;
+    public static int Bytes => 2;
+
+    public static int KStep => 2;
 
     public static bool Scaled => true;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Madd<TV>(TV a, TV b, TV acc)
+        where TV : unmanaged, IVec<TV, T>
+        => TV.MultiplyAddPairs(a, b, acc);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Load<TV>(byte* p, bool both, out TV first, out TV second)
         where TV : unmanaged, IVec<TV, T>
     {
-        first = TV.LoadInt8((sbyte*)p);
-        second = both ? TV.LoadInt8((sbyte*)p + TV.Count) : default;
+        first = TV.LoadInt8Pairs((sbyte*)p);
+        second = both ? TV.LoadInt8Pairs((sbyte*)p + (2 * TV.Count)) : default;
     }
-
-    public static int Slot(int c, int lanes) => c;
 }
