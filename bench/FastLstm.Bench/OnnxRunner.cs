@@ -13,7 +13,7 @@ public sealed class OnnxRunner : IDisposable
     private readonly RunOptions _run = new();
     private readonly List<OrtValue> _values = [];
 
-    public OnnxRunner(RnnModel<float> model, int batch, int steps, int threads, float[] input, float[] h0, float[] c0)
+    public OnnxRunner(RnnModel<float> model, int batch, int steps, int threads, float[] input, float[] h0, float[] c0, bool int8 = false)
     {
         var options = new SessionOptions
         {
@@ -23,7 +23,7 @@ public sealed class OnnxRunner : IDisposable
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
         options.AddSessionConfigEntry("session.intra_op.allow_spinning", "1");
-        _session = new InferenceSession(OnnxModel.Build(model, batch, steps), options);
+        _session = new InferenceSession(OnnxModel.Build(model, batch, steps, int8), options);
         int h = model.Spec.HiddenSize;
         Output = new float[batch * steps * h];
         HN = new float[batch * h];

@@ -5,6 +5,7 @@ namespace FastLstm.Bench;
 /// <summary>
 /// Runs the benchmarks: <c>dotnet run -c Release --project bench/FastLstm.Bench -- --filter '*'</c>.
 /// <c>--verify-peers</c> only checks that ONNX Runtime, libtorch and FastLstm agree on every peer case;
+/// <c>--verify-compressed</c> prints how far compressed weights move each engine's outputs;
 /// <c>--peer-report RESULTS OUT</c> merges one session's reports; <c>--gemm-probe</c> times the GEMM alone;
 /// <c>--quick [FILTER...]</c> times FastLstm and the peers with a stopwatch, interleaved in one process, for tuning.
 /// </summary>
@@ -33,6 +34,12 @@ public static class Program
                 }
             }
 
+            return;
+        }
+
+        if (args is ["--verify-compressed"])
+        {
+            CompressedWeightsBenchmarks.Verify();
             return;
         }
 
