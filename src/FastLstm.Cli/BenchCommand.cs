@@ -20,9 +20,10 @@ internal static class BenchCommand
         var batch = Options.Int("--batch", 1, 1, 4096, "Sequences.");
         var steps = Options.Int("--steps", 100, 1, 1 << 16, "Timesteps.");
         var threads = Options.Int("--threads", 1, 1, 256, "Cores the fused session may use.");
+        var weights = Options.Weights();
         var command = new Command("bench", "Time a forward pass of the fused engine against the naive twin.")
         {
-            cell, input, hidden, batch, steps, threads,
+            cell, input, hidden, batch, steps, threads, weights,
         };
         command.SetAction(p =>
         {
@@ -40,6 +41,7 @@ internal static class BenchCommand
             }
 
             var y = new float[b * t * spec.HiddenSize];
+            var format = p.Value(weights);
             using var session = new InferenceSession<float>(model, b, t, p.GetValue(threads));
             var naive = new NaiveRnn<float>(model);
             double fused = Median(() => session.Forward(x, b, t, y), 1.0);
@@ -49,8 +51,24 @@ internal static class BenchCommand
             var table = new Table().AddColumns("engine", "time per forward", "GFLOP/s", "speed-up");
             table.AddRow("naive twin", Time(slow), (flops / slow / 1e9).ToString("F2", CultureInfo.InvariantCulture), "1.0×");
             table.AddRow("fused", Time(fused), (flops / fused / 1e9).ToString("F2", CultureInfo.InvariantCulture), (slow / fused).ToString("F1", CultureInfo.InvariantCulture) + "×");
+            string difference = "";
+            if (format != WeightFormat.Full)
+            {
+                var full = (float[])y.Clone();
+                session.Forward(x, b, t, full);
+                using var compressed = new InferenceSession<float>(model, b, t, p.GetValue(threads), format);
+                double time = Median(() => compressed.Forward(x, b, t, y), 1.0);
+                table.AddRow($"fused, {Options.FormatName(format)} weights", Time(time), (flops / time / 1e9).ToString("F2", CultureInfo.InvariantCulture), (slow / time).ToString("F1", CultureInfo.InvariantCulture) + "×");
+                double largest = full.Max(MathF.Abs), diff = full.Zip(y, (u, v) => Math.Abs(u - v)).Max();
+                difference = string.Create(CultureInfo.InvariantCulture, $"{Options.FormatName(format)} outputs differ from full ones by up to {diff:E2} ({diff / Math.Max(largest, 1e-30):P2} of the largest).");
+            }
             console.MarkupLine(CultureInfo.InvariantCulture, $"{Options.CellName(spec.Cell)}: batch {b}, steps {t}, input {spec.InputSize}, hidden {spec.HiddenSize}, float, {p.GetValue(threads)} thread(s), {Isa.Describe(Isa.Bits)} vectors ({session.Kernel})");
             console.Write(table);
+            if (difference.Length > 0)
+            {
+                output.WriteLine(difference);
+            }
+
             return ExitCodes.Success;
         });
         return command;

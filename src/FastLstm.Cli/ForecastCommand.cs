@@ -20,9 +20,10 @@ internal static class ForecastCommand
         var plot = new Option<string>("--plot") { Description = "PNG of history and forecast.", DefaultValueFactory = _ => "forecast.png" };
         var lookback = new Option<int?>("--lookback") { Description = "ONNX models with a free sequence length: values per window (what the model was trained on).", HelpName = "int" };
         var normalize = new Option<string?>("--normalize") { Description = "ONNX models: feed (x - MEAN) / SCALE and map predictions back; 'MEAN,SCALE' (a min-max scaler: MIN,MAX-MIN).", HelpName = "MEAN,SCALE" };
+        var weights = Options.Weights();
         var command = new Command("forecast", "Forecast the next values of a CSV column with a model from 'fastlstm train' or an ONNX file.")
         {
-            model, csv, column, steps, outPath, plot, lookback, normalize,
+            model, csv, column, steps, outPath, plot, lookback, normalize, weights,
         };
         command.SetAction(p =>
         {
@@ -38,8 +39,8 @@ internal static class ForecastCommand
             OutputPath.CheckWritable("--plot", png, modelPath, csvPath);
             var history = Csv.ReadColumn(csvPath, name);
             var (method, f) = InteropCommands.IsOnnx(modelPath)
-                ? Imported(modelPath, history, k, p.GetValue(lookback), Scaling(p.GetValue(normalize)), output)
-                : Trained(modelPath, name, history, k, p.GetValue(lookback), p.GetValue(normalize));
+                ? Imported(modelPath, history, k, p.GetValue(lookback), Scaling(p.GetValue(normalize)), p.Value(weights), output)
+                : Trained(modelPath, name, history, k, p.GetValue(lookback), p.GetValue(normalize), p.Value(weights));
             for (int i = 0; i < k; i++)
             {
                 if (!(double.IsFinite(f.Values[i]) && double.IsFinite(f.Lower95[i]) && double.IsFinite(f.Upper95[i])))
@@ -86,7 +87,7 @@ internal static class ForecastCommand
         return command;
     }
 
-    private static (string Method, ForecastResult Result) Trained(string path, string column, double[] history, int steps, int? lookback, string? normalize)
+    private static (string Method, ForecastResult Result) Trained(string path, string column, double[] history, int steps, int? lookback, string? normalize, WeightFormat weights)
     {
         if (lookback is not null || normalize is not null)
         {
@@ -103,12 +104,13 @@ internal static class ForecastCommand
             throw new CliException($"column '{column}': {e.Message.Replace(" (Parameter 'history')", "", StringComparison.Ordinal)}");
         }
 
+        forecaster.Weights = weights;
         return (forecaster.Method, forecaster.Forecast(history, steps));
     }
 
-    private static (string Method, ForecastResult Result) Imported(string path, double[] history, int steps, int? lookback, (double, double)? scaling, TextWriter output)
+    private static (string Method, ForecastResult Result) Imported(string path, double[] history, int steps, int? lookback, (double, double)? scaling, WeightFormat weights, TextWriter output)
     {
-        using var imported = ImportedForecast.Open(path, lookback, scaling);
+        using var imported = ImportedForecast.Open(path, lookback, scaling, weights);
         var result = imported.Forecast(history, steps, out int origins);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{path}: {imported.Name}; intervals from its errors over {origins} backtest origin{(origins == 1 ? "" : "s")} at the end of the history."));

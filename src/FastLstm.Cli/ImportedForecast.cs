@@ -26,7 +26,7 @@ internal sealed class ImportedForecast : ForecastMethod, IDisposable
     private readonly int _perCall;
     private readonly bool _everyStep;
 
-    private ImportedForecast(string path, OnnxModel model, int lookback, (double Mean, double Scale)? normalize)
+    private ImportedForecast(string path, OnnxModel model, int lookback, (double Mean, double Scale)? normalize, WeightFormat weights)
     {
         _path = path;
         _model = model;
@@ -42,7 +42,7 @@ internal sealed class ImportedForecast : ForecastMethod, IDisposable
         }
 
         _output = model.Outputs.FirstOrDefault(o => o.Name == "prediction")?.Name ?? model.Outputs[0].Name;
-        _session = model.CreateSession(1, lookback);
+        _session = model.CreateSession(1, lookback, weights: weights);
 
         // What the output holds is seen by running it: a count that follows the window's length is one row per step.
         var window = new double[lookback];
@@ -62,7 +62,7 @@ internal sealed class ImportedForecast : ForecastMethod, IDisposable
     public override string Name => $"imported network ({(_perCall == 1 ? "one step, fed back" : $"{_perCall} steps at once")}, window {Lookback})";
 
     /// <summary>Opens <paramref name="path"/> as a forecaster of windows of <paramref name="lookback"/> values (null: the input's fixed length).</summary>
-    public static ImportedForecast Open(string path, int? lookback, (double Mean, double Scale)? normalize)
+    public static ImportedForecast Open(string path, int? lookback, (double Mean, double Scale)? normalize, WeightFormat weights = WeightFormat.Full)
     {
         var model = OnnxModel.Load(path);
         var input = model.Inputs.Count > 0 && model.Outputs.Count > 0 ? model.Inputs[0] : throw new CliException($"{path}: the graph has no inputs or no outputs.");
@@ -84,7 +84,7 @@ internal sealed class ImportedForecast : ForecastMethod, IDisposable
             throw new CliException($"{path}: a window of {window} values is outside 1..100000.");
         }
 
-        return new ImportedForecast(path, model, window, normalize);
+        return new ImportedForecast(path, model, window, normalize, weights);
     }
 
     /// <summary>The forecast with intervals from the backtest errors at each step (at most 24 origins, as history allows).</summary>

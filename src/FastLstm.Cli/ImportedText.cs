@@ -16,7 +16,7 @@ internal static class ImportedText
     /// <summary>Longest text a model without state inputs may produce: each character re-runs all before it.</summary>
     public const int MaxStatelessLength = 20_000;
 
-    public static string Generate(string path, CharacterVocabulary vocabulary, string prompt, int length, double temperature, int seed)
+    public static string Generate(string path, CharacterVocabulary vocabulary, string prompt, int length, double temperature, int seed, WeightFormat weights)
     {
         var model = OnnxModel.Load(path);
         var tokens = model.Inputs.Count > 0 && model.Outputs.Count > 0 ? model.Inputs[0] : throw new CliException($"{path}: the graph has no inputs or no outputs.");
@@ -54,7 +54,7 @@ internal static class ImportedText
         }
 
         string logitsName = logitsInfo.Name;
-        using var session = model.CreateSession(1, stateful ? 1 : total);
+        using var session = model.CreateSession(1, stateful ? 1 : total, weights: weights);
         var inputs = new Dictionary<string, OnnxTensor>(initial, StringComparer.Ordinal);
         var text = new List<int>();
         return vocabulary.Generate(prompt, length, temperature, seed, (code, logits) =>

@@ -61,6 +61,10 @@ internal static class TextCommand
             Plots.Loss(model + ".loss.png", "bits per character", history.Select(h => (h.TrainBitsPerCharacter, h.HeldOutBitsPerCharacter)).ToList());
             console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"held-out bits per character: {history[^1].HeldOutBitsPerCharacter:F3} after {history.Count} epochs ({history[^1].Elapsed.TotalSeconds:F0} s)"));
+            var runes = text.EnumerateRunes().ToArray();
+            string held = string.Concat(runes[(runes.Length - (int)(runes.Length * options.HeldOutFraction))..].Select(r => r.ToString()));
+            console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"with compressed weights (text generate --weights): bf16 {trained.BitsPerCharacter(held, WeightFormat.BFloat16):F3}, int8 {trained.BitsPerCharacter(held, WeightFormat.Int8):F3} bits per character"));
             console.WriteLine($"wrote {model}, {model}.loss.png");
             return ExitCodes.Success;
         });
@@ -75,7 +79,8 @@ internal static class TextCommand
         var length = Options.Int("--length", 500, 0, 10_000_000, "Characters to generate.");
         var temperature = Options.Double("--temperature", 0.8, 1e-3, 100, "Sampling temperature: lower is more conservative.");
         var seed = Options.Int("--seed", 1, 0, int.MaxValue, "Seed of the sampling.");
-        var command = new Command("generate", "Generate text from a character-level model.") { model, prompt, length, temperature, seed, vocab };
+        var weights = Options.Weights();
+        var command = new Command("generate", "Generate text from a character-level model.") { model, prompt, length, temperature, seed, vocab, weights };
         command.SetAction(p =>
         {
             string path = p.GetValue(model)!;
@@ -94,8 +99,8 @@ internal static class TextCommand
             }
 
             var text = onnx
-                ? ImportedText.Generate(path, CharacterVocabulary.FromText(Corpus.Read(vocabPath!)), p.GetValue(prompt)!, p.GetValue(length), p.GetValue(temperature), p.GetValue(seed))
-                : TextModel.Load(path).Generate(p.GetValue(prompt)!, p.GetValue(length), p.GetValue(temperature), p.GetValue(seed));
+                ? ImportedText.Generate(path, CharacterVocabulary.FromText(Corpus.Read(vocabPath!)), p.GetValue(prompt)!, p.GetValue(length), p.GetValue(temperature), p.GetValue(seed), p.Value(weights))
+                : TextModel.Load(path).Generate(p.GetValue(prompt)!, p.GetValue(length), p.GetValue(temperature), p.GetValue(seed), p.Value(weights));
             output.WriteLine(text);
             return ExitCodes.Success;
         });

@@ -135,6 +135,12 @@ internal static class TrainCommand
 
             console.Write(table);
             console.WriteLine($"chosen: {report.Chosen}; refitted on all {series.Length} values ({(forecaster.Choice is ForecastChoice.Direct or ForecastChoice.Recursive or ForecastChoice.EsRnn or ForecastChoice.Combination ? $"{forecaster.Network.Members.Count} networks averaged" : "no network in the forecast")}) in {clock.Elapsed.TotalSeconds:F1} s.");
+            if (report.RmseByWeights.Count > 0)
+            {
+                console.WriteLine("backtest RMSE with the network's weights compressed (forecast --weights): " + string.Join(", ",
+                    report.RmseByWeights.Select(r => string.Create(CultureInfo.InvariantCulture, $"{Options.FormatName(r.Key)} {r.Value:G5}"))) + ".");
+            }
+
             forecaster.Save(model);
             if (report.History.Count > 0)
             {

@@ -131,8 +131,12 @@ public sealed class OnnxModel
         return copy.ToArray();
     }
 
-    /// <summary>A session that runs the graph for up to <paramref name="maxBatch"/> sequences of up to <paramref name="maxSteps"/> steps.</summary>
-    public OnnxSession CreateSession(int maxBatch, int maxSteps, int threads = 1) => new(this, maxBatch, maxSteps, threads);
+    /// <summary>
+    /// A session that runs the graph for up to <paramref name="maxBatch"/> sequences of up to <paramref name="maxSteps"/>
+    /// steps, its recurrent nodes storing their weights as <paramref name="weights"/>.
+    /// </summary>
+    public OnnxSession CreateSession(int maxBatch, int maxSteps, int threads = 1, WeightFormat weights = WeightFormat.Full) =>
+        new(this, maxBatch, maxSteps, threads, weights);
 
     private (RnnModel<float>?, string?) BuildStack()
     {

@@ -15,7 +15,7 @@ public sealed class OnnxSession : IDisposable
     private int _busy;
     private bool _disposed;
 
-    internal OnnxSession(OnnxModel model, int maxBatch, int maxSteps, int threads)
+    internal OnnxSession(OnnxModel model, int maxBatch, int maxSteps, int threads, WeightFormat weights)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBatch, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxSteps, 1);
@@ -23,7 +23,8 @@ public sealed class OnnxSession : IDisposable
         _model = model;
         MaxBatch = maxBatch;
         MaxSteps = maxSteps;
-        _states = model.Graph.Ops.Select(o => o.CreateState(maxBatch, maxSteps, threads)).ToArray();
+        Guard.Weights<float>(weights);
+        _states = model.Graph.Ops.Select(o => o.CreateState(maxBatch, maxSteps, threads, weights)).ToArray();
     }
 
     /// <summary>Most sequences per run.</summary>

@@ -126,6 +126,27 @@ public sealed class WindowRegressor<T>
         return reports;
     }
 
+    /// <summary>
+    /// How <see cref="Predict"/> stores the network's weights (<see cref="WeightFormat"/>; compressed formats for float
+    /// regressors only). Training always runs in full precision.
+    /// </summary>
+    public WeightFormat Weights
+    {
+        get => _weights;
+        set
+        {
+            if (value != _weights)
+            {
+                Guard.Weights<T>(value);
+                _predictBuffers?.Session.Dispose();
+                _predictBuffers = null;
+                _weights = value;
+            }
+        }
+    }
+
+    private WeightFormat _weights;
+
     /// <summary>Predictions [count, outputs] for windows [count, steps, features].</summary>
     public void Predict(ReadOnlySpan<T> x, int count, Span<T> predictions)
     {
@@ -235,7 +256,7 @@ public sealed class WindowRegressor<T>
 
         public int Batch { get; } = batch;
 
-        public InferenceSession<T> Session { get; } = new(owner.Network, batch, owner.Steps);
+        public InferenceSession<T> Session { get; } = new(owner.Network, batch, owner.Steps, weights: owner.Weights);
 
         public T[] Output { get; } = new T[batch * owner.Steps * owner.Network.Spec.OutputSize];
 

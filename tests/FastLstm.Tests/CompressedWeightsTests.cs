@@ -109,6 +109,8 @@ public class CompressedWeightsTests
         Assert.Equal("weights", Assert.Throws<ArgumentOutOfRangeException>(() => new InferenceSession<float>(f, 1, 1, weights: (WeightFormat)7)).ParamName);
         using var full = new InferenceSession<double>(model, 1, 1);
         Assert.Equal(WeightFormat.Full, full.Weights);
+        var regressor = new FastLstm.Training.WindowRegressor<double>(new RnnSpec(CellType.Lstm, 3, 4), 2, 1, 1);
+        Assert.Equal("weights", Assert.Throws<ArgumentException>(() => regressor.Weights = WeightFormat.BFloat16).ParamName);
     }
 
     /// <summary>The output of a double session of <paramref name="model"/> with every packed weight matrix rounded as <paramref name="format"/> stores it.</summary>

@@ -28,7 +28,7 @@ internal abstract class Op
     public abstract Value?[] Run(Value?[] inputs, object? state);
 
     /// <summary>Per-session resources (the recurrent ops' engine sessions), made when a session is created.</summary>
-    public virtual object? CreateState(int maxBatch, int maxSteps, int threads) => null;
+    public virtual object? CreateState(int maxBatch, int maxSteps, int threads, WeightFormat weights) => null;
 
     /// <summary>Whether running at load on constant inputs is allowed (not for ops that own sessions).</summary>
     public virtual bool Foldable => true;

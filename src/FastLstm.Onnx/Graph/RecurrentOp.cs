@@ -259,20 +259,21 @@ internal sealed class RecurrentOp : Op
         return w.Shape[2];
     }
 
-    private sealed class State(int maxBatch, int maxSteps, int threads)
+    private sealed class State(int maxBatch, int maxSteps, int threads, WeightFormat weights)
     {
         public readonly int MaxBatch = maxBatch, MaxSteps = maxSteps, Threads = threads;
+        public readonly WeightFormat Weights = weights;
         public RnnModel<float>? Model;
         public InferenceSession<float>? Session;
     }
 
-    public override object? CreateState(int maxBatch, int maxSteps, int threads)
+    public override object? CreateState(int maxBatch, int maxSteps, int threads, WeightFormat weights)
     {
-        var s = new State(maxBatch, maxSteps, threads);
+        var s = new State(maxBatch, maxSteps, threads, weights);
         if (Model != null)
         {
             s.Model = Model;
-            s.Session = new InferenceSession<float>(Model, maxBatch, maxSteps, threads);
+            s.Session = new InferenceSession<float>(Model, maxBatch, maxSteps, threads, weights);
         }
 
         return s;
@@ -298,7 +299,7 @@ internal sealed class RecurrentOp : Op
             {
                 s.Session?.Dispose();
                 s.Model = BuildModel(w, r, b, p);
-                s.Session = new InferenceSession<float>(s.Model, s.MaxBatch, s.MaxSteps, s.Threads);
+                s.Session = new InferenceSession<float>(s.Model, s.MaxBatch, s.MaxSteps, s.Threads, s.Weights);
             }
             else
             {

@@ -125,7 +125,14 @@ public sealed record ForecasterOptions
 /// <param name="LastOrigin">The chosen method's forecast from the last origin (the final horizon of the series).</param>
 /// <param name="History">Epochs of the best network's backtest fit.</param>
 public sealed record ForecastReport(int Season, int Horizon, int Lookback, Backtest Backtest, IReadOnlyList<BacktestScore> Scores, string Chosen,
-    double[] LastOrigin, IReadOnlyList<EpochReport> History);
+    double[] LastOrigin, IReadOnlyList<EpochReport> History)
+{
+    /// <summary>
+    /// The chosen method's backtest RMSE with its network's weights stored in each <see cref="WeightFormat"/>
+    /// (<see cref="Forecaster.Weights"/>); empty when the choice runs no network.
+    /// </summary>
+    public IReadOnlyDictionary<WeightFormat, double> RmseByWeights { get; init; } = new Dictionary<WeightFormat, double>();
+}
 
 /// <summary>A forecast with its prediction intervals (normal, from the backtest's RMSE at each step).</summary>
 public sealed record ForecastResult(double[] Values, double[] Lower80, double[] Upper80, double[] Lower95, double[] Upper95)
@@ -203,6 +210,16 @@ public sealed class Forecaster
     /// <summary>The best network candidate: refitted on the whole series when the choice is a network or the combination, else as the backtest fitted it.</summary>
     public NetworkMethod Network { get; }
 
+    /// <summary>
+    /// How forecasts store the network's weights (<see cref="WeightFormat"/>): bfloat16 or int8 read fewer bytes per
+    /// step. Only networks are affected; the intervals stay those of the full-precision backtest.
+    /// </summary>
+    public WeightFormat Weights
+    {
+        get => Network.Weights;
+        set => Network.Weights = value;
+    }
+
     /// <summary>Holt-Winters fitted on the whole series (when the season allowed one).</summary>
     public HoltWintersMethod? HoltWinters { get; }
 
@@ -230,11 +247,12 @@ public sealed class Forecaster
         candidates.ScoreNetworks(training);
         var chosen = candidates.Choose();
         var lastOrigin = candidates.Backtest.Forecasts(chosen.Method, series)[^1];
+        var rmseByWeights = candidates.RmseByWeights(chosen);
         var (method, final, finalHw) = candidates.Refit(chosen, training);
         var forecaster = new Forecaster(method, final, finalHw, chosen.Choice, sizes.Season, sizes.Horizon, chosen.Score.RmseByStep);
         var ordered = candidates.Scores.OrderBy(s => s.Score.Rmse).Select(s => s.Score).ToList();
         return (forecaster, new ForecastReport(sizes.Season, sizes.Horizon, sizes.Lookback, candidates.Backtest, ordered, chosen.Score.Method, lastOrigin,
-            candidates.BestNetwork.Method.Reports));
+            candidates.BestNetwork.Method.Reports) { RmseByWeights = rmseByWeights });
     }
 
     /// <summary>Throws unless the series is finite, long enough and within <see cref="MaxMagnitude"/>.</summary>
@@ -414,6 +432,25 @@ public sealed class Forecaster
             };
             return chosen.Method is not null ? chosen
                 : throw new ArgumentException($"method: {_options.Method} cannot be fitted to this series (too short, or no season for it).", "options");
+        }
+
+        /// <summary>The chosen method's backtest RMSE with its network in each weight format (none when it runs no network).</summary>
+        public Dictionary<WeightFormat, double> RmseByWeights((BacktestScore Score, ForecastMethod Method, ForecastChoice Choice) chosen)
+        {
+            var network = chosen.Method as NetworkMethod ?? (chosen.Choice == ForecastChoice.Combination ? BestDirect.Method : null);
+            var result = new Dictionary<WeightFormat, double>();
+            if (network is not null)
+            {
+                foreach (var format in Enum.GetValues<WeightFormat>())
+                {
+                    network.Weights = format;
+                    result[format] = Backtest.Score(chosen.Method, _values, fitted: true).Rmse;
+                }
+
+                network.Weights = WeightFormat.Full;
+            }
+
+            return result;
         }
 
         /// <summary>

@@ -81,6 +81,23 @@ public sealed class NetworkMethod : ForecastMethod
     /// <summary>The members' networks and heads (after <see cref="Fit(ReadOnlySpan{double})"/>).</summary>
     public IReadOnlyList<WindowRegressor<float>> Members => _members;
 
+    /// <summary>How forecasts store the members' weights (<see cref="WindowRegressor{T}.Weights"/>); fitting is unaffected.</summary>
+    public WeightFormat Weights
+    {
+        get => _weights;
+        set
+        {
+            foreach (var member in _members)
+            {
+                member.Weights = value;
+            }
+
+            _weights = value;
+        }
+    }
+
+    private WeightFormat _weights;
+
     /// <summary>Standardisation of the transformed series: mean, deviation; and, with a residual, its Holt-Winters parameters.</summary>
     public (double Mean, double Std, ExponentialSmoothing? Ets, bool Positive) State => (_mean, _std, _ets, _positive);
 
@@ -200,6 +217,7 @@ public sealed class NetworkMethod : ForecastMethod
         }
 
         _members = members;
+        Weights = _weights;
         (_snapshots, _checkpoints) = (snapshots, keep);
         Reports = reports[0];
         return best;
@@ -209,6 +227,7 @@ public sealed class NetworkMethod : ForecastMethod
     public void Use(WindowRegressor<float>[] members, double mean, double std, ExponentialSmoothing? ets, bool positive)
     {
         _members = members;
+        Weights = _weights;
         (_mean, _std, _ets, _positive) = (mean, std, ets, positive);
     }
 

@@ -147,18 +147,19 @@ public sealed class TextModel
     }
 
     /// <summary>Cross-entropy of the model on <paramref name="text"/>, in bits per character (one stream, state carried).</summary>
-    public double BitsPerCharacter(string text) => BitsPerCharacter(_vocabulary.Encode(CharacterVocabulary.Characters(text)), 100);
+    public double BitsPerCharacter(string text, WeightFormat weights = WeightFormat.Full) =>
+        BitsPerCharacter(_vocabulary.Encode(CharacterVocabulary.Characters(text)), 100, weights);
 
     /// <summary>
     /// Continues <paramref name="prompt"/> by <paramref name="length"/> characters, sampling from softmax(logits /
     /// temperature); reproducible for a seed. An empty prompt starts from a newline
     /// when the vocabulary has one.
     /// </summary>
-    public string Generate(string prompt, int length, double temperature, int seed)
+    public string Generate(string prompt, int length, double temperature, int seed, WeightFormat weights = WeightFormat.Full)
     {
         var spec = Network.Spec;
         int v = _vocabulary.Count, hidden = spec.HiddenSize;
-        using var session = new InferenceSession<float>(Network, 1, 1);
+        using var session = new InferenceSession<float>(Network, 1, 1, weights: weights);
         var x = new float[v];
         var y = new float[hidden];
         var h = new float[spec.Layers * hidden];
@@ -199,12 +200,12 @@ public sealed class TextModel
         return new TextModel(saved.Network, saved.Head, codes.Select(ch => new Rune((int)ch)).ToArray());
     }
 
-    private double BitsPerCharacter(int[] codes, int seq)
+    private double BitsPerCharacter(int[] codes, int seq, WeightFormat weights = WeightFormat.Full)
     {
         var spec = Network.Spec;
         int v = _vocabulary.Count, hidden = spec.HiddenSize;
         seq = Math.Min(seq, codes.Length - 1);
-        using var session = new InferenceSession<float>(Network, 1, seq);
+        using var session = new InferenceSession<float>(Network, 1, seq, weights: weights);
         var x = new float[seq * v];
         var output = new float[seq * hidden];
         var logits = new float[seq * v];

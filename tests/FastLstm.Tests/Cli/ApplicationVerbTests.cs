@@ -25,6 +25,7 @@ public class ApplicationVerbTests : IDisposable
         Assert.DoesNotContain("0/1", train.Out, StringComparison.Ordinal); // not a count and an estimate that mean nothing
         Assert.DoesNotContain("eta", train.Out, StringComparison.Ordinal);
         Assert.Contains("chosen: ", train.Out, StringComparison.Ordinal);
+        Assert.Matches(@"backtest RMSE with the network's weights compressed \(forecast --weights\): full [\d.]+, bf16 [\d.]+, int8 [\d.]+\.", train.Out);
         Assert.True(new FileInfo(model).Length > 100);
         Assert.True(new FileInfo(model + ".loss.png").Length > 1000);
         Assert.True(new FileInfo(model + ".test.png").Length > 1000);
@@ -44,6 +45,17 @@ public class ApplicationVerbTests : IDisposable
             Assert.True(v[3] <= v[1] && v[1] <= v[0] && v[0] <= v[2] && v[2] <= v[4], $"intervals not nested around the forecast: {p.l}");
         });
         Assert.True(new FileInfo(png).Length > 1000);
+
+        // The same forecast with int8 weights: close to the full-precision one, not the same bits.
+        string int8 = Path.Combine(_dir, "f8.csv");
+        var compressed = CliRunner.Run("forecast", "--model", model, "--csv", Path.Combine(Samples, "air-passengers.csv"), "--column", "passengers",
+            "--steps", "12", "--out", int8, "--plot", png, "--weights", "int8");
+        Assert.True(compressed.Exit == 0, compressed.Err);
+        var full = lines.Skip(1).Select(l => double.Parse(l.Split(',')[1], System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        var eight = File.ReadAllLines(int8).Skip(1).Select(l => double.Parse(l.Split(',')[1], System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        Assert.All(full.Zip(eight), p => Assert.InRange(p.Second, p.First * 0.95, p.First * 1.05));
+        CliRunner.AssertOneLineError(CliRunner.Run("forecast", "--model", model, "--csv", Path.Combine(Samples, "air-passengers.csv"), "--column", "passengers",
+            "--weights", "int4"), 2, "--weights: expected one of full, bf16, int8, got 'int4'");
     }
 
     [Fact]
@@ -55,10 +67,14 @@ public class ApplicationVerbTests : IDisposable
         var train = CliRunner.Run("text", "train", "--file", corpus, "--out", model, "--hidden", "16", "--layers", "1", "--seq", "20", "--epochs", "2", "--batch", "4");
         Assert.True(train.Exit == 0, train.Err);
         Assert.Contains("held-out bits per character", train.Out, StringComparison.Ordinal);
+        Assert.Matches(@"with compressed weights \(text generate --weights\): bf16 [\d.]+, int8 [\d.]+ bits per character", train.Out);
         Assert.True(File.Exists(model + ".loss.png"));
         var generate = CliRunner.Run("text", "generate", "--model", model, "--prompt", "In the", "--length", "30");
         Assert.True(generate.Exit == 0, generate.Err);
         Assert.StartsWith("In the", generate.Out, StringComparison.Ordinal);
+        var bf16 = CliRunner.Run("text", "generate", "--model", model, "--prompt", "In the", "--length", "30", "--weights", "bf16");
+        Assert.True(bf16.Exit == 0, bf16.Err);
+        Assert.StartsWith("In the", bf16.Out, StringComparison.Ordinal);
         CliRunner.AssertOneLineError(CliRunner.Run("text", "generate", "--model", model, "--prompt", "Q"), 1, "'Q'");
         CliRunner.AssertOneLineError(CliRunner.Run("forecast", "--model", model, "--csv", Path.Combine(Samples, "air-passengers.csv"), "--column", "passengers"), 1, "not a time-series model");
     }

@@ -34,6 +34,10 @@ public class VerificationVerbTests
         Assert.Contains("naive twin", r.Out, StringComparison.Ordinal);
         Assert.Contains("fused", r.Out, StringComparison.Ordinal);
         Assert.Contains("×", r.Out, StringComparison.Ordinal);
+        var int8 = CliRunner.Run("bench", "--input", "8", "--hidden", "8", "--steps", "3", "--weights", "int8");
+        Assert.Equal(0, int8.Exit);
+        Assert.Contains("fused, int8 weights", int8.Out, StringComparison.Ordinal);
+        Assert.Matches(@"int8 outputs differ from full ones by up to [\d.]+E-\d+ \([\d.]+ ?% of the largest\)\.", int8.Out);
     }
 
     [Theory]

@@ -73,6 +73,29 @@ public sealed class OnnxFixtureTests
         }
     }
 
+    /// <summary>
+    /// Every fixture's recurrent nodes run with compressed weights too: bfloat16 and int8 move the outputs by about the
+    /// formats' precision, not more (a wrong panel or scale moves them by their whole size).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Fixtures))]
+    public void Runs_with_compressed_weights(string fixture)
+    {
+        var (inputs, expected) = DataSet(fixture);
+        var model = OnnxModel.Load(Path.Combine(FolderOf(fixture), "model.onnx"));
+        foreach (var format in new[] { WeightFormat.BFloat16, WeightFormat.Int8 })
+        {
+            using var session = model.CreateSession(8, 16, weights: format);
+            var actual = session.Run(inputs);
+            foreach (var (key, want) in expected)
+            {
+                float[] w = want.Floats, got = actual[key].Floats;
+                double scale = w.Max(v => Math.Abs((double)v)), diff = w.Zip(got, (a, b) => Math.Abs((double)a - b)).Max();
+                Assert.True(diff <= 0.05 * Math.Max(scale, 1e-3), $"{fixture} {format}: {key} moved by {diff:E2} (scale {scale:E2})");
+            }
+        }
+    }
+
     /// <summary>Fixtures ONNX Runtime 1.31.1 does not run (FastLstm does, against the operator definition's outputs).</summary>
     private static readonly HashSet<string> OnnxRuntimeRefuses = ["test_lstm_batchwise", "test_gru_batchwise", "test_simple_rnn_batchwise"];
 
