@@ -256,18 +256,10 @@ internal sealed unsafe class ForwardLoop<T> : ITimeLoop<T, ForwardContext<T>>
 
     /// <summary>
     /// C = A·B over a thread's own hidden units [u0, u1) in each of <paramref name="gates"/> gate blocks (Hp columns
-    /// apart in the packed B and in C), one product per block; blocks and panels last to first when reversed.
+    /// apart in the packed B and in C), one product over the blocks; blocks and panels last to first when reversed.
     /// </summary>
-    private void OwnedGates(int gates, int u0, int u1, int m, int k, in MatA<T> a, in PackedB<T> packed, T* c, int ldc, bool reversed, in GemmScratch<T> scratch)
-    {
-        var gemm = _plan.Gemm;
-        int hp = _plan.Hp, nr = gemm.NR;
-        for (int q = 0; q < gates; q++)
-        {
-            int c0 = ((reversed ? gates - 1 - q : q) * hp) + u0;
-            gemm.Multiply(m, u1 - u0, k, a, MatB<T>.FromPacked(packed.FromColumn(c0), reversed), c + c0, ldc, false, scratch);
-        }
-    }
+    private void OwnedGates(int gates, int u0, int u1, int m, int k, in MatA<T> a, in PackedB<T> packed, T* c, int ldc, bool reversed, in GemmScratch<T> scratch) =>
+        _plan.Gemm.Multiply(m, u1 - u0, k, a, MatB<T>.FromPacked(packed.FromColumn(u0), reversed), c + u0, ldc, false, scratch, gates, _plan.Hp);
 }
 
 /// <summary>The layer and direction a forward time loop runs, its input [T·B, K] and the steps run before it (<see cref="ForwardLoop{T}"/>'s serpentine).</summary>

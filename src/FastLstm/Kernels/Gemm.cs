@@ -202,8 +202,12 @@ internal abstract unsafe class Gemm<T>
         return row < 0 || source < 0 ? T.Zero : src[transposed ? (source * ld) + row : (row * ld) + source];
     }
 
-    /// <summary>C[M×N] = A·B (or += when <paramref name="accumulate"/>).</summary>
-    public abstract void Multiply(int m, int n, int k, in MatA<T> a, in MatB<T> b, T* c, int ldc, bool accumulate, in GemmScratch<T> s);
+    /// <summary>
+    /// C[M×N] = A·B (or += when <paramref name="accumulate"/>); with <paramref name="blocks"/> &gt; 1 (packed B only), the
+    /// same for N columns at each of that many offsets <paramref name="blockStride"/> apart (a multiple of NR) in B and C
+    /// — one call for a thread's units in every gate block, so an int8 product rounds A once.
+    /// </summary>
+    public abstract void Multiply(int m, int n, int k, in MatA<T> a, in MatB<T> b, T* c, int ldc, bool accumulate, in GemmScratch<T> s, int blocks = 1, int blockStride = 0);
 }
 
 /// <summary>The naive twin of <see cref="Gemm{T}.Multiply"/>: the triple loop, same operand conventions.</summary>

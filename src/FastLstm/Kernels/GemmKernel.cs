@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 
 namespace FastLstm.Kernels;
@@ -42,7 +43,7 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
     private const int BlockRows = 96;
 
     [SkipLocalsInit]
-    public override void Multiply(int m, int n, int k, in MatA<T> a, in MatB<T> b, T* c, int ldc, bool accumulate, in GemmScratch<T> s)
+    public override void Multiply(int m, int n, int k, in MatA<T> a, in MatB<T> b, T* c, int ldc, bool accumulate, in GemmScratch<T> s, int blocks = 1, int blockStride = 0)
     {
         if (m <= 0 || n <= 0)
         {
@@ -53,9 +54,12 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
         {
             if (!accumulate)
             {
-                for (int i = 0; i < m; i++)
+                for (int q = 0; q < blocks; q++)
                 {
-                    new Span<T>(c + ((long)i * ldc), n).Clear();
+                    for (int i = 0; i < m; i++)
+                    {
+                        new Span<T>(c + ((long)i * ldc) + ((long)q * blockStride), n).Clear();
+                    }
                 }
             }
 
@@ -64,15 +68,15 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
 
         switch (b.Format)
         {
-            case WeightFormat.BFloat16: Blocks<BFloat16Panel<T>>(m, n, k, a, b, c, ldc, accumulate, s); break;
-            case WeightFormat.Int8: Blocks<Int8Panel<T>>(m, n, k, a, b, c, ldc, accumulate, s); break;
-            default: Blocks<FullPanel<T>>(m, n, k, a, b, c, ldc, accumulate, s); break;
+            case WeightFormat.BFloat16: Blocks<BFloat16Panel<T>>(m, n, k, a, b, c, ldc, accumulate, s, blocks, blockStride); break;
+            case WeightFormat.Int8: Blocks<Int8Panel<T>>(m, n, k, a, b, c, ldc, accumulate, s, blocks, blockStride); break;
+            default: Blocks<FullPanel<T>>(m, n, k, a, b, c, ldc, accumulate, s, blocks, blockStride); break;
         }
     }
 
     // The K blocks of a product whose B is stored as TW (a row-major B is always full precision, packed block by block).
     // For int8, each block of A's rows is first quantized to int16 (Quantize) and the kernels read that instead.
-    private static void Blocks<TW>(int m, int n, int k, in MatA<T> a, in MatB<T> b, T* c, int ldc, bool accumulate, in GemmScratch<T> s)
+    private static void Blocks<TW>(int m, int n, int k, in MatA<T> a, in MatB<T> b, T* c, int ldc, bool accumulate, in GemmScratch<T> s, int blocks, int blockStride)
         where TW : struct, IPanelFormat<T>
     {
         int nr = Width, kcMax = Depth, mcMax = BlockRows;
@@ -105,30 +109,45 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
                     x = s.Quantized;
                 }
 
-                Gemv<TW>(steps, x, bBase, panelStride, scales, rowScales, n, c, acc, s.Edge, b.Reversed);
+                for (int q = 0; q < blocks; q++)
+                {
+                    long o = (long)(b.Reversed ? blocks - 1 - q : q) * blockStride;
+                    Gemv<TW>(steps, x, bBase + (o / nr * panelStride), panelStride, scales + o, rowScales, n, c + o, acc, s.Edge, b.Reversed);
+                }
+
                 continue;
             }
 
-            for (int ic = 0; ic < m; ic += mcMax)
+            // Blocks outside row blocks, so a B block stays in cache while A streams past; A is rounded once when it is one
+            // row block (a step), again per B block otherwise (a small share of a product that large).
+            for (int q = 0; q < blocks; q++)
             {
-                int mc = Math.Min(mcMax, m - ic);
-                // A is read where it is, never packed: a tile broadcasts from six row streams (or, transposed, from
-                // six neighbours of each column), which L1 and L2 serve as well as a packed panel; packing cost as much
-                // as a step's small products and slowed the weight gradients (bench/results/code-figures.md).
-                Panel panel;
-                if (TW.Scaled)
+                long o = (long)(b.Reversed ? blocks - 1 - q : q) * blockStride;
+                for (int ic = 0; ic < m; ic += mcMax)
                 {
-                    Quantize(a.Ptr + ((long)ic * a.Ld) + pc, a.Ld, mc, kc, s.Quantized, rowScales);
-                    panel = new Panel(s.Quantized, steps, 1, steps);
-                }
-                else
-                {
-                    panel = a.Transposed
-                        ? new Panel(a.Ptr + ((long)pc * a.Ld) + ic, 1, a.Ld, 1)
-                        : new Panel(a.Ptr + ((long)ic * a.Ld) + pc, a.Ld, 1, a.Ld);
-                }
+                    int mc = Math.Min(mcMax, m - ic);
+                    // A is read where it is, never packed: a tile broadcasts from six row streams (or, transposed, from
+                    // six neighbours of each column), which L1 and L2 serve as well as a packed panel; packing cost as much
+                    // as a step's small products and slowed the weight gradients (bench/results/code-figures.md).
+                    Panel panel;
+                    if (TW.Scaled)
+                    {
+                        if (q == 0 || m > mcMax)
+                        {
+                            Quantize(a.Ptr + ((long)ic * a.Ld) + pc, a.Ld, mc, kc, s.Quantized, rowScales);
+                        }
 
-                Macro<TW>(mc, n, steps, panel, bBase, panelStride, scales, rowScales, c + ((long)ic * ldc), ldc, acc, s.Edge, b.Reversed);
+                        panel = new Panel(s.Quantized, steps, 1, steps);
+                    }
+                    else
+                    {
+                        panel = a.Transposed
+                            ? new Panel(a.Ptr + ((long)pc * a.Ld) + ic, 1, a.Ld, 1)
+                            : new Panel(a.Ptr + ((long)ic * a.Ld) + pc, a.Ld, 1, a.Ld);
+                    }
+
+                    Macro<TW>(mc, n, steps, panel, bBase + (o / nr * panelStride), panelStride, scales + o, rowScales, c + ((long)ic * ldc) + o, ldc, acc, s.Edge, b.Reversed);
+                }
             }
         }
     }
@@ -141,20 +160,30 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
     /// </summary>
     private static void Quantize(T* a, int lda, int rows, int kc, T* q, T* scales)
     {
-        int steps = (kc + 1) / 2;
+        int steps = (kc + 1) / 2, w = Vector<float>.Count;
         for (int r = 0; r < rows; r++)
         {
-            var row = new ReadOnlySpan<T>(a + ((long)r * lda), kc);
-            float max = float.CreateTruncating(T.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(row)));
-            float scale = float.IsFinite(max) ? max / 32767f : float.NaN, inverse = max > 0 && float.IsFinite(max) ? 32767f / max : 0;
-            short* d = (short*)(q + ((long)r * steps));
-            for (int j = 0; j < kc; j++)
+            var row = System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(new ReadOnlySpan<T>(a + ((long)r * lda), kc));
+            float max = MathF.Abs(TensorPrimitives.MaxMagnitude(row));
+            bool finite = float.IsFinite(max);
+            float inverse = max > 0 && finite ? 32767f / max : 0;
+            var d = new Span<short>(q + ((long)r * steps), 2 * steps);
+            var vi = new Vector<float>(inverse);
+            int j = 0;
+            for (; j + (2 * w) <= kc; j += 2 * w)
             {
-                d[j] = (short)Math.Clamp(MathF.Round(float.CreateTruncating(row[j]) * inverse), -32767f, 32767f);
+                var lo = Vector.ConvertToInt32(Vector.Round(new Vector<float>(row[j..]) * vi));
+                var hi = Vector.ConvertToInt32(Vector.Round(new Vector<float>(row[(j + w)..]) * vi));
+                Vector.Narrow(lo, hi).CopyTo(d[j..]);
             }
 
-            d[(2 * steps) - 1] = kc % 2 == 0 ? d[(2 * steps) - 1] : (short)0;
-            scales[r] = T.CreateTruncating(scale);
+            for (; j < kc; j++)
+            {
+                d[j] = (short)MathF.Round(row[j] * inverse);
+            }
+
+            d[kc..].Clear();
+            scales[r] = T.CreateTruncating(finite ? max / 32767f : float.NaN);
         }
     }
 
