@@ -76,27 +76,13 @@ public class CompressedWeightsBenchmarks
 
             using var onnx = new OnnxRunner(b._w.Model, size.Batch, size.Steps, 2, b._w.Input, b._w.H, b._w.C, int8: true);
             onnx.Run();
-            line += $" ONNX Runtime int8 {Difference(BatchFirst(onnx.Output, size), full):E2}";
+            line += $" ONNX Runtime int8 {Difference(onnx.BatchFirstOutput(), full):E2}";
             Console.WriteLine(line);
         }
     }
 
     private static double Difference(float[] a, float[] b) =>
         a.Zip(b, (x, y) => Math.Abs(x - y)).Max() / b.Max(Math.Abs);
-
-    private static float[] BatchFirst(float[] timeMajor, Size s)
-    {
-        var result = new float[timeMajor.Length];
-        for (int t = 0; t < s.Steps; t++)
-        {
-            for (int b = 0; b < s.Batch; b++)
-            {
-                timeMajor.AsSpan(((t * s.Batch) + b) * s.Hidden, s.Hidden).CopyTo(result.AsSpan(((b * s.Steps) + t) * s.Hidden));
-            }
-        }
-
-        return result;
-    }
 
     private float[] Outputs(WeightFormat format)
     {

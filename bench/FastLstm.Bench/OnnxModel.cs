@@ -167,22 +167,6 @@ public static class OnnxModel
         System.Runtime.Intrinsics.X86.AvxVnni.IsSupported
         || (System.Runtime.Intrinsics.X86.X86Base.IsSupported && (System.Runtime.Intrinsics.X86.X86Base.CpuId(7, 0).Ecx & (1 << 11)) != 0);
 
-    private static byte[] Int8Tensor(string name, long[] dims, sbyte[] data) => Message(m =>
-    {
-        foreach (long d in dims)
-        {
-            m.WriteTag(1, WireFormat.WireType.Varint);
-            m.WriteInt64(d);
-        }
-
-        m.WriteTag(2, WireFormat.WireType.Varint);
-        m.WriteInt32(Int8Type);
-        m.WriteTag(8, WireFormat.WireType.LengthDelimited);
-        m.WriteString(name);
-        m.WriteTag(9, WireFormat.WireType.LengthDelimited);
-        m.WriteBytes(ByteString.CopyFrom((byte[])(Array)data));
-    });
-
     private static float[] Reorder(ReadOnlySpan<float> pytorch, int[] order, int block)
     {
         var result = new float[pytorch.Length];
@@ -204,7 +188,16 @@ public static class OnnxModel
         m.WriteEnum(2);
     });
 
-    private static byte[] Tensor(string name, long[] dims, float[] data) => Message(m =>
+    private static byte[] Tensor(string name, long[] dims, float[] data)
+    {
+        var raw = new byte[data.Length * sizeof(float)];
+        Buffer.BlockCopy(data, 0, raw, 0, raw.Length);
+        return Tensor(name, dims, FloatType, raw);
+    }
+
+    private static byte[] Int8Tensor(string name, long[] dims, sbyte[] data) => Tensor(name, dims, Int8Type, (byte[])(Array)data);
+
+    private static byte[] Tensor(string name, long[] dims, int type, byte[] raw) => Message(m =>
     {
         foreach (long d in dims)
         {
@@ -213,11 +206,9 @@ public static class OnnxModel
         }
 
         m.WriteTag(2, WireFormat.WireType.Varint);
-        m.WriteInt32(FloatType);
+        m.WriteInt32(type);
         m.WriteTag(8, WireFormat.WireType.LengthDelimited);
         m.WriteString(name);
-        var raw = new byte[data.Length * sizeof(float)];
-        Buffer.BlockCopy(data, 0, raw, 0, raw.Length);
         m.WriteTag(9, WireFormat.WireType.LengthDelimited);
         m.WriteBytes(ByteString.CopyFrom(raw));
     });

@@ -13,8 +13,11 @@ public sealed class OnnxRunner : IDisposable
     private readonly RunOptions _run = new();
     private readonly List<OrtValue> _values = [];
 
+    private readonly int _batch, _steps, _hidden;
+
     public OnnxRunner(RnnModel<float> model, int batch, int steps, int threads, float[] input, float[] h0, float[] c0, bool int8 = false)
     {
+        (_batch, _steps, _hidden) = (batch, steps, model.Spec.HiddenSize);
         var options = new SessionOptions
         {
             IntraOpNumThreads = threads,
@@ -52,6 +55,21 @@ public sealed class OnnxRunner : IDisposable
 
     /// <summary>Y, time-major [T, 1, B, H].</summary>
     public float[] Output { get; }
+
+    /// <summary><see cref="Output"/> batch-first [B, T, H], as FastLstm writes it.</summary>
+    public float[] BatchFirstOutput()
+    {
+        var result = new float[Output.Length];
+        for (int t = 0; t < _steps; t++)
+        {
+            for (int b = 0; b < _batch; b++)
+            {
+                Output.AsSpan(((t * _batch) + b) * _hidden, _hidden).CopyTo(result.AsSpan(((b * _steps) + t) * _hidden));
+            }
+        }
+
+        return result;
+    }
 
     public float[] HN { get; }
 

@@ -113,16 +113,7 @@ public class PeerBenchmarks
         var cN = new float[w.Spec.HasCellState ? state : 0];
         session.Forward(w.Input, w.Batch, w.Steps, w.Output, w.H, w.C, hN, cN);
         onnx.Run();
-        int h = w.Spec.HiddenSize;
-        var theirs = new float[onnx.Output.Length];
-        for (int t = 0; t < w.Steps; t++)
-        {
-            for (int b = 0; b < w.Batch; b++)
-            {
-                onnx.Output.AsSpan(((t * w.Batch) + b) * h, h).CopyTo(theirs.AsSpan(((b * w.Steps) + t) * h));
-            }
-        }
-
+        var theirs = onnx.BatchFirstOutput();
         Check(w, "ONNX Runtime output", w.Output, theirs);
         Check(w, "ONNX Runtime hN", hN, onnx.HN);
         if (w.Spec.HasCellState)
