@@ -73,6 +73,10 @@ internal static class InteropCommands
                     }
 
                     output.WriteLine($"ops run per call: {string.Join(", ", onnx.OpTypes.GroupBy(t => t).Select(g => g.Count() > 1 ? $"{g.Key} ×{g.Count()}" : g.Key))}");
+                    if (onnx.OpTypes.Contains("DynamicQuantizeLSTM"))
+                    {
+                        output.WriteLine("weights: 8-bit integers in the file (DynamicQuantizeLSTM), dequantized to float on import; forecast and text generate run them as int8 with --weights int8");
+                    }
                     try
                     {
                         WriteSpec(output, onnx.Rnn);

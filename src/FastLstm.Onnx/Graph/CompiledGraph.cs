@@ -130,9 +130,9 @@ internal sealed class CompiledGraph
 
     private Op Compile(NodeProto node, int opset, string? folder, HashSet<string> defined)
     {
-        if (node.Domain is not ("" or "ai.onnx"))
+        if (node.Domain is not ("" or "ai.onnx") && !(node.Domain == "com.microsoft" && node.OpType == "DynamicQuantizeLSTM"))
         {
-            throw OnnxGraphException.For(node, $"domain '{node.Domain}' is not supported (only the default ONNX domain is)", invalid: false);
+            throw OnnxGraphException.For(node, $"domain '{node.Domain}' is not supported (only the default ONNX domain is, and com.microsoft's DynamicQuantizeLSTM)", invalid: false);
         }
 
         foreach (string input in node.Input)
@@ -144,7 +144,7 @@ internal sealed class CompiledGraph
         }
 
         var attributes = new NodeAttributes(node, opset, folder);
-        Op op = node.OpType is "LSTM" or "GRU" or "RNN"
+        Op op = node.OpType is "LSTM" or "GRU" or "RNN" or "DynamicQuantizeLSTM"
             ? RecurrentOp.Compile(node, attributes, name => Constants.GetValueOrDefault(name))
             : ShapeOps.Compile(node, opset, attributes) ?? MathOps.Compile(node, attributes) ?? IndexOps.Compile(node, opset, attributes)
               ?? throw OnnxGraphException.For(node, $"op type {node.OpType} is not supported (supported: {string.Join(", ", Supported)})", invalid: false);
@@ -155,7 +155,7 @@ internal sealed class CompiledGraph
     /// <summary>Every op type the importer runs.</summary>
     public static readonly string[] Supported =
     [
-        "LSTM", "GRU", "RNN", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Sigmoid", "Tanh", "Relu", "Neg", "Exp", "Softmax", "LogSoftmax",
+        "LSTM", "GRU", "RNN", "DynamicQuantizeLSTM", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Sigmoid", "Tanh", "Relu", "Neg", "Exp", "Softmax", "LogSoftmax",
         "Constant", "Identity", "Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Reshape", "Flatten", "Transpose", "Slice",
         "ConstantOfShape", "Expand", "Cast", "TopK", "ReduceProd", "Range", "ScatterElements",
     ];

@@ -40,7 +40,10 @@ internal sealed class RecurrentOp : Op
 
     public static RecurrentOp Compile(NodeProto node, NodeAttributes a, Func<string, Value?> constant)
     {
-        string op = node.OpType;
+        // ONNX Runtime's quantize_dynamic turns an LSTM into com.microsoft's DynamicQuantizeLSTM: the same operator with
+        // W and R as 8-bit integers (Dequantized back to floats here).
+        bool quantized = node.OpType == "DynamicQuantizeLSTM";
+        string op = quantized ? "LSTM" : node.OpType;
         string direction = a.String("direction") ?? "forward";
         int directions = direction switch
         {
@@ -125,7 +128,18 @@ internal sealed class RecurrentOp : Op
         }
 
         var result = new RecurrentOp(node, shape, direction == "reverse", layout == 1);
-        if (Input(node, 1) is { } w && Input(node, 2) is { } r && constant(w) is { } cw && constant(r) is { } cr)
+        if (quantized)
+        {
+            Value Need(int k) => Input(node, k) is { } name && constant(name) is { } v
+                ? v
+                : throw a.Fail($"input {k} (W, R, their scales and zero points) must be a constant initializer", invalid: false);
+            string? b = Input(node, 3), p = Input(node, 7);
+            Value? cb = b == null ? null : constant(b) ?? throw a.Fail("B must be a constant initializer", invalid: false);
+            Value? cp = p == null ? null : constant(p) ?? throw a.Fail("P must be a constant initializer", invalid: false);
+            int g = 4 * (int)hidden;
+            result.Model = result.BuildModel(Dequantize(Need(1), Need(8), Need(9), "W", directions, g, a), Dequantize(Need(2), Need(10), Need(11), "R", directions, g, a), cb, cp);
+        }
+        else if (Input(node, 1) is { } w && Input(node, 2) is { } r && constant(w) is { } cw && constant(r) is { } cr)
         {
             string? b = Input(node, 3), p = Input(node, 7);
             Value? cb = b == null ? null : constant(b), cp = p == null ? null : constant(p);
@@ -136,6 +150,43 @@ internal sealed class RecurrentOp : Op
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// A DynamicQuantizeLSTM weight [directions, K, 4H] of int8 or uint8 values as the LSTM operator's float W or R
+    /// [directions, 4H, K]: (q − zero point) · scale, with one scale and zero point per direction or per output channel.
+    /// </summary>
+    private static Value Dequantize(Value q, Value scale, Value zeroPoint, string name, int directions, int gates, NodeAttributes a)
+    {
+        if (q.Type != OnnxElementType.Int32 || q.Rank != 3 || q.Shape[0] != directions || q.Shape[2] != gates || q.Shape[1] < 1)
+        {
+            throw a.Fail($"{name} is {q.Type} {Value.Format(q.Shape)}; expected 8-bit integers [{directions}, K, {gates}]", invalid: true);
+        }
+
+        bool perChannel = scale.Shape.SequenceEqual([directions, gates]);
+        if (scale.Type != OnnxElementType.Float || !(perChannel || scale.Shape.SequenceEqual([directions]))
+            || zeroPoint.Type != OnnxElementType.Int32 || !zeroPoint.Shape.SequenceEqual(scale.Shape))
+        {
+            throw a.Fail($"{name}_scale / {name}_zero_point are {scale.Type} {Value.Format(scale.Shape)} / {zeroPoint.Type} {Value.Format(zeroPoint.Shape)}; expected float and 8-bit integers, both [{directions}] or [{directions}, {gates}]", invalid: true);
+        }
+
+        int k = q.Shape[1];
+        int[] values = (int[])q.Data, zeros = (int[])zeroPoint.Data;
+        float[] scales = scale.Floats;
+        var result = new float[directions * gates * k];
+        for (int d = 0; d < directions; d++)
+        {
+            for (int n = 0; n < gates; n++)
+            {
+                int c = perChannel ? (d * gates) + n : d;
+                for (int i = 0; i < k; i++)
+                {
+                    result[(((d * gates) + n) * k) + i] = (values[(((d * k) + i) * gates) + n] - zeros[c]) * scales[c];
+                }
+            }
+        }
+
+        return new Value(result, [directions, gates, k]);
     }
 
     /// <summary>

@@ -1,0 +1,165 @@
+using FastLstm.Onnx;
+using FastLstm.Onnx.Proto;
+using Google.Protobuf;
+using DataType = FastLstm.Onnx.Proto.TensorProto.Types.DataType;
+
+namespace FastLstm.Tests.Onnx;
+
+/// <summary>
+/// com.microsoft's DynamicQuantizeLSTM (what ONNX Runtime's quantize_dynamic makes of an LSTM) imports as the LSTM of
+/// its dequantized weights: per-channel int8 and per-tensor uint8 with a zero point, forward and bidirectional.
+/// </summary>
+public sealed class QuantizedLstmImportTests
+{
+    private const int Input = 5, Hidden = 8, Steps = 4, Batch = 2;
+
+    [Theory]
+    [InlineData(true, false)]
+    [InlineData(false, false)]
+    [InlineData(true, true)]
+    public void RunsAsTheLstmOfItsDequantizedWeights(bool perChannel, bool bidirectional)
+    {
+        int dirs = bidirectional ? 2 : 1, g = 4 * Hidden;
+        var rng = new Random(perChannel ? 3 : 4);
+        // Weights within ±63 (uint8: 128 ± 63), so ONNX Runtime's u8 × s8 products stay exact without VNNI.
+        int[] wq = Draw(rng, dirs * Input * g, perChannel), rq = Draw(rng, dirs * Hidden * g, perChannel);
+        int scales = perChannel ? dirs * g : dirs;
+        var ws = Enumerable.Range(0, scales).Select(_ => 0.002f + (0.01f * rng.NextSingle())).ToArray();
+        var rs = Enumerable.Range(0, scales).Select(_ => 0.002f + (0.01f * rng.NextSingle())).ToArray();
+        int zero = perChannel ? 0 : 128;
+        var b = TestData.Uniform<float>(rng, dirs * 2 * g, 0.5);
+        var x = TestData.Uniform<float>(rng, Steps * Batch * Input);
+
+        var quantized = Model(bidirectional, perChannel, quantized: true, wq, rq, ws, rs, zero, b);
+        var dequantized = Model(bidirectional, perChannel, quantized: false, wq, rq, ws, rs, zero, b);
+        var inputs = new Dictionary<string, OnnxTensor> { ["X"] = new(x, [Steps, Batch, Input]) };
+        var ours = Run(quantized, inputs);
+        Assert.Equal(Run(dequantized, inputs), ours);
+
+        string path = Path.Combine(Path.GetTempPath(), $"fastlstm-dqlstm-{Guid.NewGuid():N}.onnx");
+        File.WriteAllBytes(path, quantized);
+        try
+        {
+            // ONNX Runtime rounds its activations to 8 bits: close, not equal.
+            var ort = OnnxFixtureTests.RunOnnxRuntime(path, inputs)["Y"];
+            OnnxFixtureTests.AssertClose(ort, ours, "DynamicQuantizeLSTM against ONNX Runtime", 3e-2);
+            var inspect = Cli.CliRunner.Run("inspect", path);
+            Assert.Equal(0, inspect.Exit);
+            Assert.Contains("weights: 8-bit integers in the file (DynamicQuantizeLSTM)", inspect.Out, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void ParametersGivenAsGraphInputsAreRefused()
+    {
+        var bytes = Model(false, true, quantized: true, new int[4 * Hidden * Input], new int[4 * Hidden * Hidden], new float[4 * Hidden], new float[4 * Hidden], 0, new float[8 * Hidden], biasAsInput: true);
+        var e = Assert.ThrowsAny<Exception>(() => OnnxModel.Load(new MemoryStream(bytes)).CreateSession(1, 1));
+        Assert.Contains("constant initializer", e.Message, StringComparison.Ordinal);
+    }
+
+    private static int[] Draw(Random rng, int n, bool signed) => Enumerable.Range(0, n).Select(_ => rng.Next(-63, 64) + (signed ? 0 : 128)).ToArray();
+
+    private static float[] Run(byte[] model, Dictionary<string, OnnxTensor> inputs)
+    {
+        using var session = OnnxModel.Load(new MemoryStream(model)).CreateSession(Batch, Steps);
+        return session.Run(inputs)["Y"].Floats;
+    }
+
+    /// <summary>A one-node graph: DynamicQuantizeLSTM, or the LSTM of the same weights dequantized here.</summary>
+    private static byte[] Model(bool bidirectional, bool perChannel, bool quantized, int[] wq, int[] rq, float[] ws, float[] rs, int zero, float[] b, bool biasAsInput = false)
+    {
+        int dirs = bidirectional ? 2 : 1, g = 4 * Hidden;
+        var graph = new GraphProto { Name = "g" };
+        var node = new NodeProto { OpType = quantized ? "DynamicQuantizeLSTM" : "LSTM", Domain = quantized ? "com.microsoft" : "" };
+        node.Input.AddRange(quantized ? ["X", "W", "R", "B", "", "", "", "", "W_scale", "W_zero_point", "R_scale", "R_zero_point"] : ["X", "W", "R", "B"]);
+        node.Output.Add("Y");
+        node.Attribute.Add(new AttributeProto { Name = "hidden_size", Type = AttributeProto.Types.AttributeType.Int, I = Hidden });
+        if (bidirectional)
+        {
+            node.Attribute.Add(new AttributeProto { Name = "direction", Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8("bidirectional") });
+        }
+
+        graph.Node.Add(node);
+        graph.Input.Add(Info("X", DataType.Float, Steps, Batch, Input));
+        graph.Output.Add(Info("Y", DataType.Float, Steps, dirs, Batch, Hidden));
+        if (quantized)
+        {
+            var type = perChannel ? DataType.Int8 : DataType.Uint8;
+            long[] scaleDims = perChannel ? [dirs, g] : [dirs];
+            var tensors = new[]
+            {
+                Bytes("W", type, wq, dirs, Input, g), Bytes("R", type, rq, dirs, Hidden, g),
+                Floats("W_scale", ws, scaleDims), Bytes("W_zero_point", type, Enumerable.Repeat(zero, ws.Length).ToArray(), scaleDims),
+                Floats("R_scale", rs, scaleDims), Bytes("R_zero_point", type, Enumerable.Repeat(zero, rs.Length).ToArray(), scaleDims),
+            };
+            graph.Initializer.AddRange(tensors);
+        }
+        else
+        {
+            graph.Initializer.Add(Floats("W", Dequantize(wq, ws, zero, dirs, Input, g, perChannel), dirs, g, Input));
+            graph.Initializer.Add(Floats("R", Dequantize(rq, rs, zero, dirs, Hidden, g, perChannel), dirs, g, Hidden));
+        }
+
+        if (biasAsInput)
+        {
+            graph.Input.Add(Info("B", DataType.Float, dirs, 2 * g));
+        }
+        else
+        {
+            graph.Initializer.Add(Floats("B", b, dirs, 2 * g));
+        }
+        var model = new ModelProto { IrVersion = 8, Graph = graph };
+        model.OpsetImport.Add(new OperatorSetIdProto { Version = 14 });
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "com.microsoft", Version = 1 });
+        return model.ToByteArray();
+    }
+
+    /// <summary>[dirs, K, 4H] integers to the float [dirs, 4H, K] they stand for.</summary>
+    private static float[] Dequantize(int[] q, float[] scale, int zero, int dirs, int k, int g, bool perChannel)
+    {
+        var w = new float[q.Length];
+        for (int d = 0; d < dirs; d++)
+        {
+            for (int n = 0; n < g; n++)
+            {
+                for (int i = 0; i < k; i++)
+                {
+                    w[(((d * g) + n) * k) + i] = (q[(((d * k) + i) * g) + n] - zero) * scale[perChannel ? (d * g) + n : d];
+                }
+            }
+        }
+
+        return w;
+    }
+
+    private static TensorProto Floats(string name, float[] data, params long[] dims)
+    {
+        var t = new TensorProto { Name = name, DataType = (int)DataType.Float };
+        t.Dims.AddRange(dims);
+        t.FloatData.AddRange(data);
+        return t;
+    }
+
+    private static TensorProto Bytes(string name, DataType type, int[] data, params long[] dims)
+    {
+        var t = new TensorProto { Name = name, DataType = (int)type };
+        t.Dims.AddRange(dims);
+        t.RawData = ByteString.CopyFrom(data.Select(v => (byte)v).ToArray());
+        return t;
+    }
+
+    private static ValueInfoProto Info(string name, DataType type, params long[] dims)
+    {
+        var shape = new TensorShapeProto();
+        foreach (long d in dims)
+        {
+            shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = d });
+        }
+
+        return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)type, Shape = shape } } };
+    }
+}
