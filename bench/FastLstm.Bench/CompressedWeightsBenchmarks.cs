@@ -99,19 +99,7 @@ public class CompressedWeightsBenchmarks
         (_h, _c, _hN, _cN) = (new float[state], new float[state], new float[state], new float[state]);
     }
 
-    private void Run()
-    {
-        if (Size.Steps == 1)
-        {
-            _w.H.CopyTo(_h, 0);
-            _w.C.CopyTo(_c, 0);
-            _session!.Step(_w.Input, Size.Batch, _w.Output, _h, _c);
-        }
-        else
-        {
-            _session!.Forward(_w.Input, Size.Batch, Size.Steps, _w.Output, _w.H, _w.C, _hN, _cN);
-        }
-    }
+    private void Run() => _w.Run(_session!, _h, _c, _hN, _cN);
 
     private Workload Workload() => _w ??= new Workload(CellType.Lstm, Size.Batch, Size.Steps, Size.Hidden, Size.Hidden);
 }

@@ -83,20 +83,7 @@ public class PeerBenchmarks
     public void Libtorch() => _torch!.Infer();
 
     [Benchmark]
-    public void Fused()
-    {
-        if (Size.Steps == 1)
-        {
-            // Streaming: one step with the state carried (h, c read and written in place).
-            _w.H.CopyTo(_h, 0);
-            _w.C.CopyTo(_c, 0);
-            _session!.Step(_w.Input, Size.Batch, _w.Output, _h, _c);
-        }
-        else
-        {
-            _session!.Forward(_w.Input, Size.Batch, Size.Steps, _w.Output, _w.H, _w.C, _hN, _cN);
-        }
-    }
+    public void Fused() => _w.Run(_session!, _h, _c, _hN, _cN);
 
     private float[] _h = [], _c = [], _hN = [], _cN = [];
 

@@ -40,6 +40,24 @@ public sealed class Workload
 
     public float[] C { get; }
 
+    /// <summary>
+    /// One timed call of a FastLstm session: a streaming step with the state carried (h, c read and written in place)
+    /// when Steps is 1, else the whole sequence.
+    /// </summary>
+    public void Run(InferenceSession<float> session, float[] h, float[] c, float[] hN, float[] cN)
+    {
+        if (Steps == 1)
+        {
+            H.CopyTo(h, 0);
+            C.CopyTo(c, 0);
+            session.Step(Input, Batch, Output, h, c);
+        }
+        else
+        {
+            session.Forward(Input, Batch, Steps, Output, H, C, hN, cN);
+        }
+    }
+
     private static float[] Uniform(Random rng, int n)
     {
         var v = new float[n];
