@@ -53,6 +53,42 @@ public sealed class QuantizedLstmImportTests
         }
     }
 
+    /// <summary>
+    /// Per-channel, symmetric, full-range weights (each channel reaching ±127) run as int8 on the file's own values: the
+    /// session's per-row scales are the file's, so Int8 is Full up to the products' 16-bit rounding of their inputs.
+    /// </summary>
+    [Fact]
+    public void FullRangePerChannelWeightsRunAsInt8OnTheFilesValues()
+    {
+        int g = 4 * Hidden;
+        var rng = new Random(5);
+        int[] FullRange(int k)
+        {
+            var q = Enumerable.Range(0, k * g).Select(_ => rng.Next(-127, 128)).ToArray();
+            for (int n = 0; n < g; n++)
+            {
+                q[(rng.Next(k) * g) + n] = rng.Next(2) == 0 ? -127 : 127;
+            }
+
+            return q;
+        }
+
+        var ws = Enumerable.Range(0, g).Select(_ => 0.001f + (0.005f * rng.NextSingle())).ToArray();
+        var rs = Enumerable.Range(0, g).Select(_ => 0.001f + (0.005f * rng.NextSingle())).ToArray();
+        var bytes = Model(false, true, quantized: true, FullRange(Input), FullRange(Hidden), ws, rs, 0, TestData.Uniform<float>(rng, 2 * g, 0.5));
+        var inputs = new Dictionary<string, OnnxTensor> { ["X"] = new(TestData.Uniform<float>(rng, Steps * Batch * Input), [Steps, Batch, Input]) };
+        var model = OnnxModel.Load(new MemoryStream(bytes));
+        float[] Run(WeightFormat format)
+        {
+            using var session = model.CreateSession(Batch, Steps, weights: format);
+            return session.Run(inputs)["Y"].Floats;
+        }
+
+        float[] full = Run(WeightFormat.Full), int8 = Run(WeightFormat.Int8);
+        double scale = full.Max(v => Math.Abs((double)v)), diff = full.Zip(int8, (a, b) => Math.Abs((double)a - b)).Max();
+        Assert.True(diff <= 2e-4 * scale, $"int8 moved the outputs by {diff:E2} (scale {scale:E2}): the file's values were not kept");
+    }
+
     [Fact]
     public void ParametersGivenAsGraphInputsAreRefused()
     {
