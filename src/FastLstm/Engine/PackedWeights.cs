@@ -5,9 +5,9 @@ namespace FastLstm.Engine;
 
 /// <summary>
 /// Every layer's weights as the session's GEMM kernel reads them: packed panels of the chosen micro-kernel's width (the
-/// forward ones in the plan's <see cref="Plan{T}.Weights"/> format) and the cell's prepared bias. Forward needs the transposed orientation (<c>x·W_ihᵀ</c>, <c>h·W_hhᵀ</c>); training also the
-/// natural one for backward (<c>dG·W_ih</c>, <c>dG·W_hh</c>). Packing runs again only when the model's
-/// <see cref="RnnModel{T}.Version"/> moved since the last pack.
+/// forward ones in the plan's <see cref="Plan{T}.Weights"/> format) and the cell's prepared bias. Forward needs the
+/// transposed orientation (<c>x·W_ihᵀ</c>, <c>h·W_hhᵀ</c>); training also the natural one for backward (<c>dG·W_ih</c>,
+/// <c>dG·W_hh</c>). Packing runs again only when the model's <see cref="RnnModel{T}.Version"/> moved since the last pack.
 /// </summary>
 internal sealed unsafe class PackedWeights<T>
     where T : unmanaged, IBinaryFloatingPointIeee754<T>

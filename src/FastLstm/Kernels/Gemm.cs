@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace FastLstm.Kernels;
 
@@ -145,57 +146,54 @@ internal abstract unsafe class Gemm<T>
     /// </summary>
     public void PackB(in PackedB<T> dst, ReadOnlySpan<T> src, int ld, ReadOnlySpan<int> kMap, ReadOnlySpan<int> nMap, bool transposed)
     {
-        int k = kMap.Length, n = nMap.Length, nr = NR, panels = Panels(n);
-        var format = dst.Format;
-        if (format == WeightFormat.Int8)
+        switch (dst.Format)
+        {
+            case WeightFormat.BFloat16: Pack<BFloat16Panel<T>>(dst, src, ld, kMap, nMap, transposed); break;
+            case WeightFormat.Int8: Pack<Int8Panel<T>>(dst, src, ld, kMap, nMap, transposed); break;
+            default: Pack<FullPanel<T>>(dst, src, ld, kMap, nMap, transposed); break;
+        }
+    }
+
+    // Training repacks after every optimizer step: the format is a type argument, so the full-precision loop is a plain copy.
+    private void Pack<TW>(in PackedB<T> dst, ReadOnlySpan<T> src, int ld, ReadOnlySpan<int> kMap, ReadOnlySpan<int> nMap, bool transposed)
+        where TW : struct, IPanelFormat<T>
+    {
+        int k = kMap.Length, n = nMap.Length, nr = NR, panels = Panels(n), lanes = Lanes;
+        int rows = (k + TW.KStep - 1) / TW.KStep;
+        if (TW.Scaled)
         {
             new Span<T>(dst.Scales, panels * nr).Clear();
-            for (int j = 0; j < panels; j++)
+            for (int p = 0; p < k; p++)
             {
-                for (int p = 0; p < k; p++)
+                for (int col = 0; col < panels * nr; col++)
                 {
-                    for (int c = 0; c < nr; c++)
-                    {
-                        T* scale = dst.Scales + (j * nr) + c;
-                        *scale = T.Max(*scale, T.Abs(At(src, ld, kMap, nMap, transposed, p, (j * nr) + c)));
-                    }
+                    dst.Scales[col] = T.Max(dst.Scales[col], T.Abs(At(src, ld, kMap, nMap, transposed, p, col)));
                 }
             }
 
-            for (int c = 0; c < panels * nr; c++)
+            for (int col = 0; col < panels * nr; col++)
             {
-                dst.Scales[c] = T.CreateTruncating(WeightCodec.Int8Scale(float.CreateTruncating(dst.Scales[c])));
+                dst.Scales[col] = T.CreateTruncating(WeightCodec.Int8Scale(float.CreateTruncating(dst.Scales[col])));
             }
         }
 
-        int rows = PackedB<T>.RowsOf(k, format), step = format == WeightFormat.Int8 ? 2 : 1;
         for (int j = 0; j < panels; j++)
         {
-            long panel = (long)j * rows * nr * step;
-            for (int p = 0; p < rows * step; p++)
+            byte* panel = dst.Data + ((long)j * rows * nr * TW.Bytes);
+            for (int p = 0; p < rows * TW.KStep; p++)
             {
+                int row = p < k ? kMap[p] : -1;
                 for (int c = 0; c < nr; c++)
                 {
-                    T v = p < k ? At(src, ld, kMap, nMap, transposed, p, (j * nr) + c) : T.Zero;
-                    switch (format)
-                    {
-                        case WeightFormat.BFloat16:
-                            ((ushort*)dst.Data)[panel + ((long)p * nr) + BFloat16Panel<T>.Slot(c, Lanes)] = WeightCodec.ToBFloat16(float.CreateTruncating(v));
-                            break;
-                        case WeightFormat.Int8:
-                            // k and k + 1 of a column side by side (Int8Panel).
-                            ((sbyte*)dst.Data)[panel + ((long)(p / 2) * 2 * nr) + (2 * c) + (p % 2)] =
-                                WeightCodec.ToInt8(float.CreateTruncating(v), float.CreateTruncating(dst.Scales[(j * nr) + c]));
-                            break;
-                        default:
-                            ((T*)dst.Data)[panel + ((long)p * nr) + c] = v;
-                            break;
-                    }
+                    int col = (j * nr) + c, source = col < n ? nMap[col] : -1;
+                    T v = row < 0 || source < 0 ? T.Zero : src[transposed ? (source * ld) + row : (row * ld) + source];
+                    TW.Pack(panel, p, c, nr, lanes, v, TW.Scaled ? dst.Scales[col] : T.Zero);
                 }
             }
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static T At(ReadOnlySpan<T> src, int ld, ReadOnlySpan<int> kMap, ReadOnlySpan<int> nMap, bool transposed, int p, int col)
     {
         int row = kMap[p], source = col < nMap.Length ? nMap[col] : -1;

@@ -75,7 +75,8 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
     }
 
     // The K blocks of a product whose B is stored as TW (a row-major B is always full precision, packed block by block).
-    // For int8, each block of A's rows is first quantized to int16 (Quantize) and the kernels read that instead.
+    // For int8, each block of A's rows is first quantized to int16 (Quantize) and the kernels read that instead; int8 B
+    // only serves inference's forward products, whose A is row-major.
     private static void Blocks<TW>(int m, int n, int k, in MatA<T> a, in MatB<T> b, T* c, int ldc, bool accumulate, in GemmScratch<T> s, int blocks, int blockStride)
         where TW : struct, IPanelFormat<T>
     {

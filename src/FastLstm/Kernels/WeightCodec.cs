@@ -46,6 +46,12 @@ internal unsafe interface IPanelFormat<T>
         where TV : unmanaged, IVec<TV, T>;
 
     /// <summary>
+    /// Stores B[p, c] of the panel at <paramref name="panel"/> (<paramref name="nr"/> columns, vectors of
+    /// <paramref name="lanes"/>) in this format; int8 divides by the column's <paramref name="scale"/>.
+    /// </summary>
+    static abstract void Pack(byte* panel, int p, int c, int nr, int lanes, T v, T scale);
+
+    /// <summary>
     /// The vectors of columns [0, Count) and [Count, 2·Count) of a panel row from <paramref name="p"/>; the second only
     /// when <paramref name="both"/> (a constant in each kernel).
     /// </summary>
@@ -61,6 +67,9 @@ internal readonly unsafe struct FullPanel<T> : IPanelFormat<T>
     public static int KStep => 1;
 
     public static bool Scaled => false;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Pack(byte* panel, int p, int c, int nr, int lanes, T v, T scale) => ((T*)panel)[((long)p * nr) + c] = v;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Madd<TV>(TV a, TV b, TV acc)
@@ -89,6 +98,9 @@ internal readonly unsafe struct BFloat16Panel<T> : IPanelFormat<T>
     public static int KStep => 1;
 
     public static bool Scaled => false;
+
+    public static void Pack(byte* panel, int p, int c, int nr, int lanes, T v, T scale) =>
+        ((ushort*)panel)[((long)p * nr) + Slot(c, lanes)] = WeightCodec.ToBFloat16(float.CreateTruncating(v));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Madd<TV>(TV a, TV b, TV acc)
@@ -120,6 +132,9 @@ internal readonly unsafe struct Int8Panel<T> : IPanelFormat<T>
     public static int KStep => 2;
 
     public static bool Scaled => true;
+
+    public static void Pack(byte* panel, int p, int c, int nr, int lanes, T v, T scale) =>
+        ((sbyte*)panel)[((long)(p / 2) * 2 * nr) + (2 * c) + (p % 2)] = WeightCodec.ToInt8(float.CreateTruncating(v), float.CreateTruncating(scale));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Madd<TV>(TV a, TV b, TV acc)
