@@ -1,3 +1,5 @@
+using FastLstm.Serving;
+
 namespace FastLstm.Tests;
 
 /// <summary>Runs alone: a GC started by another test's thread moves this thread's allocation counter.</summary>
@@ -47,6 +49,54 @@ public class AllocationTests
     [InlineData(CellType.SeedLstm, WeightFormat.Int8, 2)]
     public void CompressedSessionsAllocateNothing(CellType cell, WeightFormat weights, int threads) =>
         Check<float>(cell, false, threads, weights: weights);
+
+    /// <summary>
+    /// A stream batcher's steps allocate nothing once each stream has run one: blocking steps (run on the caller's thread
+    /// when the engine is idle) and closed-loop StepAsync from many streams, batched on the batcher's thread, continuations
+    /// included. Async loops cost a task each, once; the steps beyond a short run must add nothing.
+    /// </summary>
+    [Fact]
+    public void StreamBatcherStepsAllocateNothing()
+    {
+        var model = RnnModel<float>.CreateRandom(new RnnSpec(CellType.Lstm, 7, 13, 2), 1);
+        const int streams = 8;
+        using var batcher = new StreamBatcher<float>(model, streams, maxBatch: 4, threads: 2);
+        var open = Enumerable.Range(0, streams).Select(_ => batcher.Open()).ToArray();
+        var xs = Enumerable.Range(0, streams).Select(_ => new float[7]).ToArray();
+        var ys = Enumerable.Range(0, streams).Select(_ => new float[13]).ToArray();
+        void Blocking()
+        {
+            for (int i = 0; i < 20; i++)
+            {
+                open[0].Step(xs[0], ys[0]);
+            }
+        }
+
+        void ClosedLoops(int steps) => Task.WaitAll(Enumerable.Range(0, streams).Select(s => Task.Run(async () =>
+        {
+            for (int i = 0; i < steps; i++)
+            {
+                await open[s].StepAsync(xs[s], ys[s]);
+            }
+        })).ToArray());
+
+        for (int round = 0; round < 2; round++)
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                Blocking();
+            }
+
+            ClosedLoops(200);
+            Thread.Sleep(150);
+        }
+
+        Assert.Equal(0, AllocatedBy(Blocking, allThreads: true));
+        long shortRuns = AllocatedBy(() => ClosedLoops(50), allThreads: true);
+        long longRuns = AllocatedBy(() => ClosedLoops(550), allThreads: true);
+        double perStep = (longRuns - shortRuns) / (500.0 * streams);
+        Assert.True(perStep < 1, $"StepAsync allocated {perStep:F2} bytes a step ({shortRuns} B for 50 steps a stream, {longRuns} B for 550)");
+    }
 
     /// <summary>
     /// Bytes allocated by one call — by this thread, or by every thread (the session's workers included). Other threads

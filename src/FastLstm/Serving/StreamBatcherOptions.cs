@@ -1,0 +1,23 @@
+namespace FastLstm.Serving;
+
+/// <summary>How a <see cref="StreamBatcher{T}"/> gathers steps into batches.</summary>
+public sealed record StreamBatcherOptions
+{
+    /// <summary>
+    /// How long the oldest waiting step may wait for a batch to fill. Zero (the default): a step runs as soon as the engine is
+    /// free, together with whatever arrived while the previous batch ran; a step that finds the engine idle runs at once on
+    /// the caller's thread.
+    /// </summary>
+    public TimeSpan MaxQueueDelay { get; init; } = TimeSpan.Zero;
+
+    /// <summary>
+    /// Steps the batcher's queue holds, over all streams. A step issued when it is full waits for room behind the steps
+    /// already waiting, in the order they were issued, and its task (or blocking call) ends that much later: callers that
+    /// outrun the engine are slowed to its pace, as by a bounded channel, while the batcher keeps only its fixed queue (and
+    /// each stream's pooled requests) in memory. Zero (the default) means twice the batcher's maxStreams.
+    /// </summary>
+    public int QueueCapacity { get; init; }
+
+    /// <summary>How the batcher's engine stores the weights (compressed formats for <see cref="float"/> only).</summary>
+    public WeightFormat Weights { get; init; } = WeightFormat.Full;
+}
