@@ -42,6 +42,7 @@ public sealed class OnnxRunner : IDisposable
             }
         }
 
+        Input = timeMajor;
         Bind(true, "X", timeMajor, [steps, batch, i]);
         Bind(true, "initial_h", h0, [1, batch, h]);
         Bind(false, "Y", Output, [steps, 1, batch, h]);
@@ -52,6 +53,9 @@ public sealed class OnnxRunner : IDisposable
             Bind(false, "Y_c", CN, [1, batch, h]);
         }
     }
+
+    /// <summary>X as bound, time-major [T, B, I]: writing it changes the next run's input.</summary>
+    public float[] Input { get; }
 
     /// <summary>Y, time-major [T, 1, B, H].</summary>
     public float[] Output { get; }

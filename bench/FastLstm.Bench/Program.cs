@@ -7,6 +7,7 @@ namespace FastLstm.Bench;
 /// <c>--verify-peers</c> only checks that ONNX Runtime, libtorch and FastLstm agree on every peer case;
 /// <c>--verify-compressed</c> prints how far compressed weights move each engine's outputs;
 /// <c>--peer-report RESULTS OUT</c> merges one session's reports; <c>--gemm-probe</c> times the GEMM alone;
+/// <c>--streams [SECONDS]</c> serves many closed-loop streams with the batcher and its peers;
 /// <c>--quick [FILTER...]</c> times FastLstm and the peers with a stopwatch, interleaved in one process, for tuning.
 /// </summary>
 public static class Program
@@ -52,6 +53,12 @@ public static class Program
         if (args is ["--peer-report", string results, string output])
         {
             PeerReport.Run(results, output);
+            return;
+        }
+
+        if (args is ["--streams", .. var rest])
+        {
+            StreamServing.Run(rest);
             return;
         }
 

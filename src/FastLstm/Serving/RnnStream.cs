@@ -133,7 +133,7 @@ public sealed class RnnStream<T> : IDisposable
         }
 
         var spec = _batcher.Model.Spec;
-        return new StepRequest<T>(this, spec.InputSize, spec.HiddenSize);
+        return new StepRequest<T>(this, spec.InputSize, spec.HiddenSize, _batcher.Options.AllowSynchronousContinuations);
     }
 
     private void Check(int x, int output)

@@ -13,7 +13,7 @@ internal sealed class StepRequest<T> : IValueTaskSource
 {
     private const int Queued = 0, Claimed = 1, Cancelled = 2;
 
-    private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+    private ManualResetValueTaskSourceCore<bool> _core;
     private readonly ManualResetEventSlim _done = new(false);
     private CancellationTokenRegistration _registration;
     private Exception? _error;
@@ -21,8 +21,9 @@ internal sealed class StepRequest<T> : IValueTaskSource
     private int _state;
     private int _holders;
 
-    public StepRequest(RnnStream<T> stream, int inputSize, int outputSize)
+    public StepRequest(RnnStream<T> stream, int inputSize, int outputSize, bool synchronousContinuations)
     {
+        _core = new() { RunContinuationsAsynchronously = !synchronousContinuations };
         Stream = stream;
         InputCopy = new T[inputSize];
         OutputCopy = new T[outputSize];

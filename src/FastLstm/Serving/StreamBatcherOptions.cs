@@ -18,6 +18,15 @@ public sealed record StreamBatcherOptions
     /// </summary>
     public int QueueCapacity { get; init; }
 
+    /// <summary>
+    /// Whether the code awaiting <see cref="RnnStream{T}.StepAsync"/> may resume on the thread that ran the batch, as
+    /// <c>System.Threading.Channels</c>' option of the same name. False (the default): it resumes on the thread pool,
+    /// so nothing a caller does can hold up the batches. True: no thread hop per step — a closed-loop caller issues its
+    /// next step before the batch that answered it has fully ended, so the next batch is full at once (the fastest way to
+    /// serve many streams), but the batches wait while that code runs to its next await, so it must not block.
+    /// </summary>
+    public bool AllowSynchronousContinuations { get; init; }
+
     /// <summary>How the batcher's engine stores the weights (compressed formats for <see cref="float"/> only).</summary>
     public WeightFormat Weights { get; init; } = WeightFormat.Full;
 }

@@ -35,6 +35,21 @@ public class StreamBatcherTests
         Assert.True(batcher.Batches < streams * Steps, $"{batcher.Batches} batches for {streams * Steps} steps: no step shared a batch");
     }
 
+    /// <summary>Callers resuming on the batcher's thread (each issuing its next step from there) get the same outputs.</summary>
+    [Fact]
+    public async Task SynchronousContinuationsGiveTheSameOutputs()
+    {
+        var model = RnnModel<float>.CreateRandom(new RnnSpec(CellType.Lstm, 4, 10, 2), 21);
+        const int streams = 24;
+        var inputs = Sequences(model.Spec, streams, seed: 22);
+        using var batcher = new StreamBatcher<float>(model, streams, maxBatch: 8, threads: 2, new StreamBatcherOptions { AllowSynchronousContinuations = true });
+        var outputs = await Task.WhenAll(inputs.Select(x => Task.Run(() => RunAsync(batcher, x))));
+        for (int s = 0; s < streams; s++)
+        {
+            AssertClose(Alone(model, inputs[s]), outputs[s]);
+        }
+    }
+
     /// <summary>The blocking Step from many threads, the engine at one thread.</summary>
     [Fact]
     public void BlockingStepsMatchTheSequencesRunAlone()
