@@ -1,11 +1,12 @@
 using System.Numerics;
+using System.Numerics.Tensors;
 using FastLstm.Engine;
 
 namespace FastLstm;
 
 /// <summary>
 /// Runs a model forward. Every buffer is allocated here, once, for up to <see cref="MaxBatch"/> sequences of
-/// <see cref="MaxSteps"/> steps; <see cref="Forward"/> and <see cref="Step"/> allocate nothing. The weights are
+/// <see cref="MaxSteps"/> steps; <see cref="Forward(ReadOnlySpan{T}, int, int, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, Span{T}, ReadOnlySpan{int})"/> and <see cref="Step(ReadOnlySpan{T}, int, Span{T}, Span{T}, Span{T})"/> allocate nothing. The weights are
 /// copied into the engine's packed layout at construction and again at the first call after the model's
 /// <see cref="RnnModel{T}.Version"/> moved (any edit through <see cref="RnnModel{T}.Parameter"/>).
 /// One thread at a time per session: a call while another is running on the session throws
@@ -97,8 +98,35 @@ public sealed class InferenceSession<T> : IDisposable
     }
 
     /// <summary>
+    /// <see cref="Forward(ReadOnlySpan{T}, int, int, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, Span{T}, ReadOnlySpan{int})"/>
+    /// on dense tensors, batch and steps taken from <paramref name="input"/>'s shape; every other shape is checked against them.
+    /// </summary>
+    /// <param name="input">[batch, steps, inputSize].</param>
+    /// <param name="output">[batch, steps, directions·hidden]; empty if not wanted.</param>
+    /// <param name="h0">[layers·directions, batch, hidden]; empty means zeros.</param>
+    /// <param name="c0">The same, for cells with a cell state.</param>
+    /// <param name="hN">Receives the final h, same shape; empty if not wanted.</param>
+    /// <param name="cN">Receives the final c; empty if not wanted.</param>
+    public void Forward(ReadOnlyTensorSpan<T> input, TensorSpan<T> output,
+        ReadOnlyTensorSpan<T> h0 = default, ReadOnlyTensorSpan<T> c0 = default, TensorSpan<T> hN = default, TensorSpan<T> cN = default)
+    {
+        var spec = Model.Spec;
+        const long any = TensorArgs.Any;
+        var x = TensorArgs.Read(input, nameof(input), "[batch, steps, inputSize]", [any, any, spec.InputSize]);
+        int batch = input.Rank == 3 ? (int)input.Lengths[0] : 0, steps = input.Rank == 3 ? (int)input.Lengths[1] : 0;
+        long states = spec.Layers * spec.Directions;
+        const string stateNames = "[layers·directions, batch, hidden]";
+        Forward(x, batch, steps,
+            TensorArgs.Write(output, nameof(output), "[batch, steps, directions·hidden]", [batch, steps, spec.OutputSize]),
+            TensorArgs.Read(h0, nameof(h0), stateNames, [states, batch, spec.HiddenSize]),
+            TensorArgs.Read(c0, nameof(c0), stateNames, [states, batch, spec.HiddenSize]),
+            TensorArgs.Write(hN, nameof(hN), stateNames, [states, batch, spec.HiddenSize]),
+            TensorArgs.Write(cN, nameof(cN), stateNames, [states, batch, spec.HiddenSize]));
+    }
+
+    /// <summary>
     /// Streaming: one timestep for <paramref name="batch"/> sequences, carrying the state in place.
-    /// Equal to <see cref="Forward"/> run one step at a time. Unidirectional models only.
+    /// Equal to <see cref="Forward(ReadOnlySpan{T}, int, int, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, Span{T}, ReadOnlySpan{int})"/> run one step at a time. Unidirectional models only.
     /// </summary>
     /// <param name="x">[batch, inputSize].</param>
     /// <param name="batch">Sequences, 1..<see cref="MaxBatch"/>.</param>
@@ -131,6 +159,23 @@ public sealed class InferenceSession<T> : IDisposable
 
         using var call = engine.Enter();
         engine.Forward(x, batch, 1, output, h, c, h, c, default);
+    }
+
+    /// <summary><see cref="Step(ReadOnlySpan{T}, int, Span{T}, Span{T}, Span{T})"/> on dense tensors, batch taken from <paramref name="x"/>'s shape.</summary>
+    /// <param name="x">[batch, inputSize].</param>
+    /// <param name="output">[batch, hidden]; empty if not wanted.</param>
+    /// <param name="h">[layers, batch, hidden]: read, then overwritten with the new state.</param>
+    /// <param name="c">[layers, batch, hidden] for LSTM and SeedLstm, else empty.</param>
+    public void Step(ReadOnlyTensorSpan<T> x, TensorSpan<T> output, TensorSpan<T> h, TensorSpan<T> c = default)
+    {
+        var spec = Model.Spec;
+        var input = TensorArgs.Read(x, nameof(x), "[batch, inputSize]", [TensorArgs.Any, spec.InputSize]);
+        int batch = x.Rank == 2 ? (int)x.Lengths[0] : 0;
+        const string stateNames = "[layers, batch, hidden]";
+        Step(input, batch,
+            TensorArgs.Write(output, nameof(output), "[batch, hidden]", [batch, spec.HiddenSize]),
+            TensorArgs.Write(h, nameof(h), stateNames, [spec.Layers, batch, spec.HiddenSize]),
+            TensorArgs.Write(c, nameof(c), stateNames, [spec.Layers, batch, spec.HiddenSize]));
     }
 
     /// <summary>

@@ -58,7 +58,7 @@ public sealed class TrainingSession<T> : IDisposable
     /// <summary>All gradients, in the layout of <see cref="RnnModel{T}.Parameters"/> (a view).</summary>
     public Span<T> Gradients => _grads;
 
-    /// <summary>Same contract as <see cref="InferenceSession{T}.Forward"/>; also keeps what <see cref="Backward"/> needs.</summary>
+    /// <summary>Same contract as <see cref="InferenceSession{T}.Forward(ReadOnlySpan{T}, int, int, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, Span{T}, ReadOnlySpan{int})"/>; also keeps what <see cref="Backward"/> needs.</summary>
     public void Forward(ReadOnlySpan<T> input, int batch, int steps, Span<T> output,
         ReadOnlySpan<T> h0 = default, ReadOnlySpan<T> c0 = default, Span<T> hN = default, Span<T> cN = default,
         ReadOnlySpan<int> lengths = default)
@@ -72,7 +72,7 @@ public sealed class TrainingSession<T> : IDisposable
     }
 
     /// <summary>
-    /// Backpropagates through the last <see cref="Forward"/>: adds into the parameter gradients, and writes
+    /// Backpropagates through the last <see cref="Forward(ReadOnlySpan{T}, int, int, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, Span{T}, ReadOnlySpan{int})"/>: adds into the parameter gradients, and writes
     /// (not adds) ∂L/∂input, ∂L/∂h0, ∂L/∂c0. May be called more than once per Forward.
     /// </summary>
     /// <param name="dOutput">∂L/∂output, [batch, steps, directions·hidden].</param>

@@ -65,7 +65,7 @@ public static class GradientFlow
     /// <summary>
     /// The geometric mean, over the steps of one sequence (at most 25 of them, evenly spaced), of the largest singular
     /// value of the one-step Jacobian of the whole state (every layer's h, and c where the cell has it) — by power
-    /// iteration on JᵀJ, J·v by central differences of <see cref="InferenceSession{T}.Step"/> and Jᵀ·u exactly, by a
+    /// iteration on JᵀJ, J·v by central differences of <see cref="InferenceSession{T}.Step(ReadOnlySpan{T}, int, Span{T}, Span{T}, Span{T})"/> and Jᵀ·u exactly, by a
     /// one-step <see cref="TrainingSession{T}.Backward"/>.
     /// </summary>
     private static double JacobianNorm(RnnModel<double> model, ReadOnlySpan<double> x, int steps)

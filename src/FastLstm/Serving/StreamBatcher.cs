@@ -6,10 +6,10 @@ namespace FastLstm.Serving;
 /// <summary>
 /// Serves many streams with one engine: each <see cref="RnnStream{T}"/> keeps its recurrent state here, and the steps
 /// the streams issue are gathered into batches of up to <see cref="MaxBatch"/> rows — at most one step per stream each —
-/// that run as one batched <see cref="InferenceSession{T}.Step"/>, so the weights are read once for many streams. A step
+/// that run as one batched <see cref="InferenceSession{T}.Step(ReadOnlySpan{T}, int, Span{T}, Span{T}, Span{T})"/>, so the weights are read once for many streams. A step
 /// that finds the engine idle runs at once on its caller's thread; otherwise it waits for the batch after the running one,
 /// which the batcher's own thread runs. Every stream's outputs equal its sequence run alone through
-/// <see cref="InferenceSession{T}.Forward"/> (float rounding only). Nothing is allocated per step once each stream has
+/// <see cref="InferenceSession{T}.Forward(ReadOnlySpan{T}, int, int, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, Span{T}, ReadOnlySpan{int})"/> (float rounding only). Nothing is allocated per step once each stream has
 /// run a step (cancellable steps excepted: registering a token allocates).
 /// </summary>
 /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
