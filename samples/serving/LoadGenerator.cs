@@ -1,0 +1,158 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json;
+
+namespace FastLstm.Samples.Serving;
+
+/// <summary>What one load run measured.</summary>
+/// <param name="Connections">Clients, each a closed loop: it sends its next character when the previous answer came.</param>
+/// <param name="Steps">Answers received in the measured time.</param>
+/// <param name="StepsPerSecond">Answers per second over all clients.</param>
+/// <param name="P50">Median time from sending a character to receiving its answer, in milliseconds.</param>
+/// <param name="P99">99th percentile of the same.</param>
+public sealed record LoadResult(int Connections, long Steps, double StepsPerSecond, double P50, double P99);
+
+/// <summary>
+/// Drives a <see cref="CharacterServer"/> with many WebSocket clients, on loopback only and bounded in connections and
+/// time: each client sends one character, waits for the distribution that answers it, and sends the next.
+/// </summary>
+public static class LoadGenerator
+{
+    public const int MaxConnections = 4096;
+
+    public static readonly TimeSpan MaxDuration = TimeSpan.FromMinutes(10);
+
+    public static async Task<LoadResult> RunAsync(Uri address, int connections, TimeSpan duration, string text, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        if (!IPAddress.TryParse(address.Host, out var ip) ? address.Host != "localhost" : !IPAddress.IsLoopback(ip))
+        {
+            throw new ArgumentException($"address: the load generator drives loopback servers only, got {address.Host}.", nameof(address));
+        }
+
+        if (connections is < 1 or > MaxConnections)
+        {
+            throw new ArgumentOutOfRangeException(nameof(connections), connections, $"connections: expected 1..{MaxConnections}, got {connections}.");
+        }
+
+        if (duration <= TimeSpan.Zero || duration > MaxDuration)
+        {
+            throw new ArgumentOutOfRangeException(nameof(duration), duration, $"duration: expected more than 0 and at most {MaxDuration.TotalMinutes} minutes, got {duration}.");
+        }
+
+        var sockets = new ClientWebSocket[connections];
+        var vocabularies = new HashSet<string>[connections];
+        using var connecting = new SemaphoreSlim(32);
+        try
+        {
+            await Task.WhenAll(Enumerable.Range(0, connections).Select(async i =>
+            {
+                await connecting.WaitAsync(cancellationToken);
+                try
+                {
+                    var socket = new ClientWebSocket();
+                    sockets[i] = socket;
+                    await socket.ConnectAsync(address, cancellationToken);
+                    var hello = new byte[1 << 16];
+                    var first = await socket.ReceiveAsync(hello.AsMemory(), cancellationToken);
+                    if (first.MessageType != WebSocketMessageType.Text || !first.EndOfMessage)
+                    {
+                        throw new InvalidDataException($"connection {i}: the server's first message is not its hello ({socket.CloseStatus} {socket.CloseStatusDescription}).");
+                    }
+
+                    var parsed = JsonSerializer.Deserialize(hello.AsSpan(0, first.Count), HelloContext.Default.Hello)
+                        ?? throw new InvalidDataException($"connection {i}: an empty hello.");
+                    vocabularies[i] = [.. parsed.Vocabulary];
+                }
+                finally
+                {
+                    connecting.Release();
+                }
+            }));
+
+            var characters = Runes(text).Select(r => r.ToString()).Where(vocabularies[0].Contains).Select(Encoding.UTF8.GetBytes).ToArray();
+            if (characters.Length == 0)
+            {
+                throw new ArgumentException("text: none of its characters is in the model's vocabulary.", nameof(text));
+            }
+
+            var samples = new long[16 << 20];
+            long recorded = 0;
+            bool measuring = false, stop = false;
+            var clients = sockets.Select((socket, i) => Task.Run(async () =>
+            {
+                var answer = new byte[64 << 10];
+                for (int next = i * 7919 % characters.Length; !Volatile.Read(ref stop); next = (next + 1) % characters.Length)
+                {
+                    long start = Stopwatch.GetTimestamp();
+                    await socket.SendAsync(characters[next], WebSocketMessageType.Text, true, cancellationToken);
+                    ValueWebSocketReceiveResult received;
+                    do
+                    {
+                        received = await socket.ReceiveAsync(answer.AsMemory(), cancellationToken);
+                    }
+                    while (!received.EndOfMessage);
+
+                    if (received.MessageType != WebSocketMessageType.Binary)
+                    {
+                        throw new InvalidDataException($"connection {i}: expected a distribution, got {received.MessageType} ({socket.CloseStatus} {socket.CloseStatusDescription}).");
+                    }
+
+                    long took = Stopwatch.GetTimestamp() - start;
+                    if (Volatile.Read(ref measuring))
+                    {
+                        long at = Interlocked.Increment(ref recorded) - 1;
+                        if (at < samples.Length)
+                        {
+                            samples[at] = took;
+                        }
+                    }
+                }
+            }, cancellationToken)).ToArray();
+
+            await Task.Delay(TimeSpan.FromSeconds(Math.Min(1, duration.TotalSeconds / 2)), cancellationToken);
+            var clock = Stopwatch.StartNew();
+            Volatile.Write(ref measuring, true);
+            await Task.Delay(duration, cancellationToken);
+            Volatile.Write(ref measuring, false);
+            double seconds = clock.Elapsed.TotalSeconds;
+            long steps = Interlocked.Read(ref recorded);
+            Volatile.Write(ref stop, true);
+            await Task.WhenAll(clients);
+            int kept = (int)Math.Min(steps, samples.Length);
+            Array.Sort(samples, 0, kept);
+            double Percentile(double p) => kept == 0 ? double.NaN : samples[(int)Math.Min(kept - 1, p * kept)] * 1e3 / Stopwatch.Frequency;
+            return new LoadResult(connections, steps, steps / seconds, Percentile(0.5), Percentile(0.99));
+        }
+        finally
+        {
+            await Task.WhenAll(sockets.Where(s => s is not null).Select(async socket =>
+            {
+                try
+                {
+                    if (socket.State == WebSocketState.Open)
+                    {
+                        await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
+                    }
+                }
+                catch (WebSocketException)
+                {
+                }
+                finally
+                {
+                    socket.Dispose();
+                }
+            }));
+        }
+    }
+
+    private static IEnumerable<Rune> Runes(string text)
+    {
+        foreach (var rune in text.EnumerateRunes())
+        {
+            yield return rune;
+        }
+    }
+}
