@@ -6,7 +6,7 @@ using FastLstm.Serving;
 namespace FastLstm.Bench;
 
 /// <summary>
-/// <c>--streams [SECONDS [HIDDEN,... [STREAMS,...]]]</c> (defaults 2, 128,256 and 1,16,256,1024): K closed-loop streams (each issues its next step when the previous one answered) of an
+/// <c>--streams [SECONDS [HIDDEN,... [STREAMS,... [MAXBATCH]]]]</c> (defaults 2, 128,256, 1,16,256,1024 and 64): K closed-loop streams (each issues its next step when the previous one answered) of an
 /// LSTM with I = H, served three ways on the same cores: a <see cref="StreamBatcher{T}"/>, a pool of batch-1
 /// <see cref="InferenceSession{T}"/>s, and a pool of ONNX Runtime sessions with the state passed in and out of every
 /// call (its API is stateless). Reports steps per second, useful GFLOP/s (8·H·(I+H) a step) against the FMA peak
@@ -22,6 +22,7 @@ public static class StreamServing
         double seconds = args.Length > 0 ? double.Parse(args[0], invariant) : 2;
         int[] hiddens = args.Length > 1 ? args[1].Split(',').Select(v => int.Parse(v, invariant)).ToArray() : [128, 256];
         int[] counts = args.Length > 2 ? args[2].Split(',').Select(v => int.Parse(v, invariant)).ToArray() : [1, 16, 256, 1024];
+        int maxBatch = args.Length > 3 ? int.Parse(args[3], invariant) : 64;
         double peak = Peak();
         string cpu = File.Exists("/proc/cpuinfo") ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':')[1].Trim() ?? "?" : "?";
         Console.WriteLine($"machine: {cpu}, {Environment.ProcessorCount} cores, kernels {Isa.Describe(Isa.Bits)}; FMA peak on {Cores} cores at {Isa.Widest} bits: {peak:F0} GFLOP/s (measured now)");
@@ -41,7 +42,7 @@ public static class StreamServing
 
             foreach (int streams in counts)
             {
-                foreach (var (name, create) in Engines(model, streams))
+                foreach (var (name, create) in Engines(model, streams, maxBatch))
                 {
                     using var engine = create();
                     var r = ClosedLoop(engine, streams, seconds);
@@ -51,10 +52,10 @@ public static class StreamServing
         }
     }
 
-    private static (string Name, Func<IStreams> Create)[] Engines(RnnModel<float> model, int streams) =>
+    private static (string Name, Func<IStreams> Create)[] Engines(RnnModel<float> model, int streams, int maxBatch) =>
     [
-        ("StreamBatcher", () => new Batched(model, streams, synchronous: false)),
-        ("StreamBatcher, synchronous continuations", () => new Batched(model, streams, synchronous: true)),
+        ("StreamBatcher", () => new Batched(model, streams, maxBatch, synchronous: false)),
+        ("StreamBatcher, synchronous continuations", () => new Batched(model, streams, maxBatch, synchronous: true)),
         ($"{Cores} batch-1 sessions", () => new SessionPool(model, streams)),
         ($"{Cores} ONNX Runtime sessions", () => new OnnxPool(model, streams)),
     ];
@@ -171,9 +172,9 @@ public static class StreamServing
         private readonly float[][] _x, _y;
         private long _steps;
 
-        public Batched(RnnModel<float> model, int streams, bool synchronous)
+        public Batched(RnnModel<float> model, int streams, int maxBatch, bool synchronous)
         {
-            _batcher = new StreamBatcher<float>(model, streams, maxBatch: 64, threads: Cores, new StreamBatcherOptions { AllowSynchronousContinuations = synchronous });
+            _batcher = new StreamBatcher<float>(model, streams, maxBatch, threads: Cores, new StreamBatcherOptions { AllowSynchronousContinuations = synchronous });
             _streams = Enumerable.Range(0, streams).Select(_ => _batcher.Open()).ToArray();
             _x = Inputs(model, streams);
             _y = Enumerable.Range(0, streams).Select(_ => new float[model.Spec.HiddenSize]).ToArray();

@@ -11,7 +11,7 @@ public static class ServingProgram
 {
     public static async Task<int> Main(string[] args)
     {
-        var model = new Option<FileInfo>("--model") { Description = "Character model written by 'fastlstm text train'.", DefaultValueFactory = _ => new FileInfo("samples/results/genesis.model") };
+        var model = new Option<FileInfo>("--model") { Description = "Character model written by 'fastlstm text train'.", DefaultValueFactory = _ => new FileInfo("samples/serving/genesis.model") };
         var port = new Option<int>("--port") { Description = "Loopback port (0: any free one).", DefaultValueFactory = _ => 5000 };
         var maxStreams = new Option<int>("--max-streams") { Description = "Connections served at once.", DefaultValueFactory = _ => 4096 };
         var threads = new Option<int>("--threads") { Description = "Cores the batched engine uses.", DefaultValueFactory = _ => 2 };
