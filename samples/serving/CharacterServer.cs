@@ -22,6 +22,13 @@ public sealed record ServerOptions
 
     public int Threads { get; init; } = 2;
 
+    /// <summary>
+    /// Whether a connection's handler resumes on the batcher's thread after its step (computing the distribution and
+    /// handing the answer to the socket there) instead of hopping to the thread pool; see
+    /// <see cref="StreamBatcherOptions.AllowSynchronousContinuations"/>.
+    /// </summary>
+    public bool SynchronousContinuations { get; init; }
+
     /// <summary>Longest text message a client may send (UTF-8 bytes); a longer one closes the connection with 1009.</summary>
     public int MaxMessageBytes { get; init; } = 4096;
 }
@@ -55,7 +62,8 @@ public sealed class CharacterServer : IAsyncDisposable
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, options.Port));
-        builder.Services.AddStreamBatcher(_ => model.Network, options.MaxStreams, options.MaxBatch, options.Threads);
+        builder.Services.AddStreamBatcher(_ => model.Network, options.MaxStreams, options.MaxBatch, options.Threads,
+            new StreamBatcherOptions { AllowSynchronousContinuations = options.SynchronousContinuations });
         var app = builder.Build();
         app.UseWebSockets();
         var batcher = app.Services.GetRequiredService<StreamBatcher<float>>();

@@ -11,20 +11,21 @@ public static class ServingProgram
 {
     public static async Task<int> Main(string[] args)
     {
-        var model = new Option<FileInfo>("--model") { Description = "Character model written by 'fastlstm text train'.", DefaultValueFactory = _ => new FileInfo("samples/serving/genesis.model") };
+        var model = new Option<FileInfo>("--model") { Description = "Character model written by 'fastlstm text train' (default: the Genesis model beside the sample).", DefaultValueFactory = _ => new FileInfo(Path.Combine(AppContext.BaseDirectory, "genesis.model")) };
         var port = new Option<int>("--port") { Description = "Loopback port (0: any free one).", DefaultValueFactory = _ => 5000 };
         var maxStreams = new Option<int>("--max-streams") { Description = "Connections served at once.", DefaultValueFactory = _ => 4096 };
-        var threads = new Option<int>("--threads") { Description = "Cores the batched engine uses.", DefaultValueFactory = _ => 2 };
+        var threads = new Option<int>("--threads") { Description = "Cores the batched engine uses (the sockets need the rest: 1 measured best on 2 cores).", DefaultValueFactory = _ => 1 };
         var url = new Option<Uri?>("--url") { Description = "A running server's ws://127.0.0.1:PORT/streams; without it the command starts its own." };
         var connections = new Option<string>("--connections") { Description = $"Comma-separated client counts, each 1..{LoadGenerator.MaxConnections}.", DefaultValueFactory = _ => "1,256,1024" };
         var seconds = new Option<double>("--seconds") { Description = "Measured seconds per count (after a warm-up).", DefaultValueFactory = _ => 10 };
-        var text = new Option<FileInfo>("--text") { Description = "Characters the clients send, in order.", DefaultValueFactory = _ => new FileInfo("samples/genesis-kjv.txt") };
+        var synchronous = new Option<bool>("--synchronous-continuations") { Description = "Handlers resume on the batcher's thread after each step (no thread hop)." };
+        var text = new Option<FileInfo>("--text") { Description = "Characters the clients send, in order (default: the Book of Genesis).", DefaultValueFactory = _ => new FileInfo(Path.Combine(AppContext.BaseDirectory, "genesis-kjv.txt")) };
 
-        var serve = new Command("serve", "Serve the model on ws://127.0.0.1:PORT/streams until Ctrl+C.") { model, port, maxStreams, threads };
+        var serve = new Command("serve", "Serve the model on ws://127.0.0.1:PORT/streams until Ctrl+C.") { model, port, maxStreams, threads, synchronous };
         serve.SetAction(async (parse, cancel) =>
         {
             await using var server = await CharacterServer.StartAsync(CharacterModel.Load(parse.GetValue(model)!.FullName),
-                new ServerOptions { Port = parse.GetValue(port), MaxStreams = parse.GetValue(maxStreams), Threads = parse.GetValue(threads) }, cancel);
+                new ServerOptions { Port = parse.GetValue(port), MaxStreams = parse.GetValue(maxStreams), Threads = parse.GetValue(threads), SynchronousContinuations = parse.GetValue(synchronous) }, cancel);
             Console.WriteLine($"serving {parse.GetValue(model)!.Name} on {server.Address} (Ctrl+C stops)");
             try
             {
@@ -35,13 +36,13 @@ public static class ServingProgram
             }
         });
 
-        var load = new Command("load", "Closed-loop WebSocket clients against a server on loopback: steps per second and p50 / p99 latency.") { model, url, connections, seconds, text, threads };
+        var load = new Command("load", "Closed-loop WebSocket clients against a server on loopback: steps per second and p50 / p99 latency.") { model, url, connections, seconds, text, threads, synchronous };
         load.SetAction(async (parse, cancel) =>
         {
             var counts = parse.GetValue(connections)!.Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture)).ToArray();
             var corpus = await File.ReadAllTextAsync(parse.GetValue(text)!.FullName, cancel);
             await using var own = parse.GetValue(url) is null
-                ? await CharacterServer.StartAsync(CharacterModel.Load(parse.GetValue(model)!.FullName), new ServerOptions { MaxStreams = counts.Max(), Threads = parse.GetValue(threads) }, cancel)
+                ? await CharacterServer.StartAsync(CharacterModel.Load(parse.GetValue(model)!.FullName), new ServerOptions { MaxStreams = counts.Max(), Threads = parse.GetValue(threads), SynchronousContinuations = parse.GetValue(synchronous) }, cancel)
                 : null;
             var address = parse.GetValue(url) ?? own!.Address;
             Console.WriteLine($"server {address}{(own is null ? "" : $" (in this process: {own.Batcher.Model.Spec.Cell} H{own.Batcher.Model.Spec.HiddenSize}, batches of up to {own.Batcher.MaxBatch}, {own.Batcher.Threads} engine threads)")}; {Environment.ProcessorCount} cores shared by server and clients");
