@@ -45,7 +45,7 @@ public static class ServingProgram
                 ? await CharacterServer.StartAsync(CharacterModel.Load(parse.GetValue(model)!.FullName), new ServerOptions { MaxStreams = counts.Max(), Threads = parse.GetValue(threads), SynchronousContinuations = parse.GetValue(synchronous) }, cancel)
                 : null;
             var address = parse.GetValue(url) ?? own!.Address;
-            Console.WriteLine($"server {address}{(own is null ? "" : $" (in this process: {own.Batcher.Model.Spec.Cell} H{own.Batcher.Model.Spec.HiddenSize}, batches of up to {own.Batcher.MaxBatch}, {own.Batcher.Threads} engine threads)")}; {Environment.ProcessorCount} cores shared by server and clients");
+            Console.WriteLine($"server {address}{(own is null ? "" : $" (in this process: {own.Batcher.Model.Spec.Cell} H{own.Batcher.Model.Spec.HiddenSize}, batches of up to {own.Batcher.MaxBatch}, {own.Batcher.Threads} engine thread{(own.Batcher.Threads == 1 ? "" : "s")})")}; {Environment.ProcessorCount} cores shared by server and clients");
             Console.WriteLine("| connections | steps/s | p50 ms | p99 ms |");
             Console.WriteLine("|---|---|---|---|");
             foreach (int count in counts)
