@@ -42,6 +42,19 @@ public static class RnnStreamSiloBuilderExtensions
         return silo;
     }
 
+    /// <summary>
+    /// Registers the recurrent network of a file under <paramref name="name"/>: an ONNX file (<c>.onnx</c>: its recurrent
+    /// stack, <see cref="Onnx.OnnxModel.Rnn"/>) or a FastLstm model file (its network). Read when the silo first needs it.
+    /// </summary>
+    public static ISiloBuilder AddFastLstmModelFile(this ISiloBuilder silo, string name, string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        string full = Path.GetFullPath(path);
+        return silo.AddFastLstmModel(name, _ => string.Equals(Path.GetExtension(full), ".onnx", StringComparison.OrdinalIgnoreCase)
+            ? Onnx.OnnxModel.Load(full).Rnn
+            : Training.ModelFile.Load<float>(full).Network);
+    }
+
     /// <summary>Stores the streams' states as files in <paramref name="directory"/> (<see cref="FileGrainStorage"/>).</summary>
     public static ISiloBuilder AddFastLstmFileStorage(this ISiloBuilder silo, string directory)
     {

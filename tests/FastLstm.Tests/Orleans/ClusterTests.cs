@@ -118,6 +118,24 @@ public sealed class ClusterTests : IAsyncLifetime
         AssertClose(Alone(x)[..8], fresh.Output);
     }
 
+    /// <summary>Models registered from a FastLstm model file and from an ONNX file run as the files' networks do.</summary>
+    [Fact]
+    public async Task ModelsRegisteredFromFilesRunAsTheirNetworks()
+    {
+        string genesis = Path.Combine(RepositoryRoot.Path, "samples", "serving", "genesis.model");
+        string air = Path.Combine(RepositoryRoot.Path, "samples", "pytorch", "air-passengers-lstm.onnx");
+        var cluster = await Start(silos: 1, saveEvery: 1, silo => silo.AddFastLstmModelFile("genesis", genesis).AddFastLstmModelFile("air", air));
+        foreach (var (name, network) in new[] { ("genesis", FastLstm.Training.ModelFile.Load<float>(genesis).Network), ("air", FastLstm.Onnx.OnnxModel.Load(air).Rnn) })
+        {
+            var x = TestData.Uniform<float>(new Random(4), network.Spec.InputSize);
+            var result = await cluster.Client.GetRnnStream(name, "one").Step(0, x);
+            using var session = new InferenceSession<float>(network, 1, 1);
+            var y = new float[network.Spec.HiddenSize];
+            session.Forward(x, 1, 1, y);
+            AssertClose(y, result.Output);
+        }
+    }
+
     [Fact]
     public async Task AnUnknownModelOrAWrongShapeIsRefusedByName()
     {
@@ -128,7 +146,7 @@ public sealed class ClusterTests : IAsyncLifetime
         Assert.Contains("inputSize 3", shape.Message);
     }
 
-    private async Task<InProcessTestCluster> Start(short silos, int saveEvery)
+    private async Task<InProcessTestCluster> Start(short silos, int saveEvery, Action<ISiloBuilder>? more = null)
     {
         var builder = new InProcessTestClusterBuilder(silos);
         builder.Options.ConfigureFileLogging = false;
@@ -144,6 +162,11 @@ public sealed class ClusterTests : IAsyncLifetime
                 o.NumVotesForDeathDeclaration = 1;
                 o.TableRefreshTimeout = TimeSpan.FromMilliseconds(500);
             }));
+        if (more is not null)
+        {
+            builder.ConfigureSilo((_, silo) => more(silo));
+        }
+
         _cluster = builder.Build();
         await _cluster.DeployAsync();
         return _cluster;
