@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using FastLstm.Kernels;
+using FastLstm.Samples;
 using FastLstm.Serving;
 
 namespace FastLstm.Bench;
@@ -60,47 +61,12 @@ public static class StreamServing
         ($"{Cores} ONNX Runtime sessions", () => new OnnxPool(model, streams)),
     ];
 
-    private sealed record Result(double StepsPerSecond, double P50, double P99, double BytesPerStep);
-
     /// <summary>K clients on the thread pool, each awaiting its stream's step and issuing the next at once.</summary>
-    private static Result ClosedLoop(IStreams engine, int streams, double seconds)
-    {
-        var samples = new long[8 << 20];
-        long recorded = 0;
-        bool measuring = false, stop = false;
-        var clients = Enumerable.Range(0, streams).Select(s => Task.Run(async () =>
-        {
-            while (!Volatile.Read(ref stop))
-            {
-                long start = Stopwatch.GetTimestamp();
-                await engine.StepAsync(s).ConfigureAwait(false);
-                long took = Stopwatch.GetTimestamp() - start;
-                if (Volatile.Read(ref measuring))
-                {
-                    long i = Interlocked.Increment(ref recorded) - 1;
-                    if (i < samples.Length)
-                    {
-                        samples[i] = took;
-                    }
-                }
-            }
-        })).ToArray();
-        Thread.Sleep(500);
-        long bytes = GC.GetTotalAllocatedBytes(precise: true);
-        var clock = Stopwatch.StartNew();
-        Volatile.Write(ref measuring, true);
-        Thread.Sleep(TimeSpan.FromSeconds(seconds));
-        Volatile.Write(ref measuring, false);
-        double elapsed = clock.Elapsed.TotalSeconds;
-        long steps = Interlocked.Read(ref recorded);
-        bytes = GC.GetTotalAllocatedBytes(precise: true) - bytes;
-        Volatile.Write(ref stop, true);
-        Task.WaitAll(clients);
-        return Summarize(samples, steps, elapsed, bytes);
-    }
+    private static ClosedLoopResult ClosedLoop(IStreams engine, int streams, double seconds) =>
+        Samples.ClosedLoop.RunAsync(streams, s => () => engine.StepAsync(s), TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(seconds)).GetAwaiter().GetResult();
 
     /// <summary>One caller stepping one stream through a session, back to back: the latency a batcher adds to.</summary>
-    private static Result PlainStep(RnnModel<float> model, int threads, double seconds)
+    private static ClosedLoopResult PlainStep(RnnModel<float> model, int threads, double seconds)
     {
         int hidden = model.Spec.HiddenSize;
         using var session = new InferenceSession<float>(model, 1, 1, threads);
@@ -131,15 +97,7 @@ public static class StreamServing
             steps++;
         }
 
-        return Summarize(samples, steps, clock.Elapsed.TotalSeconds, GC.GetTotalAllocatedBytes(precise: true) - bytes);
-    }
-
-    private static Result Summarize(long[] samples, long steps, double elapsed, long bytes)
-    {
-        int kept = (int)Math.Min(steps, samples.Length);
-        Array.Sort(samples, 0, kept);
-        double Percentile(double p) => kept == 0 ? double.NaN : samples[(int)Math.Min(kept - 1, p * kept)] * 1e6 / Stopwatch.Frequency;
-        return new Result(steps / elapsed, Percentile(0.5), Percentile(0.99), (double)bytes / Math.Max(1, steps));
+        return Samples.ClosedLoop.Summarize(samples, steps, clock.Elapsed.TotalSeconds, GC.GetTotalAllocatedBytes(precise: true) - bytes);
     }
 
     /// <summary>The 2-core FMA peak at the width FastLstm runs, in GFLOP/s (the better of three runs).</summary>

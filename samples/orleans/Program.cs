@@ -44,7 +44,7 @@ public static class OrleansProgram
         {
             using var client = await Cluster.StartClientAsync(int.Parse(parse.GetValue(silos)!, CultureInfo.InvariantCulture), cancel);
             var r = await Cluster.LoadAsync(client.Services.GetRequiredService<IGrainFactory>(), 60, parse.GetValue(streams), parse.GetValue(seconds), $"load-{Guid.NewGuid():N}-", cancel);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{parse.GetValue(streams)} streams: {r.StepsPerSecond:F0} steps/s, p50 {r.P50:F2} ms, p99 {r.P99:F2} ms"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{parse.GetValue(streams)} streams: {r.StepsPerSecond:F0} steps/s, p50 {r.P50 / 1e3:F2} ms, p99 {r.P99 / 1e3:F2} ms"));
         });
 
         var run = new Command("run", "Start 1 and 2 silos in this process and measure each at every --save-every.") { model, silos, saveEvery, streams, seconds, threads };
@@ -70,7 +70,7 @@ public static class OrleansProgram
 
                         using var client = await Cluster.StartClientAsync(count, cancel);
                         var r = await Cluster.LoadAsync(client.Services.GetRequiredService<IGrainFactory>(), inputs, parse.GetValue(streams), parse.GetValue(seconds), "s", cancel);
-                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {count} | {every} steps | {r.StepsPerSecond:F0} | {r.P50:F2} | {r.P99:F2} |"));
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {count} | {every} steps | {r.StepsPerSecond:F0} | {r.P50 / 1e3:F2} | {r.P99 / 1e3:F2} |"));
                         await client.StopAsync(cancel);
                     }
                     finally

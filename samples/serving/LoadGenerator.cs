@@ -1,8 +1,9 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
+
+using FastLstm.Samples;
 
 namespace FastLstm.Samples.Serving;
 
@@ -78,16 +79,15 @@ public static class LoadGenerator
                 throw new ArgumentException("text: none of its characters is in the model's vocabulary.", nameof(text));
             }
 
-            var samples = new long[16 << 20];
-            long recorded = 0;
-            bool measuring = false, stop = false;
-            var clients = sockets.Select((socket, i) => Task.Run(async () =>
+            var result = await ClosedLoop.RunAsync(connections, i =>
             {
+                var socket = sockets[i];
                 var answer = new byte[64 << 10];
-                for (int next = i * 7919 % characters.Length; !Volatile.Read(ref stop); next = (next + 1) % characters.Length)
+                int next = i * 7919 % characters.Length;
+                return async () =>
                 {
-                    long start = Stopwatch.GetTimestamp();
                     await socket.SendAsync(characters[next], WebSocketMessageType.Text, true, cancellationToken);
+                    next = (next + 1) % characters.Length;
                     ValueWebSocketReceiveResult received;
                     do
                     {
@@ -99,32 +99,9 @@ public static class LoadGenerator
                     {
                         throw new InvalidDataException($"connection {i}: expected a distribution, got {received.MessageType} ({socket.CloseStatus} {socket.CloseStatusDescription}).");
                     }
-
-                    long took = Stopwatch.GetTimestamp() - start;
-                    if (Volatile.Read(ref measuring))
-                    {
-                        long at = Interlocked.Increment(ref recorded) - 1;
-                        if (at < samples.Length)
-                        {
-                            samples[at] = took;
-                        }
-                    }
-                }
-            }, cancellationToken)).ToArray();
-
-            await Task.Delay(TimeSpan.FromSeconds(Math.Min(1, duration.TotalSeconds / 2)), cancellationToken);
-            var clock = Stopwatch.StartNew();
-            Volatile.Write(ref measuring, true);
-            await Task.Delay(duration, cancellationToken);
-            Volatile.Write(ref measuring, false);
-            double seconds = clock.Elapsed.TotalSeconds;
-            long steps = Interlocked.Read(ref recorded);
-            Volatile.Write(ref stop, true);
-            await Task.WhenAll(clients);
-            int kept = (int)Math.Min(steps, samples.Length);
-            Array.Sort(samples, 0, kept);
-            double Percentile(double p) => kept == 0 ? double.NaN : samples[(int)Math.Min(kept - 1, p * kept)] * 1e3 / Stopwatch.Frequency;
-            return new LoadResult(connections, steps, steps / seconds, Percentile(0.5), Percentile(0.99));
+                };
+            }, TimeSpan.FromSeconds(Math.Min(1, duration.TotalSeconds / 2)), duration, cancellationToken);
+            return new LoadResult(connections, result.Steps, result.StepsPerSecond, result.P50 / 1e3, result.P99 / 1e3);
         }
         finally
         {
