@@ -190,7 +190,12 @@ public sealed class OnnxModel
             foreach (string name in layer.ParameterNames)
             {
                 // Layer 0 of the node's own model is layer k of the stack: same names but for the layer number.
-                layer.Parameter(name).CopyTo(model.Parameter(name.Replace("_l0", $"_l{k}", StringComparison.Ordinal)));
+                string stacked = name.Replace("_l0", $"_l{k}", StringComparison.Ordinal);
+                layer.Parameter(name).CopyTo(model.Parameter(stacked));
+                if (layer.QuantizationGrid(name) is { } grid)
+                {
+                    model.SetQuantizationGrid(stacked, grid);
+                }
             }
         }
 

@@ -81,4 +81,25 @@ public sealed class RnnModel<T>
 
     /// <summary>The PyTorch shape of a tensor (a fresh array).</summary>
     public int[] ParameterShape(string name) => (int[])Layout[name].Shape.Clone();
+
+    /// <summary>
+    /// The int8 step of each row of a weight matrix the model was read from 8-bit integers with (an ONNX
+    /// DynamicQuantizeLSTM), or null. An Int8 session packs such a row on that grid — the file's own integers, not a
+    /// grid of its own — where the row's largest weight fits it (|w| ≤ 127.5 steps); a row whose step is 0 is packed as any.
+    /// </summary>
+    internal float[]? QuantizationGrid(string name) => _grids?.GetValueOrDefault(name);
+
+    /// <summary>Sets <see cref="QuantizationGrid"/> of a weight matrix: one step per row.</summary>
+    internal void SetQuantizationGrid(string name, float[] steps)
+    {
+        int rows = Layout[name].Shape[0];
+        if (steps.Length != rows)
+        {
+            throw new ArgumentException($"steps: expected {rows} (the rows of {name}), got {steps.Length}.", nameof(steps));
+        }
+
+        (_grids ??= new Dictionary<string, float[]>(StringComparer.Ordinal))[name] = steps;
+    }
+
+    private Dictionary<string, float[]>? _grids;
 }

@@ -137,7 +137,10 @@ internal sealed class RecurrentOp : Op
             Value? cb = b == null ? null : constant(b) ?? throw a.Fail("B must be a constant initializer", invalid: false);
             Value? cp = p == null ? null : constant(p) ?? throw a.Fail("P must be a constant initializer", invalid: false);
             int g = 4 * (int)hidden;
-            result.Model = result.BuildModel(Dequantize(Need(1), Need(8), Need(9), "W", directions, g, a), Dequantize(Need(2), Need(10), Need(11), "R", directions, g, a), cb, cp);
+            var (w, wSteps) = Dequantize(Need(1), Need(8), Need(9), "W", directions, g, a);
+            var (r, rSteps) = Dequantize(Need(2), Need(10), Need(11), "R", directions, g, a);
+            result.Model = result.BuildModel(w, r, cb, cp);
+            result.SetGrids(result.Model, wSteps, rSteps);
         }
         else if (Input(node, 1) is { } w && Input(node, 2) is { } r && constant(w) is { } cw && constant(r) is { } cr)
         {
@@ -154,9 +157,10 @@ internal sealed class RecurrentOp : Op
 
     /// <summary>
     /// A DynamicQuantizeLSTM weight [directions, K, 4H] of int8 or uint8 values as the LSTM operator's float W or R
-    /// [directions, 4H, K]: (q − zero point) · scale, with one scale and zero point per direction or per output channel.
+    /// [directions, 4H, K]: (q − zero point) · scale, with one scale and zero point per direction or per output channel;
+    /// and each channel's step (its scale), or 0 where some q − zero point is −128, which a symmetric int8 row cannot hold.
     /// </summary>
-    private static Value Dequantize(Value q, Value scale, Value zeroPoint, string name, int directions, int gates, NodeAttributes a)
+    private static (Value Weights, float[] Steps) Dequantize(Value q, Value scale, Value zeroPoint, string name, int directions, int gates, NodeAttributes a)
     {
         if (q.Type != OnnxElementType.Int32 || q.Rank != 3 || q.Shape[0] != directions || q.Shape[2] != gates || q.Shape[1] < 1)
         {
@@ -174,19 +178,25 @@ internal sealed class RecurrentOp : Op
         int[] values = (int[])q.Data, zeros = (int[])zeroPoint.Data;
         float[] scales = scale.Floats;
         var result = new float[directions * gates * k];
+        var steps = new float[directions * gates];
         for (int d = 0; d < directions; d++)
         {
             for (int n = 0; n < gates; n++)
             {
                 int c = perChannel ? (d * gates) + n : d;
+                bool symmetric = true;
                 for (int i = 0; i < k; i++)
                 {
-                    result[(((d * gates) + n) * k) + i] = (values[(((d * k) + i) * gates) + n] - zeros[c]) * scales[c];
+                    int level = values[(((d * k) + i) * gates) + n] - zeros[c];
+                    symmetric &= level >= -127;
+                    result[(((d * gates) + n) * k) + i] = level * scales[c];
                 }
+
+                steps[(d * gates) + n] = symmetric ? scales[c] : 0;
             }
         }
 
-        return new Value(result, [directions, gates, k]);
+        return (new Value(result, [directions, gates, k]), steps);
     }
 
     /// <summary>
@@ -244,6 +254,22 @@ internal sealed class RecurrentOp : Op
         var model = new RnnModel<float>(Shape with { InputSize = inputSize });
         Fill(model, 0, w, r, b, p);
         return model;
+    }
+
+    /// <summary>Gives an imported 8-bit node's W and R their grids (<see cref="RnnModel{T}.QuantizationGrid"/>), in PyTorch's gate order.</summary>
+    private void SetGrids(RnnModel<float> model, float[] wSteps, float[] rSteps)
+    {
+        int g = Gates, h = Hidden;
+        for (int d = 0; d < Directions; d++)
+        {
+            string s = GateOrder.Suffix(0, d);
+            foreach (var (name, steps) in new[] { ("weight_ih" + s, wSteps), ("weight_hh" + s, rSteps) })
+            {
+                var torch = new float[g * h];
+                GateOrder.ToTorch(Cell, steps.AsSpan(d * g * h, g * h), torch, h, 1);
+                model.SetQuantizationGrid(name, torch);
+            }
+        }
     }
 
     /// <summary>Writes this node's weights into layer <paramref name="layer"/> of <paramref name="model"/>.</summary>

@@ -60,12 +60,16 @@ internal sealed unsafe class PackedWeights<T>
         long version = model.Version;
         if (force || version != _version)
         {
-            Pack(model.Data);
+            Pack(model.Data, model);
             _version = version;
         }
     }
 
-    private void Pack(ReadOnlySpan<T> p)
+    /// <summary>A matrix's int8 grid from the file it was read from (compressed formats are float only).</summary>
+    private static ReadOnlySpan<T> Grid(RnnModel<T> model, string name) =>
+        typeof(T) == typeof(float) && model.QuantizationGrid(name) is { } steps ? System.Runtime.InteropServices.MemoryMarshal.Cast<float, T>(steps) : default;
+
+    private void Pack(ReadOnlySpan<T> p, RnnModel<T> model)
     {
         var plan = _plan;
         var gemm = plan.Gemm;
@@ -79,8 +83,8 @@ internal sealed unsafe class PackedWeights<T>
                 var t = plan.Parameters.Of(l, d);
                 var wih = p.Slice(t.WeightIh.Offset, t.WeightIh.Length);
                 var whh = p.Slice(t.WeightHh.Offset, t.WeightHh.Length);
-                gemm.PackB(w.WihT, wih, inSize, plan.InputMap[l], plan.GateMap, transposed: true);
-                gemm.PackB(w.WhhT, whh, h, plan.HiddenMap, plan.RecurrentMap, transposed: true);
+                gemm.PackB(w.WihT, wih, inSize, plan.InputMap[l], plan.GateMap, transposed: true, Grid(model, t.WeightIh.Name));
+                gemm.PackB(w.WhhT, whh, h, plan.HiddenMap, plan.RecurrentMap, transposed: true, Grid(model, t.WeightHh.Name));
                 plan.Kernels(d).PrepareBias(p, t, h, hp, new Span<T>(w.Bias, plan.Descriptor.BiasBlocks * hp));
                 if (plan.Training)
                 {

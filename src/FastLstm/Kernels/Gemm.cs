@@ -142,20 +142,21 @@ internal abstract unsafe class Gemm<T>
     /// <summary>
     /// Packs B[k, n] = <paramref name="src"/>[kMap[k] · ld + nMap[n]] (or [nMap[n] · ld + kMap[k]] when
     /// <paramref name="transposed"/>) into <paramref name="dst"/>'s format; a negative map entry stands for a zero row or
-    /// column. Int8 takes each column's scale from its largest magnitude (<see cref="WeightCodec"/>).
+    /// column. Int8 takes each column's scale from its largest magnitude (<see cref="WeightCodec"/>), or from
+    /// <paramref name="grid"/> (a step per source column, <c>nMap</c>'s indices) where the column fits that grid.
     /// </summary>
-    public void PackB(in PackedB<T> dst, ReadOnlySpan<T> src, int ld, ReadOnlySpan<int> kMap, ReadOnlySpan<int> nMap, bool transposed)
+    public void PackB(in PackedB<T> dst, ReadOnlySpan<T> src, int ld, ReadOnlySpan<int> kMap, ReadOnlySpan<int> nMap, bool transposed, ReadOnlySpan<T> grid = default)
     {
         switch (dst.Format)
         {
-            case WeightFormat.BFloat16: Pack<BFloat16Panel<T>>(dst, src, ld, kMap, nMap, transposed); break;
-            case WeightFormat.Int8: Pack<Int8Panel<T>>(dst, src, ld, kMap, nMap, transposed); break;
-            default: Pack<FullPanel<T>>(dst, src, ld, kMap, nMap, transposed); break;
+            case WeightFormat.BFloat16: Pack<BFloat16Panel<T>>(dst, src, ld, kMap, nMap, transposed, grid); break;
+            case WeightFormat.Int8: Pack<Int8Panel<T>>(dst, src, ld, kMap, nMap, transposed, grid); break;
+            default: Pack<FullPanel<T>>(dst, src, ld, kMap, nMap, transposed, grid); break;
         }
     }
 
     // Training repacks after every optimizer step: the format is a type argument, so the full-precision loop is a plain copy.
-    private void Pack<TW>(in PackedB<T> dst, ReadOnlySpan<T> src, int ld, ReadOnlySpan<int> kMap, ReadOnlySpan<int> nMap, bool transposed)
+    private void Pack<TW>(in PackedB<T> dst, ReadOnlySpan<T> src, int ld, ReadOnlySpan<int> kMap, ReadOnlySpan<int> nMap, bool transposed, ReadOnlySpan<T> grid)
         where TW : struct, IPanelFormat<T>
     {
         int k = kMap.Length, n = nMap.Length, nr = NR, panels = Panels(n), lanes = Lanes;
@@ -173,7 +174,11 @@ internal abstract unsafe class Gemm<T>
 
             for (int col = 0; col < panels * nr; col++)
             {
-                dst.Scales[col] = T.CreateTruncating(WeightCodec.Int8Scale(float.CreateTruncating(dst.Scales[col])));
+                int source = col < n ? nMap[col] : -1;
+                T step = grid.IsEmpty || source < 0 ? T.Zero : grid[source];
+                dst.Scales[col] = step > T.Zero && dst.Scales[col] <= step * T.CreateTruncating(127.5)
+                    ? step
+                    : T.CreateTruncating(WeightCodec.Int8Scale(float.CreateTruncating(dst.Scales[col])));
             }
         }
 

@@ -54,28 +54,37 @@ public sealed class QuantizedLstmImportTests
     }
 
     /// <summary>
-    /// Per-channel, symmetric, full-range weights (each channel reaching ±127) run as int8 on the file's own values: the
-    /// session's per-row scales are the file's, so Int8 is Full up to the products' 16-bit rounding of their inputs.
+    /// 8-bit weights run as int8 on the file's own values — per channel or per tensor, full range or 7-bit
+    /// (<c>reduce_range</c>), int8 or uint8 around a zero point of 128: each row is packed on the file's grid, so Int8 is
+    /// Full up to the products' 16-bit rounding of their inputs. A grid of the session's own (largest weight ÷ 127) moves
+    /// the outputs several times more.
     /// </summary>
-    [Fact]
-    public void FullRangePerChannelWeightsRunAsInt8OnTheFilesValues()
+    [Theory]
+    [InlineData(true, true, false)]
+    [InlineData(true, false, false)]
+    [InlineData(false, false, false)]
+    [InlineData(false, true, false)]
+    [InlineData(true, false, true)]
+    public void EightBitWeightsRunAsInt8OnTheFilesValues(bool perChannel, bool fullRange, bool unsigned)
     {
         int g = 4 * Hidden;
         var rng = new Random(5);
-        int[] FullRange(int k)
+        int[] Levels(int k)
         {
-            var q = Enumerable.Range(0, k * g).Select(_ => rng.Next(-127, 128)).ToArray();
+            int top = fullRange ? 127 : 63;
+            var q = Enumerable.Range(0, k * g).Select(_ => rng.Next(-top, top + 1)).ToArray();
             for (int n = 0; n < g; n++)
             {
-                q[(rng.Next(k) * g) + n] = rng.Next(2) == 0 ? -127 : 127;
+                q[(rng.Next(k) * g) + n] = rng.Next(2) == 0 ? -top : top;
             }
 
-            return q;
+            return unsigned ? q.Select(v => v + 128).ToArray() : q;
         }
 
-        var ws = Enumerable.Range(0, g).Select(_ => 0.001f + (0.005f * rng.NextSingle())).ToArray();
-        var rs = Enumerable.Range(0, g).Select(_ => 0.001f + (0.005f * rng.NextSingle())).ToArray();
-        var bytes = Model(false, true, quantized: true, FullRange(Input), FullRange(Hidden), ws, rs, 0, TestData.Uniform<float>(rng, 2 * g, 0.5));
+        int scales = perChannel ? g : 1;
+        var ws = Enumerable.Range(0, scales).Select(_ => 0.001f + (0.005f * rng.NextSingle())).ToArray();
+        var rs = Enumerable.Range(0, scales).Select(_ => 0.001f + (0.005f * rng.NextSingle())).ToArray();
+        var bytes = Model(false, perChannel, quantized: true, Levels(Input), Levels(Hidden), ws, rs, unsigned ? 128 : 0, TestData.Uniform<float>(rng, 2 * g, 0.5), unsigned: unsigned);
         var inputs = new Dictionary<string, OnnxTensor> { ["X"] = new(TestData.Uniform<float>(rng, Steps * Batch * Input), [Steps, Batch, Input]) };
         var model = OnnxModel.Load(new MemoryStream(bytes));
         float[] Run(WeightFormat format)
@@ -87,6 +96,11 @@ public sealed class QuantizedLstmImportTests
         float[] full = Run(WeightFormat.Full), int8 = Run(WeightFormat.Int8);
         double scale = full.Max(v => Math.Abs((double)v)), diff = full.Zip(int8, (a, b) => Math.Abs((double)a - b)).Max();
         Assert.True(diff <= 2e-4 * scale, $"int8 moved the outputs by {diff:E2} (scale {scale:E2}): the file's values were not kept");
+
+        // The stack read back as one model (forecast, text generate, convert) keeps the grids: W's rows in PyTorch gate order.
+        var grid = model.Rnn.QuantizationGrid("weight_ih_l0");
+        Assert.NotNull(grid);
+        Assert.Equal(perChannel ? ws.Order() : Enumerable.Repeat(ws[0], g), grid.Order());
     }
 
     [Fact]
@@ -106,7 +120,7 @@ public sealed class QuantizedLstmImportTests
     }
 
     /// <summary>A one-node graph: DynamicQuantizeLSTM, or the LSTM of the same weights dequantized here.</summary>
-    private static byte[] Model(bool bidirectional, bool perChannel, bool quantized, int[] wq, int[] rq, float[] ws, float[] rs, int zero, float[] b, bool biasAsInput = false)
+    private static byte[] Model(bool bidirectional, bool perChannel, bool quantized, int[] wq, int[] rq, float[] ws, float[] rs, int zero, float[] b, bool biasAsInput = false, bool? unsigned = null)
     {
         int dirs = bidirectional ? 2 : 1, g = 4 * Hidden;
         var graph = new GraphProto { Name = "g" };
@@ -124,7 +138,7 @@ public sealed class QuantizedLstmImportTests
         graph.Output.Add(Info("Y", DataType.Float, Steps, dirs, Batch, Hidden));
         if (quantized)
         {
-            var type = perChannel ? DataType.Int8 : DataType.Uint8;
+            var type = unsigned ?? !perChannel ? DataType.Uint8 : DataType.Int8;
             long[] scaleDims = perChannel ? [dirs, g] : [dirs];
             var tensors = new[]
             {
