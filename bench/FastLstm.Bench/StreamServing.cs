@@ -55,8 +55,10 @@ public static class StreamServing
 
     private static (string Name, Func<IStreams> Create)[] Engines(RnnModel<float> model, int streams, int maxBatch) =>
     [
-        ("StreamBatcher", () => new Batched(model, streams, maxBatch, synchronous: false)),
-        ("StreamBatcher, synchronous continuations", () => new Batched(model, streams, maxBatch, synchronous: true)),
+        ("StreamBatcher", () => new Batched(model, streams, maxBatch, new StreamBatcherOptions())),
+        ("StreamBatcher, synchronous continuations", () => new Batched(model, streams, maxBatch, new StreamBatcherOptions { AllowSynchronousContinuations = true })),
+        ("StreamBatcher, parallel batches", () => new Batched(model, streams, maxBatch, new StreamBatcherOptions { ParallelBatches = true })),
+        ("StreamBatcher, parallel batches, synchronous continuations", () => new Batched(model, streams, maxBatch, new StreamBatcherOptions { ParallelBatches = true, AllowSynchronousContinuations = true })),
         ($"{Cores} batch-1 sessions", () => new SessionPool(model, streams)),
         ($"{Cores} ONNX Runtime sessions", () => new OnnxPool(model, streams)),
     ];
@@ -130,9 +132,9 @@ public static class StreamServing
         private readonly float[][] _x, _y;
         private long _steps;
 
-        public Batched(RnnModel<float> model, int streams, int maxBatch, bool synchronous)
+        public Batched(RnnModel<float> model, int streams, int maxBatch, StreamBatcherOptions options)
         {
-            _batcher = new StreamBatcher<float>(model, streams, maxBatch, threads: Cores, new StreamBatcherOptions { AllowSynchronousContinuations = synchronous });
+            _batcher = new StreamBatcher<float>(model, streams, maxBatch, threads: Cores, options);
             _streams = Enumerable.Range(0, streams).Select(_ => _batcher.Open()).ToArray();
             _x = Inputs(model, streams);
             _y = Enumerable.Range(0, streams).Select(_ => new float[model.Spec.HiddenSize]).ToArray();

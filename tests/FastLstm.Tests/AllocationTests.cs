@@ -55,12 +55,14 @@ public class AllocationTests
     /// when the engine is idle) and closed-loop StepAsync from many streams, batched on the batcher's thread, continuations
     /// included. Async loops cost a task each, once; the steps beyond a short run must add nothing.
     /// </summary>
-    [Fact]
-    public void StreamBatcherStepsAllocateNothing()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void StreamBatcherStepsAllocateNothing(bool parallelBatches)
     {
         var model = RnnModel<float>.CreateRandom(new RnnSpec(CellType.Lstm, 7, 13, 2), 1);
         const int streams = 8;
-        using var batcher = new StreamBatcher<float>(model, streams, maxBatch: 4, threads: 2);
+        using var batcher = new StreamBatcher<float>(model, streams, maxBatch: 4, threads: 2, new StreamBatcherOptions { ParallelBatches = parallelBatches });
         var open = Enumerable.Range(0, streams).Select(_ => batcher.Open()).ToArray();
         var xs = Enumerable.Range(0, streams).Select(_ => new float[7]).ToArray();
         var ys = Enumerable.Range(0, streams).Select(_ => new float[13]).ToArray();

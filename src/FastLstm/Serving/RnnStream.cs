@@ -29,8 +29,8 @@ public sealed class RnnStream<T> : IDisposable
 
     internal bool Disposed { get; private set; }
 
-    /// <summary>The batch that last took a step of this stream (a batch takes at most one step per stream).</summary>
-    internal long Batch { get; set; }
+    /// <summary>Whether a step of this stream is in a batch being taken or run (guarded by the batcher's lock).</summary>
+    internal bool Running { get; set; }
 
     /// <summary>
     /// Runs one step when a batch takes it: reads <paramref name="x"/> [inputSize], writes the last layer's new h [hidden]

@@ -16,26 +16,25 @@ namespace FastLstm.Serving;
 public sealed class StreamBatcher<T> : IDisposable
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
-    private readonly InferenceSession<T> _session;
+    private readonly Lane[] _lanes;
     private readonly object _gate = new();
-    private readonly Thread _runner;
+    private readonly Thread[] _runners;
     private readonly long _delayTicks;
     private readonly int _stateSize;
 
-    // Every stream's state, [maxStreams, layers, hidden], and a batch's rows in the session's layouts.
+    // Every stream's state, [maxStreams, layers, hidden].
     private readonly T[] _h, _c;
-    private readonly T[] _x, _out, _batchH, _batchC;
 
     // Guarded by _gate: the queue in arrival order (bounded: a batch looks only at it), the steps waiting for room in it,
     // the slots free for Open, whether a batch is running.
     private readonly StepRequest<T>[] _queue;
     private readonly Queue<StepRequest<T>> _waiting = new();
     private readonly int[] _freeSlots;
-    private readonly StepRequest<T>[] _batch;
-    private int _queued, _free;
+    private readonly Lane[] _idle;
+    private int _queued, _free, _idleCount;
     private long _oldest;
     private long _batches;
-    private bool _running, _disposed;
+    private bool _disposed;
 
     /// <param name="model">A unidirectional network (a stream only moves forward).</param>
     /// <param name="maxStreams">Streams open at once.</param>
@@ -58,20 +57,21 @@ public sealed class StreamBatcher<T> : IDisposable
             throw new ArgumentOutOfRangeException(nameof(options), options.MaxQueueDelay, $"options.MaxQueueDelay: expected 0..10 s, got {options.MaxQueueDelay}.");
         }
 
-        _session = new InferenceSession<T>(model, maxBatch, 1, threads, options.Weights);
+        Guard.Range(threads, 1, 1024, nameof(threads), "cores");
+        _lanes = options.ParallelBatches
+            ? [.. Enumerable.Range(0, threads).Select(_ => new Lane(model, maxBatch, 1, options.Weights))]
+            : [new Lane(model, maxBatch, threads, options.Weights)];
+        Threads = threads;
         Options = options;
         MaxStreams = maxStreams;
         var spec = model.Spec;
         _stateSize = spec.Layers * spec.HiddenSize;
         _h = new T[(long)maxStreams * _stateSize];
         _c = spec.HasCellState ? new T[_h.Length] : [];
-        _x = new T[maxBatch * spec.InputSize];
-        _out = new T[maxBatch * spec.HiddenSize];
-        _batchH = new T[maxBatch * _stateSize];
-        _batchC = spec.HasCellState ? new T[_batchH.Length] : [];
         int capacity = options.QueueCapacity > 0 ? options.QueueCapacity : (int)Math.Min(2L * maxStreams, 1 << 24);
         _queue = new StepRequest<T>[capacity];
-        _batch = new StepRequest<T>[maxBatch];
+        _idle = [.. _lanes];
+        _idleCount = _lanes.Length;
         _freeSlots = new int[maxStreams];
         for (int slot = 0; slot < maxStreams; slot++)
         {
@@ -80,21 +80,24 @@ public sealed class StreamBatcher<T> : IDisposable
 
         _free = maxStreams;
         _delayTicks = (long)(options.MaxQueueDelay.TotalSeconds * Stopwatch.Frequency);
-        _runner = new Thread(RunBatches) { IsBackground = true, Name = "FastLstm stream batcher" };
-        _runner.Start();
+        _runners = [.. _lanes.Select((_, i) => new Thread(RunBatches) { IsBackground = true, Name = $"FastLstm stream batcher {i}" })];
+        foreach (var runner in _runners)
+        {
+            runner.Start();
+        }
     }
 
     /// <summary>The network every stream runs.</summary>
-    public RnnModel<T> Model => _session.Model;
+    public RnnModel<T> Model => _lanes[0].Session.Model;
 
     /// <summary>Streams open at once.</summary>
     public int MaxStreams { get; }
 
     /// <summary>Most steps in one batch.</summary>
-    public int MaxBatch => _session.MaxBatch;
+    public int MaxBatch => _lanes[0].Session.MaxBatch;
 
-    /// <summary>Cores each batch uses.</summary>
-    public int Threads => _session.Threads;
+    /// <summary>Cores the batches use: each batch all of them, or one each with <see cref="StreamBatcherOptions.ParallelBatches"/>.</summary>
+    public int Threads { get; }
 
     /// <summary>The options the batcher was made with.</summary>
     public StreamBatcherOptions Options { get; }
@@ -190,18 +193,21 @@ public sealed class StreamBatcher<T> : IDisposable
             }
 
             Monitor.PulseAll(_gate);
-            while (_running)
+            while (_idleCount < _lanes.Length)
             {
                 Monitor.Wait(_gate);
             }
         }
 
-        if (Thread.CurrentThread != _runner)
+        foreach (var runner in _runners.Where(r => r != Thread.CurrentThread))
         {
-            _runner.Join();
+            runner.Join();
         }
 
-        _session.Dispose();
+        foreach (var lane in _lanes)
+        {
+            lane.Session.Dispose();
+        }
     }
 
     /// <summary>
@@ -210,6 +216,7 @@ public sealed class StreamBatcher<T> : IDisposable
     /// </summary>
     internal void Submit(StepRequest<T> request)
     {
+        Lane lane;
         lock (_gate)
         {
             if (_disposed || request.Stream.Disposed)
@@ -224,7 +231,9 @@ public sealed class StreamBatcher<T> : IDisposable
                 return;
             }
 
-            if (_running || _queued > 0 || _delayTicks > 0)
+            // Only a wholly idle engine runs a step on its caller's thread: with parallel batches a step that ran alone on a
+            // free lane whenever one was free would keep the batches at one row.
+            if (_idleCount < _lanes.Length || _queued > 0 || _delayTicks > 0 || request.Stream.Running)
             {
                 if (_queued == 0)
                 {
@@ -232,7 +241,7 @@ public sealed class StreamBatcher<T> : IDisposable
                 }
 
                 _queue[_queued++] = request;
-                if (!_running)
+                if (_idleCount > 0)
                 {
                     Monitor.Pulse(_gate);
                 }
@@ -246,12 +255,13 @@ public sealed class StreamBatcher<T> : IDisposable
                 return;
             }
 
-            _batch[0] = request;
+            lane = _idle[--_idleCount];
+            lane.Batch[0] = request;
+            request.Stream.Running = true;
             _batches++;
-            _running = true;
         }
 
-        Run(1);
+        Run(lane, 1);
     }
 
     /// <summary>Marks a stream closed and ends its waiting steps; false if it was closed already.</summary>
@@ -375,23 +385,26 @@ public sealed class StreamBatcher<T> : IDisposable
         request.Release();
     }
 
-    /// <summary>The batcher's thread: runs what is queued whenever no batch is running.</summary>
+    /// <summary>A batcher thread: runs what is queued whenever a lane is idle.</summary>
     private void RunBatches()
     {
+        bool blocked = false;
         while (true)
         {
+            Lane lane;
             int n;
             lock (_gate)
             {
-                while (!_disposed && (_running || _queued == 0 || !Due()))
+                while (!_disposed && (blocked || _idleCount == 0 || _queued == 0 || !Due()))
                 {
-                    if (!_running && _queued > 0)
+                    if (!blocked && _idleCount > 0 && _queued > 0)
                     {
                         Monitor.Wait(_gate, TimeSpan.FromTicks(Math.Max(1, (_oldest + _delayTicks - Stopwatch.GetTimestamp()) * TimeSpan.TicksPerSecond / Stopwatch.Frequency)));
                     }
                     else
                     {
                         Monitor.Wait(_gate);
+                        blocked = false;
                     }
                 }
 
@@ -400,42 +413,45 @@ public sealed class StreamBatcher<T> : IDisposable
                     return;
                 }
 
-                n = Take();
+                lane = _idle[--_idleCount];
+                n = Take(lane);
                 if (n == 0)
                 {
+                    // Every queued step belongs to a stream whose previous step is still running: wait for a lane to finish.
+                    _idle[_idleCount++] = lane;
+                    blocked = _queued > 0;
                     continue;
                 }
-
-                _running = true;
             }
 
-            Run(n);
+            Run(lane, n);
         }
     }
 
     /// <summary>Whether the queue should run now: no delay asked for, a full batch waiting, or the oldest step waited long enough.</summary>
     private bool Due() =>
-        _delayTicks == 0 || _queued >= _batch.Length || Stopwatch.GetTimestamp() - _oldest >= _delayTicks;
+        _delayTicks == 0 || _queued >= MaxBatch || Stopwatch.GetTimestamp() - _oldest >= _delayTicks;
 
     /// <summary>
-    /// Moves the oldest steps into the batch, one per stream, up to <see cref="MaxBatch"/>; a stream's later steps keep
-    /// their place for the next batch, and cancelled steps leave the queue. Under <see cref="_gate"/>.
+    /// Moves the oldest steps into the lane's batch, one per stream, up to <see cref="MaxBatch"/>: a stream whose step is
+    /// in this batch or in one running keeps its later steps queued, in place; cancelled steps leave the queue. Under
+    /// <see cref="_gate"/>.
     /// </summary>
-    private int Take()
+    private int Take(Lane lane)
     {
-        long batch = ++_batches;
+        _batches++;
         int n = 0, kept = 0, left = 0, i = 0;
-        for (; i < _queued && n < _batch.Length; i++)
+        for (; i < _queued && n < lane.Batch.Length; i++)
         {
             var request = _queue[i];
-            if (request.Stream.Batch == batch)
+            if (request.Stream.Running)
             {
                 _queue[kept++] = request;
             }
             else if (request.TryClaim())
             {
-                request.Stream.Batch = batch;
-                _batch[n++] = request;
+                request.Stream.Running = true;
+                lane.Batch[n++] = request;
                 left++;
             }
             else
@@ -473,28 +489,30 @@ public sealed class StreamBatcher<T> : IDisposable
     /// and new state go back. A step whose own memory failed ends with that error, untouched; a batch that failed ends all
     /// its steps with the error and leaves every state as it was.
     /// </summary>
-    private void Run(int n)
+    private void Run(Lane lane, int n)
     {
+        var batch = lane.Batch;
+        T[] x = lane.X, output = lane.Output, batchH = lane.H, batchC = lane.C;
         var spec = Model.Spec;
         int inputs = spec.InputSize, hidden = spec.HiddenSize, layers = spec.Layers;
         bool hasC = spec.HasCellState;
         for (int i = 0; i < n; i++)
         {
-            var request = _batch[i];
+            var request = batch[i];
             try
             {
-                request.Input.Span.CopyTo(_x.AsSpan(i * inputs, inputs));
+                request.Input.Span.CopyTo(x.AsSpan(i * inputs, inputs));
             }
             catch (Exception e)
             {
                 request.Failure = e;
-                _x.AsSpan(i * inputs, inputs).Clear();
+                x.AsSpan(i * inputs, inputs).Clear();
             }
 
-            Gather(_h, _batchH, request.Stream.Slot, i, n, layers, hidden);
+            Gather(_h, batchH, request.Stream.Slot, i, n, layers, hidden);
             if (hasC)
             {
-                Gather(_c, _batchC, request.Stream.Slot, i, n, layers, hidden);
+                Gather(_c, batchC, request.Stream.Slot, i, n, layers, hidden);
             }
         }
 
@@ -503,7 +521,7 @@ public sealed class StreamBatcher<T> : IDisposable
         {
             BatchStarting?.Invoke(n);
             int state = n * _stateSize;
-            _session.Step(_x.AsSpan(0, n * inputs), n, _out.AsSpan(0, n * hidden), _batchH.AsSpan(0, state), hasC ? _batchC.AsSpan(0, state) : default);
+            lane.Session.Step(x.AsSpan(0, n * inputs), n, output.AsSpan(0, n * hidden), batchH.AsSpan(0, state), hasC ? batchC.AsSpan(0, state) : default);
         }
         catch (Exception e)
         {
@@ -512,7 +530,7 @@ public sealed class StreamBatcher<T> : IDisposable
 
         for (int i = 0; failure is null && i < n; i++)
         {
-            var request = _batch[i];
+            var request = batch[i];
             if (request.Failure is not null)
             {
                 continue;
@@ -520,8 +538,8 @@ public sealed class StreamBatcher<T> : IDisposable
 
             try
             {
-                var output = request.Output.Span;
-                _out.AsSpan(i * hidden, output.Length).CopyTo(output);
+                var destination = request.Output.Span;
+                output.AsSpan(i * hidden, destination.Length).CopyTo(destination);
             }
             catch (Exception e)
             {
@@ -529,24 +547,33 @@ public sealed class StreamBatcher<T> : IDisposable
                 continue;
             }
 
-            Scatter(_batchH, _h, request.Stream.Slot, i, n, layers, hidden);
+            Scatter(batchH, _h, request.Stream.Slot, i, n, layers, hidden);
             if (hasC)
             {
-                Scatter(_batchC, _c, request.Stream.Slot, i, n, layers, hidden);
+                Scatter(batchC, _c, request.Stream.Slot, i, n, layers, hidden);
+            }
+        }
+
+        // The streams leave the running batch before their callers wake, so a step issued at once may join the next batch.
+        lock (_gate)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                batch[i].Stream.Running = false;
             }
         }
 
         for (int i = 0; i < n; i++)
         {
-            var request = _batch[i];
-            _batch[i] = null!;
+            var request = batch[i];
+            batch[i] = null!;
             request.Complete(failure ?? request.Failure);
             request.Release();
         }
 
         lock (_gate)
         {
-            _running = false;
+            _idle[_idleCount++] = lane;
             if (_queued > 0 || _disposed)
             {
                 Monitor.PulseAll(_gate);
@@ -569,5 +596,21 @@ public sealed class StreamBatcher<T> : IDisposable
         {
             batch.AsSpan((l * n + row) * hidden, hidden).CopyTo(states.AsSpan(slot * _stateSize + l * hidden, hidden));
         }
+    }
+
+    /// <summary>One engine and its batch buffers: a batch runs on a lane; with parallel batches each core has one.</summary>
+    private sealed class Lane(RnnModel<T> model, int maxBatch, int threads, WeightFormat weights)
+    {
+        public InferenceSession<T> Session { get; } = new(model, maxBatch, 1, threads, weights);
+
+        public StepRequest<T>[] Batch { get; } = new StepRequest<T>[maxBatch];
+
+        public T[] X { get; } = new T[maxBatch * model.Spec.InputSize];
+
+        public T[] Output { get; } = new T[maxBatch * model.Spec.HiddenSize];
+
+        public T[] H { get; } = new T[maxBatch * model.Spec.Layers * model.Spec.HiddenSize];
+
+        public T[] C { get; } = model.Spec.HasCellState ? new T[maxBatch * model.Spec.Layers * model.Spec.HiddenSize] : [];
     }
 }

@@ -27,6 +27,14 @@ public sealed record StreamBatcherOptions
     /// </summary>
     public bool AllowSynchronousContinuations { get; init; }
 
+    /// <summary>
+    /// Whether up to <c>threads</c> batches run at once, one core each, instead of every batch split over all <c>threads</c>
+    /// cores. False (the default): a lone stream's step uses every core, the least latency. True: no core waits for
+    /// another between the phases of a step — more steps per second when many streams are ready (measured 1.35–1.74×
+    /// at 64 rows, H = 256, 2 cores) — while a lone stream's step runs on one core.
+    /// </summary>
+    public bool ParallelBatches { get; init; }
+
     /// <summary>How the batcher's engine stores the weights (compressed formats for <see cref="float"/> only).</summary>
     public WeightFormat Weights { get; init; } = WeightFormat.Full;
 }

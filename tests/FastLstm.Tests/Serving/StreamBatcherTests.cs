@@ -50,6 +50,41 @@ public class StreamBatcherTests
         }
     }
 
+    /// <summary>
+    /// Batches running at once, one core each: every stream still matches its sequence run alone, and a stream's steps
+    /// issued together from its own task (so several lanes could take them) still run in order.
+    /// </summary>
+    [Theory]
+    [InlineData(CellType.Lstm)]
+    [InlineData(CellType.GruResetBefore)]
+    public async Task ParallelBatchesKeepEveryStreamsOrderAndOutputs(CellType cell)
+    {
+        var model = RnnModel<float>.CreateRandom(new RnnSpec(cell, 4, 10, 2), 23);
+        const int streams = 24;
+        var inputs = Sequences(model.Spec, streams, seed: 24);
+        using var batcher = new StreamBatcher<float>(model, streams, maxBatch: 4, threads: 2, new StreamBatcherOptions { ParallelBatches = true });
+        int inputSize = model.Spec.InputSize, hidden = model.Spec.HiddenSize;
+        var outputs = await Task.WhenAll(inputs.Select((x, s) => Task.Run(async () =>
+        {
+            using var stream = batcher.Open();
+            var y = new float[Steps * hidden];
+            var pending = new List<Task>();
+            for (int t = 0; t < Steps; t++)
+            {
+                pending.Add(stream.StepAsync(x.AsMemory(t * inputSize, inputSize), y.AsMemory(t * hidden, hidden)).AsTask());
+            }
+
+            await Task.WhenAll(pending);
+            return y;
+        })));
+        for (int s = 0; s < streams; s++)
+        {
+            AssertClose(Alone(model, inputs[s]), outputs[s]);
+        }
+
+        Assert.Equal(2, batcher.Threads);
+    }
+
     /// <summary>The blocking Step from many threads, the engine at one thread.</summary>
     [Fact]
     public void BlockingStepsMatchTheSequencesRunAlone()
