@@ -31,6 +31,9 @@ public static class Cluster
         return host;
     }
 
+    /// <summary>Characters the model reads one-hot (its input size).</summary>
+    public static int InputSize(string model) => FastLstm.Training.ModelFile.Load<float>(model).Network.Spec.InputSize;
+
     public static async Task<IHost> StartClientAsync(int silos, CancellationToken cancellationToken)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });

@@ -14,7 +14,7 @@ public static class OrleansProgram
 {
     public static async Task<int> Main(string[] args)
     {
-        var model = new Option<FileInfo>("--model") { Description = "FastLstm model file or ONNX file (default: the Genesis model).", DefaultValueFactory = _ => new FileInfo(Path.Combine(AppContext.BaseDirectory, "genesis.model")) };
+        var model = new Option<FileInfo>("--model") { Description = "A character model written by 'fastlstm text train' (default: the Genesis model); the load sends it one-hot characters.", DefaultValueFactory = _ => new FileInfo(Path.Combine(AppContext.BaseDirectory, "genesis.model")) };
         var storage = new Option<DirectoryInfo>("--storage") { Description = "Folder the streams' states are stored in (shared by the silos).", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine(Path.GetTempPath(), "fastlstm-orleans")) };
         var saveEvery = new Option<string>("--save-every") { Description = "Steps between state writes (run: a comma-separated list).", DefaultValueFactory = _ => "1" };
         var instance = new Option<int>("--instance") { Description = "Silo number: 0 is the primary; silo N listens on 11111+N, gateway 30000+N.", DefaultValueFactory = _ => 0 };
@@ -39,11 +39,12 @@ public static class OrleansProgram
             await host.StopAsync(CancellationToken.None);
         });
 
-        var load = new Command("load", "Drive a running cluster with closed-loop streams.") { silos, streams, seconds };
+        var load = new Command("load", "Drive a running cluster with closed-loop streams.") { model, silos, streams, seconds };
         load.SetAction(async (parse, cancel) =>
         {
             using var client = await Cluster.StartClientAsync(int.Parse(parse.GetValue(silos)!, CultureInfo.InvariantCulture), cancel);
-            var r = await Cluster.LoadAsync(client.Services.GetRequiredService<IGrainFactory>(), 60, parse.GetValue(streams), parse.GetValue(seconds), $"load-{Guid.NewGuid():N}-", cancel);
+            int inputs = Cluster.InputSize(parse.GetValue(model)!.FullName);
+            var r = await Cluster.LoadAsync(client.Services.GetRequiredService<IGrainFactory>(), inputs, parse.GetValue(streams), parse.GetValue(seconds), $"load-{Guid.NewGuid():N}-", cancel);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{parse.GetValue(streams)} streams: {r.StepsPerSecond:F0} steps/s, p50 {r.P50 / 1e3:F2} ms, p99 {r.P99 / 1e3:F2} ms"));
         });
 
@@ -51,7 +52,7 @@ public static class OrleansProgram
         run.SetAction(async (parse, cancel) =>
         {
             string path = parse.GetValue(model)!.FullName;
-            int inputs = FastLstm.Training.ModelFile.Load<float>(path).Network.Spec.InputSize;
+            int inputs = Cluster.InputSize(path);
             Console.WriteLine($"{Environment.ProcessorCount} cores shared by every silo and the client; {parse.GetValue(streams)} closed-loop streams of {Path.GetFileName(path)}, {parse.GetValue(threads)} engine thread(s) a silo");
             Console.WriteLine("| silos | state written every | steps/s | p50 ms | p99 ms |");
             Console.WriteLine("|---|---|---|---|---|");

@@ -14,7 +14,7 @@ public static class ServingProgram
         var model = new Option<FileInfo>("--model") { Description = "Character model written by 'fastlstm text train' (default: the Genesis model beside the sample).", DefaultValueFactory = _ => new FileInfo(Path.Combine(AppContext.BaseDirectory, "genesis.model")) };
         var port = new Option<int>("--port") { Description = "Loopback port (0: any free one).", DefaultValueFactory = _ => 5000 };
         var maxStreams = new Option<int>("--max-streams") { Description = "Connections served at once.", DefaultValueFactory = _ => 4096 };
-        var threads = new Option<int>("--threads") { Description = "Cores the batched engine uses (the sockets need the rest: 1 measured best on 2 cores).", DefaultValueFactory = _ => 1 };
+        var threads = new Option<int>("--threads") { Description = "Cores the batched engine uses (the sockets need the rest: 1 measured best on 2 cores).", DefaultValueFactory = _ => new ServerOptions().Threads };
         var url = new Option<Uri?>("--url") { Description = "A running server's ws://127.0.0.1:PORT/streams; without it the command starts its own." };
         var connections = new Option<string>("--connections") { Description = $"Comma-separated client counts, each 1..{LoadGenerator.MaxConnections}.", DefaultValueFactory = _ => "1,256,1024" };
         var seconds = new Option<double>("--seconds") { Description = "Measured seconds per count (after a warm-up).", DefaultValueFactory = _ => 10 };

@@ -7,8 +7,8 @@ namespace FastLstm.Serving;
 /// Serves many streams with one engine: each <see cref="RnnStream{T}"/> keeps its recurrent state here, and the steps
 /// the streams issue are gathered into batches of up to <see cref="MaxBatch"/> rows — at most one step per stream each —
 /// that run as one batched <see cref="InferenceSession{T}.Step(ReadOnlySpan{T}, int, Span{T}, Span{T}, Span{T})"/>, so the weights are read once for many streams. A step
-/// that finds the engine idle runs at once on its caller's thread; otherwise it waits for the batch after the running one,
-/// which the batcher's own thread runs. Every stream's outputs equal its sequence run alone through
+/// that finds the engine idle runs at once on its caller's thread; otherwise it waits for a later batch, which one of the
+/// batcher's threads runs (one per lane: a single one, or one per core with <see cref="StreamBatcherOptions.ParallelBatches"/>). Every stream's outputs equal its sequence run alone through
 /// <see cref="InferenceSession{T}.Forward(ReadOnlySpan{T}, int, int, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, Span{T}, ReadOnlySpan{int})"/> (float rounding only). Nothing is allocated per step once each stream has
 /// run a step (cancellable steps excepted: registering a token allocates).
 /// </summary>
@@ -26,7 +26,7 @@ public sealed class StreamBatcher<T> : IDisposable
     private readonly T[] _h, _c;
 
     // Guarded by _gate: the queue in arrival order (bounded: a batch looks only at it), the steps waiting for room in it,
-    // the slots free for Open, whether a batch is running.
+    // the slots free for Open, the lanes with no batch running.
     private readonly StepRequest<T>[] _queue;
     private readonly Queue<StepRequest<T>> _waiting = new();
     private readonly int[] _freeSlots;
@@ -39,7 +39,7 @@ public sealed class StreamBatcher<T> : IDisposable
     /// <param name="model">A unidirectional network (a stream only moves forward).</param>
     /// <param name="maxStreams">Streams open at once.</param>
     /// <param name="maxBatch">Most steps in one batch.</param>
-    /// <param name="threads">Cores each batch may use.</param>
+    /// <param name="threads">Cores the batcher uses: every batch split over all of them, or one each with <see cref="StreamBatcherOptions.ParallelBatches"/>.</param>
     /// <param name="options">Batching and weight options; null means the defaults.</param>
     public StreamBatcher(RnnModel<T> model, int maxStreams, int maxBatch = 64, int threads = 1, StreamBatcherOptions? options = null)
     {

@@ -74,10 +74,10 @@ public class ServerTests
     public async Task TheLoadGeneratorMeasuresARunningServer()
     {
         await using var server = await CharacterServer.StartAsync(Model(), new ServerOptions());
-        var result = await LoadGenerator.RunAsync(server.Address, 8, TimeSpan.FromSeconds(0.5), "abcabc dd ee");
+        // Two seconds measured (after one of warm-up): other test classes run beside this one and can hold the cores a while.
+        var result = await LoadGenerator.RunAsync(server.Address, 8, TimeSpan.FromSeconds(2), "abcabc dd ee");
         Assert.Equal(8, result.Connections);
-        Assert.True(result.Steps > 0 && result.StepsPerSecond > 0);
-        Assert.True(result.P50 > 0 && result.P99 >= result.P50);
+        Assert.True(result.Steps > 0 && result.StepsPerSecond > 0 && result.P50 > 0 && result.P99 >= result.P50, $"measured {result}");
         await Assert.ThrowsAsync<ArgumentException>(() => LoadGenerator.RunAsync(new Uri("ws://example.com/streams"), 1, TimeSpan.FromSeconds(1), "a"));
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => LoadGenerator.RunAsync(server.Address, LoadGenerator.MaxConnections + 1, TimeSpan.FromSeconds(1), "a"));
     }

@@ -26,11 +26,7 @@ public class StreamBatcherTests
         const int streams = 13;
         var inputs = Sequences(model.Spec, streams, seed: 4);
         using var batcher = new StreamBatcher<float>(model, streams, maxBatch: 4, threads: 2, new StreamBatcherOptions { MaxQueueDelay = TimeSpan.FromMilliseconds(20) });
-        var outputs = await Task.WhenAll(inputs.Select(x => Task.Run(() => RunAsync(batcher, x))));
-        for (int s = 0; s < streams; s++)
-        {
-            AssertClose(Alone(model, inputs[s]), outputs[s]);
-        }
+        await AssertConcurrentStreamsMatch(batcher, inputs);
 
         Assert.True(batcher.Batches < streams * Steps, $"{batcher.Batches} batches for {streams * Steps} steps: no step shared a batch");
     }
@@ -43,11 +39,7 @@ public class StreamBatcherTests
         const int streams = 24;
         var inputs = Sequences(model.Spec, streams, seed: 22);
         using var batcher = new StreamBatcher<float>(model, streams, maxBatch: 8, threads: 2, new StreamBatcherOptions { AllowSynchronousContinuations = true });
-        var outputs = await Task.WhenAll(inputs.Select(x => Task.Run(() => RunAsync(batcher, x))));
-        for (int s = 0; s < streams; s++)
-        {
-            AssertClose(Alone(model, inputs[s]), outputs[s]);
-        }
+        await AssertConcurrentStreamsMatch(batcher, inputs);
     }
 
     /// <summary>
@@ -373,6 +365,16 @@ public class StreamBatcherTests
         Assert.Equal("output", Assert.Throws<ArgumentException>(() => { _ = stream.StepAsync(new float[2], new float[4]); }).ParamName);
         Assert.Equal("h", Assert.Throws<ArgumentException>(() => stream.ReadState(new float[2])).ParamName);
         Assert.Equal("c", Assert.Throws<ArgumentException>(() => stream.WriteState(new float[3], new float[3])).ParamName);
+    }
+
+    /// <summary>Each sequence through its own stream, all streams stepped from concurrent tasks, equal to it run alone.</summary>
+    private static async Task AssertConcurrentStreamsMatch(StreamBatcher<float> batcher, float[][] inputs)
+    {
+        var outputs = await Task.WhenAll(inputs.Select(x => Task.Run(() => RunAsync(batcher, x))));
+        for (int s = 0; s < inputs.Length; s++)
+        {
+            AssertClose(Alone(batcher.Model, inputs[s]), outputs[s]);
+        }
     }
 
     private static float[][] Sequences(RnnSpec spec, int count, int seed)
