@@ -5,12 +5,13 @@ namespace FastLstm.Tests;
 /// <summary>
 /// Sessions with compressed weights against the ideal: a double session of a model whose packed weight matrices hold the
 /// ideally rounded values (bfloat16 to nearest even; int8 per row, the largest magnitude at 127), so what remains is float
-/// rounding — and, for int8, the products' rounding of their inputs to 16 bits (GemmTests holds the int8 product to
-/// that exactly) — for every cell, stacked and bidirectional, ragged, Forward and Step, at every width and thread count.
+/// rounding — and, for int8, the products' rounding of their inputs to 7 bits per row, which GemmTests holds exactly and
+/// which moves these outputs by up to 2e-2 — for every cell, stacked and bidirectional, ragged, Forward and Step, at
+/// every width and thread count.
 /// </summary>
 public class CompressedWeightsTests
 {
-    private static double Tolerance(WeightFormat format) => format == WeightFormat.Int8 ? 1e-4 : 2e-5;
+    private static double Tolerance(WeightFormat format) => format == WeightFormat.Int8 ? 4e-2 : 2e-5;
 
     public static TheoryData<CellType, bool, WeightFormat> Cases()
     {
@@ -54,8 +55,9 @@ public class CompressedWeightsTests
                 session.Forward(x, batch, steps, y, lengths: lengths);
                 double err = Error(y, expected);
                 Assert.True(err < Tolerance(format), $"{format} {bits}-bit, {threads} thread(s): relative error {err:E2} from the rounded model");
-                // The session did round: Full is as far from the rounded model as the format's precision.
-                Assert.True(Error(full, expected) > 10 * err + 1e-5, $"{format}: Full is as close to the rounded model as {format}");
+                // The session did round: Full is as far from the rounded model as the format's precision (int8's rounding of
+                // the activations outweighs its weights').
+                Assert.True(format == WeightFormat.Int8 || Error(full, expected) > 10 * err + 1e-5, $"{format}: Full is as close to the rounded model as {format}");
             }
         }
     }

@@ -123,8 +123,8 @@ public unsafe class GemmTests
     /// <summary>
     /// A B packed as bfloat16 or int8 gives the product with the ideally rounded weights — bfloat16 to nearest even; int8
     /// per column, the largest magnitude at 127 — up to float rounding, at every width, in every path (GEMV, tiles, edges,
-    /// K blocks, accumulate). Int8 products also round A to int16 per row and K block (largest magnitude at 32767), and so
-    /// does the reference here. The rounding is computed here independently of the packer's.
+    /// K blocks, accumulate). Int8 products also round A to 7 bits around a zero point per row and K block, and so does
+    /// the reference here. The rounding is computed here independently of the packer's.
     /// </summary>
     [Theory]
     [MemberData(nameof(CompressedShapes))]
@@ -165,7 +165,10 @@ public unsafe class GemmTests
         }
     }
 
-    /// <summary>A [m, k] with each row's values in each K block of <paramref name="kc"/> rounded to int16 steps of max / 32767.</summary>
+    /// <summary>
+    /// A [m, k] with each row's values in each K block of <paramref name="kc"/> rounded to 7-bit levels around a zero
+    /// point: the range [min(0, min), max(0, max)] in 127 steps, 0 on a level.
+    /// </summary>
     private static float[] Quantized(float[] a, int m, int k, int kc)
     {
         var r = new float[a.Length];
@@ -174,15 +177,18 @@ public unsafe class GemmTests
             for (int p0 = 0; p0 < k; p0 += kc)
             {
                 var block = a.AsSpan((i * k) + p0, Math.Min(kc, k - p0));
-                float max = 0;
+                float min = 0, max = 0;
                 foreach (float v in block)
                 {
-                    max = Math.Max(max, Math.Abs(v));
+                    min = Math.Min(min, v);
+                    max = Math.Max(max, v);
                 }
 
+                float inverse = 127f / (max - min), zero = MathF.Round(-min * inverse), step = (max - min) / 127f;
                 for (int p = 0; p < block.Length; p++)
                 {
-                    r[(i * k) + p0 + p] = (float)(Math.Round((double)block[p] / max * 32767, MidpointRounding.ToEven) * (max / 32767.0));
+                    float level = Math.Clamp(MathF.Round(MathF.FusedMultiplyAdd(block[p], inverse, zero)), 0, 127);
+                    r[(i * k) + p0 + p] = (float)((level - zero) * (double)step);
                 }
             }
         }

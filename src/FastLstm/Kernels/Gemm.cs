@@ -26,11 +26,17 @@ internal readonly unsafe struct PackedB<T>(byte* data, T* scales, int k, int nr,
     public readonly int NR = nr;
     public readonly WeightFormat Format = format;
 
-    /// <summary>Bytes per column of a panel row (int8's rows hold k in pairs: <see cref="Int8Panel{T}"/>).</summary>
-    public static int BytesOf(WeightFormat format) => format switch { WeightFormat.BFloat16 or WeightFormat.Int8 => 2, _ => sizeof(T) };
+    /// <summary>Depth of the GEMM's K blocks, which int8 panels follow with their column sums.</summary>
+    public const int KBlock = 512;
 
-    /// <summary>Rows of each panel: K, or for int8 its pairs of k.</summary>
-    public static int RowsOf(int k, WeightFormat format) => format == WeightFormat.Int8 ? (k + 1) / 2 : k;
+    /// <summary>Bytes per column of a panel row (int8's rows hold k in quads: <see cref="Int8Panel{T}"/>).</summary>
+    public static int BytesOf(WeightFormat format) => format switch { WeightFormat.BFloat16 => 2, WeightFormat.Int8 => 4, _ => sizeof(T) };
+
+    /// <summary>Rows of each panel: K, or for int8 its quads of k and a row of sums per K block.</summary>
+    public static int RowsOf(int k, WeightFormat format) => format == WeightFormat.Int8 ? ((k + 3) / 4) + ((k + KBlock - 1) / KBlock) : k;
+
+    /// <summary>Rows of each panel before the K block that starts at k = <paramref name="pc"/> (a multiple of <see cref="KBlock"/>).</summary>
+    public static int RowsBefore(int pc, WeightFormat format) => format == WeightFormat.Int8 ? (pc / 4) + (pc / KBlock) : pc;
 
     /// <summary>The panels from the one holding <paramref name="column"/> (a multiple of NR) on.</summary>
     public PackedB<T> FromColumn(int column) =>
@@ -128,8 +134,8 @@ internal abstract unsafe class Gemm<T>
 
     public int EdgeLength => MR * NR;
 
-    /// <summary>Elements (T) of the scratch an int8 product quantizes an A block into: MC rows of KC int16, and their scales.</summary>
-    public int QuantizedLength => (MC * KC / 2) + MC;
+    /// <summary>Elements (T) of the scratch an int8 product quantizes an A block into: MC rows of KC bytes, their scales and zero points.</summary>
+    public int QuantizedLength => (MC * KC / 4) + (2 * MC);
 
     /// <summary>The kernel for vectors of <paramref name="bits"/> bits.</summary>
     public static Gemm<T> For(int bits) => bits switch
@@ -160,7 +166,6 @@ internal abstract unsafe class Gemm<T>
         where TW : struct, IPanelFormat<T>
     {
         int k = kMap.Length, n = nMap.Length, nr = NR, panels = Panels(n), lanes = Lanes;
-        int rows = (k + TW.KStep - 1) / TW.KStep;
         if (TW.Scaled)
         {
             new Span<T>(dst.Scales, panels * nr).Clear();
@@ -182,10 +187,12 @@ internal abstract unsafe class Gemm<T>
             }
         }
 
+        long panelBytes = (long)PackedB<T>.RowsOf(k, dst.Format) * nr * TW.Bytes;
+        int padded = (k + TW.KStep - 1) / TW.KStep * TW.KStep;
         for (int j = 0; j < panels; j++)
         {
-            byte* panel = dst.Data + ((long)j * rows * nr * TW.Bytes);
-            for (int p = 0; p < rows * TW.KStep; p++)
+            byte* panel = dst.Data + (j * panelBytes);
+            for (int p = 0; p < padded; p++)
             {
                 int row = p < k ? kMap[p] : -1;
                 for (int c = 0; c < nr; c++)
@@ -194,6 +201,36 @@ internal abstract unsafe class Gemm<T>
                     T v = row < 0 || source < 0 ? T.Zero : src[transposed ? (source * ld) + row : (row * ld) + source];
                     TW.Pack(panel, p, c, nr, lanes, v, TW.Scaled ? dst.Scales[col] : T.Zero);
                 }
+            }
+
+            if (TW.Scaled)
+            {
+                ColumnSums(panel, padded, nr);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Writes each K block's row of column sums of an int8 panel (<see cref="Int8Panel{T}"/>) after the block's quads: the
+    /// kernels subtract the activations' zero point times it. Exact as floats: at most 512 · 127.
+    /// </summary>
+    private static void ColumnSums(byte* panel, int padded, int nr)
+    {
+        for (int pc = 0; pc < padded; pc += PackedB<T>.KBlock)
+        {
+            int quads = Math.Min(PackedB<T>.KBlock, padded - pc) / 4;
+            sbyte* block = (sbyte*)panel + ((long)PackedB<T>.RowsBefore(pc, WeightFormat.Int8) * 4 * nr);
+            float* sums = (float*)(block + ((long)quads * 4 * nr));
+            for (int c = 0; c < nr; c++)
+            {
+                int sum = 0;
+                for (int q = 0; q < quads; q++)
+                {
+                    sbyte* w = block + ((long)q * 4 * nr) + (4 * c);
+                    sum += w[0] + w[1] + w[2] + w[3];
+                }
+
+                sums[c] = sum;
             }
         }
     }

@@ -24,7 +24,7 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
 
     private static int Width => TV.TileVectors * TV.Count;
 
-    private const int Depth = 512;
+    private const int Depth = PackedB<T>.KBlock;
 
     private Gemm()
     {
@@ -75,14 +75,14 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
     }
 
     // The K blocks of a product whose B is stored as TW (a row-major B is always full precision, packed block by block).
-    // For int8, each block of A's rows is first quantized to int16 (Quantize) and the kernels read that instead; int8 B
+    // For int8, each block of A's rows is first quantized to bytes (Quantize) and the kernels read that instead; int8 B
     // only serves inference's forward products, whose A is row-major.
     private static void Blocks<TW>(int m, int n, int k, in MatA<T> a, in MatB<T> b, T* c, int ldc, bool accumulate, in GemmScratch<T> s, int blocks, int blockStride)
         where TW : struct, IPanelFormat<T>
     {
         int nr = Width, kcMax = Depth, mcMax = BlockRows;
         T* scales = b.Panels.Scales;
-        T* rowScales = s.Quantized + (mcMax * kcMax / 2);
+        T* rowScales = s.Quantized + (mcMax * kcMax / 4);
         for (int pc = 0; pc < k; pc += kcMax)
         {
             int kc = Math.Min(kcMax, k - pc), steps = (kc + TW.KStep - 1) / TW.KStep;
@@ -91,7 +91,7 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
             long panelStride;
             if (b.IsPacked)
             {
-                bBase = b.Panels.Data + ((long)(pc / TW.KStep) * nr * TW.Bytes);
+                bBase = b.Panels.Data + ((long)PackedB<T>.RowsBefore(pc, b.Format) * nr * TW.Bytes);
                 panelStride = (long)PackedB<T>.RowsOf(k, b.Format) * nr * TW.Bytes;
             }
             else
@@ -154,37 +154,43 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
     }
 
     /// <summary>
-    /// Rows [0, <paramref name="rows"/>) of a row-major A (values [0, kc) of each) as int16 at <paramref name="q"/> —
-    /// ⌈kc / 2⌉ pairs (one T each) a row, the last padded with 0 — with row r's scale, max |A[r, :]| / 32767, in
-    /// <paramref name="scales"/>[r]. Sixteen bits keep A's error far below the int8 weights', and a K block of 512 products
-    /// of at most 32767 · 127 sums below 2³¹. A row with a NaN or an infinity gets a NaN scale, so its results are NaN.
+    /// Rows [0, <paramref name="rows"/>) of a row-major A (values [0, kc) of each) as bytes at <paramref name="q"/> — ⌈kc / 4⌉
+    /// quads (one T each) a row, the last padded — each value x as round(x / s) + z in [0, 127], with the row's step s in
+    /// <paramref name="scales"/>[r] and its zero point z in <paramref name="scales"/>[MC + r]. The range spans the row's
+    /// values and 0, so 0 is exact (a one-hot row is exact); seven bits keep <c>vpmaddubsw</c>'s pair sums, at most
+    /// 2 · 127 · 127, below its 16-bit saturation with full-range int8 weights. A row with a NaN or an infinity gets a NaN
+    /// step, so its results are NaN.
     /// </summary>
     private static void Quantize(T* a, int lda, int rows, int kc, T* q, T* scales)
     {
-        int steps = (kc + 1) / 2, w = Vector<float>.Count;
+        int quads = (kc + 3) / 4, w = Vector<float>.Count;
         for (int r = 0; r < rows; r++)
         {
             var row = System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(new ReadOnlySpan<T>(a + ((long)r * lda), kc));
-            float max = MathF.Abs(TensorPrimitives.MaxMagnitude(row));
-            bool finite = float.IsFinite(max);
-            float inverse = max > 0 && finite ? 32767f / max : 0;
-            var d = new Span<short>(q + ((long)r * steps), 2 * steps);
-            var vi = new Vector<float>(inverse);
+            float min = MathF.Min(TensorPrimitives.Min(row), 0), max = MathF.Max(TensorPrimitives.Max(row), 0);
+            bool finite = float.IsFinite(max - min);
+            float inverse = max > min && finite ? 127f / (max - min) : 0, zero = finite ? MathF.Round(-min * inverse) : 0;
+            var d = new Span<byte>(q + ((long)r * quads), 4 * quads);
+            Vector<float> vi = new(inverse), vz = new(zero);
+            Vector<int> top = new(127);
             int j = 0;
-            for (; j + (2 * w) <= kc; j += 2 * w)
+            for (; j + (4 * w) <= kc; j += 4 * w)
             {
-                var lo = Vector.ConvertToInt32(Vector.Round(new Vector<float>(row[j..]) * vi));
-                var hi = Vector.ConvertToInt32(Vector.Round(new Vector<float>(row[(j + w)..]) * vi));
-                Vector.Narrow(lo, hi).CopyTo(d[j..]);
+                var v0 = Vector.Min(Vector.Max(Vector.ConvertToInt32(Vector.Round(Vector.FusedMultiplyAdd(new Vector<float>(row[j..]), vi, vz))), Vector<int>.Zero), top);
+                var v1 = Vector.Min(Vector.Max(Vector.ConvertToInt32(Vector.Round(Vector.FusedMultiplyAdd(new Vector<float>(row[(j + w)..]), vi, vz))), Vector<int>.Zero), top);
+                var v2 = Vector.Min(Vector.Max(Vector.ConvertToInt32(Vector.Round(Vector.FusedMultiplyAdd(new Vector<float>(row[(j + (2 * w))..]), vi, vz))), Vector<int>.Zero), top);
+                var v3 = Vector.Min(Vector.Max(Vector.ConvertToInt32(Vector.Round(Vector.FusedMultiplyAdd(new Vector<float>(row[(j + (3 * w))..]), vi, vz))), Vector<int>.Zero), top);
+                Vector.AsVectorByte(Vector.Narrow(Vector.Narrow(v0, v1), Vector.Narrow(v2, v3))).CopyTo(d[j..]);
             }
 
             for (; j < kc; j++)
             {
-                d[j] = (short)MathF.Round(row[j] * inverse);
+                d[j] = (byte)Math.Clamp(MathF.Round(MathF.FusedMultiplyAdd(row[j], inverse, zero)), 0, 127);
             }
 
             d[kc..].Clear();
-            scales[r] = T.CreateTruncating(finite ? max / 32767f : float.NaN);
+            scales[r] = T.CreateTruncating(finite ? (max - min) / 127f : float.NaN);
+            scales[BlockRows + r] = T.CreateTruncating(zero);
         }
     }
 
@@ -263,8 +269,8 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
     // vectors vanish. No calls in the loop: on Linux every vector register is caller-saved and a call would spill them.
     // B panels are always NR wide, so b advances by NR whatever V is; A element (i, p) is a[i·Row + p·Step]: rows read in
     // place (Row lda, Step 1) or a transposed A's columns (Row 1, Step lda). Only the R rows asked for are read. B's
-    // weights are stored as TW and widened as they are loaded; for int8, kc counts pairs of k, each A element is a pair
-    // of int16 (its broadcast copies the bits), and the int32 sums are scaled by the row's and the columns' scales.
+    // weights are stored as TW and widened as they are loaded; for int8, kc counts quads of k, each A element is a quad
+    // of bytes (its broadcast copies the bits), and after the loop b is at the block's column sums, which Store needs.
     private static void Micro<TRows, TCols, TW>(int kc, Panel panel, byte* b, T* scale, T* rowScale, T* c, int ldc, bool acc)
         where TRows : struct, ICount
         where TCols : struct, ICount
@@ -408,49 +414,51 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
             b += nr;
         }
 
-        Store<TW>(c, scale, rowScale + 0, cols, acc, c00, c01, c02, c03);
+        Store<TW>(c, scale, rowScale + 0, (T*)b, cols, acc, c00, c01, c02, c03);
         if (rows > 1)
         {
-            Store<TW>(c + ldc, scale, rowScale + 1, cols, acc, c10, c11, c12, c13);
+            Store<TW>(c + ldc, scale, rowScale + 1, (T*)b, cols, acc, c10, c11, c12, c13);
         }
 
         if (rows > 2)
         {
-            Store<TW>(c + (2 * ldc), scale, rowScale + 2, cols, acc, c20, c21, c22, c23);
+            Store<TW>(c + (2 * ldc), scale, rowScale + 2, (T*)b, cols, acc, c20, c21, c22, c23);
         }
 
         if (rows > 3)
         {
-            Store<TW>(c + (3 * ldc), scale, rowScale + 3, cols, acc, c30, c31, c32, c33);
+            Store<TW>(c + (3 * ldc), scale, rowScale + 3, (T*)b, cols, acc, c30, c31, c32, c33);
         }
 
         if (rows > 4)
         {
-            Store<TW>(c + (4 * ldc), scale, rowScale + 4, cols, acc, c40, c41, c42, c43);
+            Store<TW>(c + (4 * ldc), scale, rowScale + 4, (T*)b, cols, acc, c40, c41, c42, c43);
         }
 
         if (rows > 5)
         {
-            Store<TW>(c + (5 * ldc), scale, rowScale + 5, cols, acc, c50, c51, c52, c53);
+            Store<TW>(c + (5 * ldc), scale, rowScale + 5, (T*)b, cols, acc, c50, c51, c52, c53);
         }
     }
 
     /// <summary>
-    /// Stores the first <paramref name="cols"/> of four vectors at c — for int8, int32 sums turned into floats times the
-    /// row's and the columns' scales — adding what is there when <paramref name="acc"/>.
+    /// Stores the first <paramref name="cols"/> of four vectors at c — for int8, int32 sums less the row's zero point
+    /// (<paramref name="rowScale"/>[MC]) times the block's column sums (<paramref name="sums"/>, the panel row after the
+    /// block), as floats times the row's and the columns' scales — adding what is there when <paramref name="acc"/>.
+    /// Converting before subtracting is exact: both stay below 2²⁴.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store<TW>(T* c, T* scale, T* rowScale, int cols, bool acc, TV v0, TV v1, TV v2, TV v3)
+    private static void Store<TW>(T* c, T* scale, T* rowScale, T* sums, int cols, bool acc, TV v0, TV v1, TV v2, TV v3)
         where TW : struct, IPanelFormat<T>
     {
         int w = TV.Count;
         if (TW.Scaled)
         {
-            var r = TV.Create(*rowScale);
-            v0 = TV.Int32ToSingle(v0) * (TV.Load(scale) * r);
-            v1 = cols > 1 ? TV.Int32ToSingle(v1) * (TV.Load(scale + w) * r) : v1;
-            v2 = cols > 2 ? TV.Int32ToSingle(v2) * (TV.Load(scale + (2 * w)) * r) : v2;
-            v3 = cols > 3 ? TV.Int32ToSingle(v3) * (TV.Load(scale + (3 * w)) * r) : v3;
+            TV r = TV.Create(rowScale[0]), z = TV.Create(-rowScale[BlockRows]);
+            v0 = TV.Fma(z, TV.Load(sums), TV.Int32ToSingle(v0)) * (TV.Load(scale) * r);
+            v1 = cols > 1 ? TV.Fma(z, TV.Load(sums + w), TV.Int32ToSingle(v1)) * (TV.Load(scale + w) * r) : v1;
+            v2 = cols > 2 ? TV.Fma(z, TV.Load(sums + (2 * w)), TV.Int32ToSingle(v2)) * (TV.Load(scale + (2 * w)) * r) : v2;
+            v3 = cols > 3 ? TV.Fma(z, TV.Load(sums + (3 * w)), TV.Int32ToSingle(v3)) * (TV.Load(scale + (3 * w)) * r) : v3;
         }
 
         if (acc)
@@ -573,12 +581,12 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
         }
 
         int width = Width;
-        Store<TW>(c, scale, rowScale, Vectors, acc, s00, s01, s02, s03);
-        Store<TW>(c + width, scale + width, rowScale, Vectors, acc, s10, s11, s12, s13);
+        Store<TW>(c, scale, rowScale, (T*)p0, Vectors, acc, s00, s01, s02, s03);
+        Store<TW>(c + width, scale + width, rowScale, (T*)p1, Vectors, acc, s10, s11, s12, s13);
         if (panels > 2)
         {
-            Store<TW>(c + (2 * width), scale + (2 * width), rowScale, Vectors, acc, s20, s21, s22, s23);
-            Store<TW>(c + (3 * width), scale + (3 * width), rowScale, Vectors, acc, s30, s31, s32, s33);
+            Store<TW>(c + (2 * width), scale + (2 * width), rowScale, (T*)p2, Vectors, acc, s20, s21, s22, s23);
+            Store<TW>(c + (3 * width), scale + (3 * width), rowScale, (T*)p3, Vectors, acc, s30, s31, s32, s33);
         }
     }
 

@@ -41,14 +41,12 @@ internal unsafe interface IVec<TSelf, T>
     /// </summary>
     static abstract void LoadBFloat16Pair(uint* p, out TSelf low, out TSelf high);
 
-    /// <summary>2·<see cref="Count"/> int8 values widened to int16 lanes (the vector's bits; float vectors only).</summary>
-    static abstract TSelf LoadInt8Pairs(sbyte* p);
-
     /// <summary>
-    /// <paramref name="acc"/> + the sums of adjacent int16 products of <paramref name="a"/> and <paramref name="b"/>, in
-    /// int32 lanes (integer bits in float vectors: <c>vpmaddwd</c>, then <c>vpaddd</c>).
+    /// <paramref name="acc"/> + in each int32 lane the sum of the four products of <paramref name="a"/>'s bytes, unsigned
+    /// and at most 127, with <paramref name="b"/>'s, signed (integer bits in float vectors: <c>vpmaddubsw</c>, whose pair
+    /// sums then stay below 2¹⁵, <c>vpmaddwd</c> against ones, <c>vpaddd</c>).
     /// </summary>
-    static abstract TSelf MultiplyAddPairs(TSelf a, TSelf b, TSelf acc);
+    static abstract TSelf MultiplyAddQuads(TSelf a, TSelf b, TSelf acc);
 
     /// <summary>The int32 lanes of <paramref name="x"/>'s bits as floats (float vectors only).</summary>
     static abstract TSelf Int32ToSingle(TSelf x);

@@ -44,22 +44,23 @@ internal readonly unsafe struct V128<T> : IVec<V128<T>, T>
         high = new((x & Vec.Create(0xFFFF0000u)).As<uint, T>());
     }
 
-    // Portable where SSE2 / SSE4.1 are missing: the 128-bit width is the fallback, not the fast path.
+    // Portable where SSSE3 is missing: the 128-bit width is the fallback, not the fast path. Exact either way, since
+    // a's bytes are at most 127 and vpmaddubsw's pair sums cannot saturate.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static V128<T> LoadInt8Pairs(sbyte* p) =>
-        new(Sse41.IsSupported ? Sse41.ConvertToVector128Int16(p).As<short, T>() : Vec.WidenLower(Vec.CreateScalar(*(long*)p).AsSByte()).As<short, T>());
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static V128<T> MultiplyAddPairs(V128<T> a, V128<T> b, V128<T> acc)
+    public static V128<T> MultiplyAddQuads(V128<T> a, V128<T> b, V128<T> acc)
     {
-        if (Sse2.IsSupported)
+        if (Ssse3.IsSupported)
         {
-            return new(Sse2.Add(acc.V.AsInt32(), Sse2.MultiplyAddAdjacent(a.V.AsInt16(), b.V.AsInt16())).As<int, T>());
+            return new(Sse2.Add(acc.V.AsInt32(), Sse2.MultiplyAddAdjacent(Ssse3.MultiplyAddAdjacent(a.V.AsByte(), b.V.AsSByte()), Vec.Create((short)1))).As<int, T>());
         }
 
-        Vector128<int> x = a.V.AsInt32(), y = b.V.AsInt32();
-        var even = Vec.ShiftRightArithmetic(Vec.ShiftLeft(x, 16), 16) * Vec.ShiftRightArithmetic(Vec.ShiftLeft(y, 16), 16);
-        return new((acc.V.AsInt32() + even + (Vec.ShiftRightArithmetic(x, 16) * Vec.ShiftRightArithmetic(y, 16))).As<int, T>());
+        Vector128<int> x = a.V.AsInt32(), y = b.V.AsInt32(), sum = acc.V.AsInt32();
+        for (int shift = 0; shift < 32; shift += 8)
+        {
+            sum += (Vec.ShiftRightLogical(x, shift) & Vec.Create(0xFF)) * Vec.ShiftRightArithmetic(Vec.ShiftLeft(y, 24 - shift), 24);
+        }
+
+        return new(sum.As<int, T>());
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

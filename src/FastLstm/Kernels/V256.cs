@@ -46,11 +46,8 @@ internal readonly unsafe struct V256<T> : IVec<V256<T>, T>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static V256<T> LoadInt8Pairs(sbyte* p) => new(Avx2.ConvertToVector256Int16(p).As<short, T>());
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static V256<T> MultiplyAddPairs(V256<T> a, V256<T> b, V256<T> acc) =>
-        new(Avx2.Add(acc.V.AsInt32(), Avx2.MultiplyAddAdjacent(a.V.AsInt16(), b.V.AsInt16())).As<int, T>());
+    public static V256<T> MultiplyAddQuads(V256<T> a, V256<T> b, V256<T> acc) =>
+        new(Avx2.Add(acc.V.AsInt32(), Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a.V.AsByte(), b.V.AsSByte()), Vec.Create((short)1))).As<int, T>());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256<T> Int32ToSingle(V256<T> x) => new(Vec.ConvertToSingle(x.V.AsInt32()).As<float, T>());

@@ -45,11 +45,8 @@ internal readonly unsafe struct V512<T> : IVec<V512<T>, T>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static V512<T> LoadInt8Pairs(sbyte* p) => new(Avx512BW.ConvertToVector512Int16(Vector256.Load(p)).As<short, T>());
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static V512<T> MultiplyAddPairs(V512<T> a, V512<T> b, V512<T> acc) =>
-        new(Avx512F.Add(acc.V.AsInt32(), Avx512BW.MultiplyAddAdjacent(a.V.AsInt16(), b.V.AsInt16())).As<int, T>());
+    public static V512<T> MultiplyAddQuads(V512<T> a, V512<T> b, V512<T> acc) =>
+        new(Avx512F.Add(acc.V.AsInt32(), Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(a.V.AsByte(), b.V.AsSByte()), Vec.Create((short)1))).As<int, T>());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512<T> Int32ToSingle(V512<T> x) => new(Vec.ConvertToSingle(x.V.AsInt32()).As<float, T>());

@@ -23,10 +23,10 @@ internal static class WeightCodec
 
 /// <summary>
 /// How a micro-kernel reads a packed B panel stored in one <see cref="WeightFormat"/> and multiplies it into its
-/// accumulators: the float formats widen weights to T and use FMA; int8 multiplies in integers — A quantized to int16
-/// per row (<see cref="Gemm{T, TV}"/>), int8 weights widened to int16, pairs of k at once (<c>vpmaddwd</c>: sixteen
-/// products per 256-bit instruction where an FMA makes eight) — and turns its int32 sums into floats times the row's and
-/// the column's scales. A type argument, so each format's kernels are compiled apart and the full-precision ones stay as
+/// accumulators: the float formats widen weights to T and use FMA; int8 multiplies in integers — A quantized to 7-bit
+/// unsigned values around a zero point per row (<see cref="Gemm{T, TV}"/>), four k at once (<c>vpmaddubsw</c> then
+/// <c>vpmaddwd</c>: thirty-two products per 256-bit pair where an FMA makes eight) — and turns its int32 sums, less the
+/// zero point's share, into floats times the row's and the column's scales. A type argument, so each format's kernels are compiled apart and the full-precision ones stay as
 /// they were.
 /// </summary>
 internal unsafe interface IPanelFormat<T>
@@ -35,13 +35,13 @@ internal unsafe interface IPanelFormat<T>
     /// <summary>Bytes per column of a panel row, a row holding <see cref="KStep"/> values of k.</summary>
     static abstract int Bytes { get; }
 
-    /// <summary>Values of k per step of the micro-kernels: 1, or 2 for int8's pairs.</summary>
+    /// <summary>Values of k per step of the micro-kernels: 1, or 4 for int8's quads.</summary>
     static abstract int KStep { get; }
 
     /// <summary>Whether the accumulators hold int32 sums that need converting and scaling (int8).</summary>
     static abstract bool Scaled { get; }
 
-    /// <summary>acc + a·b: an FMA, or int8's pair products.</summary>
+    /// <summary>acc + a·b: an FMA, or int8's quad products.</summary>
     static abstract TV Madd<TV>(TV a, TV b, TV acc)
         where TV : unmanaged, IVec<TV, T>;
 
@@ -121,31 +121,35 @@ internal readonly unsafe struct BFloat16Panel<T> : IPanelFormat<T>
 }
 
 /// <summary>
-/// int8, k in pairs: a panel row holds k and k + 1 of each column side by side (the pairs <c>vpmaddwd</c> sums), so one
-/// widening move makes a vector of int16 pairs for Count columns.
+/// int8, k in quads: a panel row holds k … k + 3 of each column side by side (the four products <c>vpmaddubsw</c> and
+/// <c>vpmaddwd</c> sum into one int32 lane), so a plain load gives Count columns; each K block of
+/// <see cref="PackedB{T}.KBlock"/> ends in a row of the block's column sums as floats, for the activations' zero point.
 /// </summary>
 internal readonly unsafe struct Int8Panel<T> : IPanelFormat<T>
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
-    public static int Bytes => 2;
+    public static int Bytes => 4;
 
-    public static int KStep => 2;
+    public static int KStep => 4;
 
     public static bool Scaled => true;
 
+    /// <summary>The panel row holding k = <paramref name="p"/>: its quad's, after the sum rows of the blocks before it.</summary>
+    public static long Row(int p) => (p / 4) + (p / PackedB<T>.KBlock);
+
     public static void Pack(byte* panel, int p, int c, int nr, int lanes, T v, T scale) =>
-        ((sbyte*)panel)[((long)(p / 2) * 2 * nr) + (2 * c) + (p % 2)] = WeightCodec.ToInt8(float.CreateTruncating(v), float.CreateTruncating(scale));
+        ((sbyte*)panel)[(Row(p) * 4 * nr) + (4 * c) + (p % 4)] = WeightCodec.ToInt8(float.CreateTruncating(v), float.CreateTruncating(scale));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Madd<TV>(TV a, TV b, TV acc)
         where TV : unmanaged, IVec<TV, T>
-        => TV.MultiplyAddPairs(a, b, acc);
+        => TV.MultiplyAddQuads(a, b, acc);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Load<TV>(byte* p, bool both, out TV first, out TV second)
         where TV : unmanaged, IVec<TV, T>
     {
-        first = TV.LoadInt8Pairs((sbyte*)p);
-        second = both ? TV.LoadInt8Pairs((sbyte*)p + (2 * TV.Count)) : default;
+        first = TV.Load((T*)p);
+        second = both ? TV.Load((T*)p + TV.Count) : default;
     }
 }

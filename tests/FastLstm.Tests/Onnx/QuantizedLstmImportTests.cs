@@ -55,9 +55,9 @@ public sealed class QuantizedLstmImportTests
 
     /// <summary>
     /// 8-bit weights run as int8 on the file's own values — per channel or per tensor, full range or 7-bit
-    /// (<c>reduce_range</c>), int8 or uint8 around a zero point of 128: each row is packed on the file's grid, so Int8 is
-    /// Full up to the products' 16-bit rounding of their inputs. A grid of the session's own (largest weight ÷ 127) moves
-    /// the outputs several times more.
+    /// (<c>reduce_range</c>), int8 or uint8 around a zero point of 128: each row is packed on the file's grid, so the
+    /// packed integers times their scales are the file's weights exactly (a grid of the session's own, largest weight ÷
+    /// 127, fails that for 3 of the 5 kinds), and Int8 runs are Full up to the 7-bit rounding of the activations.
     /// </summary>
     [Theory]
     [InlineData(true, true, false)]
@@ -95,12 +95,47 @@ public sealed class QuantizedLstmImportTests
 
         float[] full = Run(WeightFormat.Full), int8 = Run(WeightFormat.Int8);
         double scale = full.Max(v => Math.Abs((double)v)), diff = full.Zip(int8, (a, b) => Math.Abs((double)a - b)).Max();
-        Assert.True(diff <= 2e-4 * scale, $"int8 moved the outputs by {diff:E2} (scale {scale:E2}): the file's values were not kept");
+        Assert.True(diff <= 3e-2 * scale, $"int8 moved the outputs by {diff:E2} (scale {scale:E2})");
+        foreach (string name in new[] { "weight_ih_l0", "weight_hh_l0" })
+        {
+            var w = model.Rnn.Parameter(name).ToArray();
+            Assert.Equal(w, PackedInt8(w, w.Length / g, g, model.Rnn.QuantizationGrid(name)));
+        }
 
         // The stack read back as one model (forecast, text generate, convert) keeps the grids: W's rows in PyTorch gate order.
         var grid = model.Rnn.QuantizationGrid("weight_ih_l0");
         Assert.NotNull(grid);
         Assert.Equal(perChannel ? ws.Order() : Enumerable.Repeat(ws[0], g), grid.Order());
+    }
+
+    /// <summary>
+    /// The [rows, k] matrix <paramref name="w"/> as int8 packing stores it (rows as the GEMM's columns, the session's
+    /// widest kernel), read back: each packed integer times its column's scale.
+    /// </summary>
+    private static unsafe float[] PackedInt8(float[] w, int k, int rows, float[]? grid)
+    {
+        var gemm = FastLstm.Kernels.Gemm<float>.For(Isa.Widest);
+        var data = new byte[gemm.PackedBytes(k, rows, WeightFormat.Int8)];
+        var scales = new float[gemm.Panels(rows) * gemm.NR];
+        var back = new float[w.Length];
+        int nr = gemm.NR;
+        fixed (byte* pd = data)
+        fixed (float* ps = scales)
+        {
+            var packed = new FastLstm.Kernels.PackedB<float>(pd, ps, k, nr, WeightFormat.Int8);
+            gemm.PackB(packed, w, k, Enumerable.Range(0, k).ToArray(), Enumerable.Range(0, rows).ToArray(), transposed: true, grid);
+            long panel = (long)FastLstm.Kernels.PackedB<float>.RowsOf(k, WeightFormat.Int8) * nr * 4;
+            for (int r = 0; r < rows; r++)
+            {
+                for (int p = 0; p < k; p++)
+                {
+                    long at = ((r / nr) * panel) + (FastLstm.Kernels.Int8Panel<float>.Row(p) * 4 * nr) + (4 * (r % nr)) + (p % 4);
+                    back[(r * k) + p] = (sbyte)data[at] * scales[r];
+                }
+            }
+        }
+
+        return back;
     }
 
     [Fact]
