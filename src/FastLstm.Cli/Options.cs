@@ -167,7 +167,7 @@ internal static class Options
     {
         var option = new Option<WeightFormat>("--weights")
         {
-            Description = "How the network's weights are stored while it runs: full precision, bfloat16 or int8 (fewer bytes per step; outputs move by about 0.2 % and 0.5 %).",
+            Description = "How the network's weights are stored while it runs: full precision, bfloat16 or int8 (fewer bytes per step; outputs move by about 0.2 % and 1–1.5 %).",
             HelpName = string.Join("|", Formats.Keys),
             CustomParser = r =>
             {
