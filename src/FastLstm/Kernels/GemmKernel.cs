@@ -210,44 +210,51 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
                 int mv = Math.Min(MR, mc - ir);
                 var ap = a.Tile(ir);
                 T* ct = c + ((long)ir * ldc) + jr;
-                if (ragged)
+                if (ragged || TW.Scaled)
                 {
-                    Rows<Count4, TW>(mv, kc, ap, bp, sp, rowScales + ir, edge, nr, false);
-                    CopyOut(edge, nr, ct, ldc, mv, nv, acc);
+                    Rows<Count4, TW>(mv, kc, ap, bp, edge, nr, false);
+                    if (TW.Scaled)
+                    {
+                        Finish(edge, nr, ct, ldc, mv, nv, acc, sp, rowScales + ir, Sums<TW>(bp, kc));
+                    }
+                    else
+                    {
+                        CopyOut(edge, nr, ct, ldc, mv, nv, acc);
+                    }
                 }
                 else
                 {
-                    Tile<TW>(mv, nv / w, kc, ap, bp, sp, rowScales + ir, ct, ldc, acc);
+                    Tile<TW>(mv, nv / w, kc, ap, bp, ct, ldc, acc);
                 }
             }
         }
     }
 
     /// <summary>A tile of <paramref name="rows"/> × <paramref name="vectors"/> vectors straight into C.</summary>
-    private static void Tile<TW>(int rows, int vectors, int kc, Panel a, byte* b, T* scale, T* rowScale, T* c, int ldc, bool acc)
+    private static void Tile<TW>(int rows, int vectors, int kc, Panel a, byte* b, T* c, int ldc, bool acc)
         where TW : struct, IPanelFormat<T>
     {
         switch (vectors)
         {
-            case 1: Rows<Count1, TW>(rows, kc, a, b, scale, rowScale, c, ldc, acc); break;
-            case 2: Rows<Count2, TW>(rows, kc, a, b, scale, rowScale, c, ldc, acc); break;
-            case 3: Rows<Count3, TW>(rows, kc, a, b, scale, rowScale, c, ldc, acc); break;
-            default: Rows<Count4, TW>(rows, kc, a, b, scale, rowScale, c, ldc, acc); break;
+            case 1: Rows<Count1, TW>(rows, kc, a, b, c, ldc, acc); break;
+            case 2: Rows<Count2, TW>(rows, kc, a, b, c, ldc, acc); break;
+            case 3: Rows<Count3, TW>(rows, kc, a, b, c, ldc, acc); break;
+            default: Rows<Count4, TW>(rows, kc, a, b, c, ldc, acc); break;
         }
     }
 
-    private static void Rows<TCols, TW>(int rows, int kc, Panel a, byte* b, T* scale, T* rowScale, T* c, int ldc, bool acc)
+    private static void Rows<TCols, TW>(int rows, int kc, Panel a, byte* b, T* c, int ldc, bool acc)
         where TCols : struct, ICount
         where TW : struct, IPanelFormat<T>
     {
         switch (rows)
         {
-            case 6: Micro<Count6, TCols, TW>(kc, a, b, scale, rowScale, c, ldc, acc); break;
-            case 5: Micro<Count5, TCols, TW>(kc, a, b, scale, rowScale, c, ldc, acc); break;
-            case 4: Micro<Count4, TCols, TW>(kc, a, b, scale, rowScale, c, ldc, acc); break;
-            case 3: Micro<Count3, TCols, TW>(kc, a, b, scale, rowScale, c, ldc, acc); break;
-            case 2: Micro<Count2, TCols, TW>(kc, a, b, scale, rowScale, c, ldc, acc); break;
-            default: Micro<Count1, TCols, TW>(kc, a, b, scale, rowScale, c, ldc, acc); break;
+            case 6: Micro<Count6, TCols, TW>(kc, a, b, c, ldc, acc); break;
+            case 5: Micro<Count5, TCols, TW>(kc, a, b, c, ldc, acc); break;
+            case 4: Micro<Count4, TCols, TW>(kc, a, b, c, ldc, acc); break;
+            case 3: Micro<Count3, TCols, TW>(kc, a, b, c, ldc, acc); break;
+            case 2: Micro<Count2, TCols, TW>(kc, a, b, c, ldc, acc); break;
+            default: Micro<Count1, TCols, TW>(kc, a, b, c, ldc, acc); break;
         }
     }
 
@@ -270,8 +277,8 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
     // B panels are always NR wide, so b advances by NR whatever V is; A element (i, p) is a[i·Row + p·Step]: rows read in
     // place (Row lda, Step 1) or a transposed A's columns (Row 1, Step lda). Only the R rows asked for are read. B's
     // weights are stored as TW and widened as they are loaded; for int8, kc counts quads of k, each A element is a quad
-    // of bytes (its broadcast copies the bits), and after the loop b is at the block's column sums, which Store needs.
-    private static void Micro<TRows, TCols, TW>(int kc, Panel panel, byte* b, T* scale, T* rowScale, T* c, int ldc, bool acc)
+    // of bytes (its broadcast copies the bits), and the int32 sums are stored as they are for Finish.
+    private static void Micro<TRows, TCols, TW>(int kc, Panel panel, byte* b, T* c, int ldc, bool acc)
         where TRows : struct, ICount
         where TCols : struct, ICount
         where TW : struct, IPanelFormat<T>
@@ -414,53 +421,41 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
             b += nr;
         }
 
-        Store<TW>(c, scale, rowScale + 0, (T*)b, cols, acc, c00, c01, c02, c03);
+        Store(c, cols, acc, c00, c01, c02, c03);
         if (rows > 1)
         {
-            Store<TW>(c + ldc, scale, rowScale + 1, (T*)b, cols, acc, c10, c11, c12, c13);
+            Store(c + ldc, cols, acc, c10, c11, c12, c13);
         }
 
         if (rows > 2)
         {
-            Store<TW>(c + (2 * ldc), scale, rowScale + 2, (T*)b, cols, acc, c20, c21, c22, c23);
+            Store(c + (2 * ldc), cols, acc, c20, c21, c22, c23);
         }
 
         if (rows > 3)
         {
-            Store<TW>(c + (3 * ldc), scale, rowScale + 3, (T*)b, cols, acc, c30, c31, c32, c33);
+            Store(c + (3 * ldc), cols, acc, c30, c31, c32, c33);
         }
 
         if (rows > 4)
         {
-            Store<TW>(c + (4 * ldc), scale, rowScale + 4, (T*)b, cols, acc, c40, c41, c42, c43);
+            Store(c + (4 * ldc), cols, acc, c40, c41, c42, c43);
         }
 
         if (rows > 5)
         {
-            Store<TW>(c + (5 * ldc), scale, rowScale + 5, (T*)b, cols, acc, c50, c51, c52, c53);
+            Store(c + (5 * ldc), cols, acc, c50, c51, c52, c53);
         }
     }
 
     /// <summary>
-    /// Stores the first <paramref name="cols"/> of four vectors at c — for int8, int32 sums less the row's zero point
-    /// (<paramref name="rowScale"/>[MC]) times the block's column sums (<paramref name="sums"/>, the panel row after the
-    /// block), as floats times the row's and the columns' scales — adding what is there when <paramref name="acc"/>.
-    /// Converting before subtracting is exact: both stay below 2²⁴.
+    /// Stores the first <paramref name="cols"/> of four vectors at c, adding what is there when <paramref name="acc"/>
+    /// (int8's int32 sums as they are, for <see cref="Finish"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store<TW>(T* c, T* scale, T* rowScale, T* sums, int cols, bool acc, TV v0, TV v1, TV v2, TV v3)
-        where TW : struct, IPanelFormat<T>
+    private static void Store(T* c, int cols, bool acc, TV v0, TV v1, TV v2, TV v3)
     {
         int w = TV.Count;
-        if (TW.Scaled)
-        {
-            TV r = TV.Create(rowScale[0]), z = TV.Create(-rowScale[BlockRows]);
-            v0 = TV.Fma(z, TV.Load(sums), TV.Int32ToSingle(v0)) * (TV.Load(scale) * r);
-            v1 = cols > 1 ? TV.Fma(z, TV.Load(sums + w), TV.Int32ToSingle(v1)) * (TV.Load(scale + w) * r) : v1;
-            v2 = cols > 2 ? TV.Fma(z, TV.Load(sums + (2 * w)), TV.Int32ToSingle(v2)) * (TV.Load(scale + (2 * w)) * r) : v2;
-            v3 = cols > 3 ? TV.Fma(z, TV.Load(sums + (3 * w)), TV.Int32ToSingle(v3)) * (TV.Load(scale + (3 * w)) * r) : v3;
-        }
-
         if (acc)
         {
             v0 += TV.Load(c);
@@ -486,6 +481,42 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
         }
     }
 
+    /// <summary>
+    /// int8's int32 sums in <paramref name="tile"/> (rows × cols, row stride ldt) into C as floats: less the row's zero
+    /// point (<paramref name="rowScale"/>[MC + i]) times the block's column sums, times the row's and the columns'
+    /// scales, added to what C holds when <paramref name="acc"/>. Converting before subtracting is exact: both stay below
+    /// 2²⁴. Kept out of the micro-kernels: six rows of it in their epilogue made them too large for the JIT to inline
+    /// their vector operations, which then ran as calls (a tenth of a batched int8 step in a profile of B16 T50 H512).
+    /// </summary>
+    private static void Finish(T* tile, int ldt, T* c, int ldc, int rows, int cols, bool acc, T* scale, T* rowScale, T* sums)
+    {
+        int w = TV.Count;
+        for (int i = 0; i < rows; i++)
+        {
+            T* t = tile + ((long)i * ldt);
+            T* ci = c + ((long)i * ldc);
+            T r = rowScale[i], z = -rowScale[BlockRows + i];
+            TV rv = TV.Create(r), zv = TV.Create(z);
+            int j = 0;
+            for (; j + w <= cols; j += w)
+            {
+                var v = TV.Fma(zv, TV.Load(sums + j), TV.Int32ToSingle(TV.Load(t + j))) * (TV.Load(scale + j) * rv);
+                TV.Store(acc ? v + TV.Load(ci + j) : v, ci + j);
+            }
+
+            for (; j < cols; j++)
+            {
+                T v = (T.CreateTruncating(*(int*)(t + j)) + (z * sums[j])) * (scale[j] * r);
+                ci[j] = acc ? ci[j] + v : v;
+            }
+        }
+    }
+
+    /// <summary>The column sums of an int8 panel's K block of <paramref name="steps"/> quads that starts at <paramref name="panel"/>.</summary>
+    private static T* Sums<TW>(byte* panel, int steps)
+        where TW : struct, IPanelFormat<T>
+        => (T*)(panel + ((long)steps * Width * TW.Bytes));
+
     // One row of A against B, several panels at once so that there are accumulators enough to cover the FMA latency:
     // four panels (16 accumulators at four vectors a panel, 8 at two), then at four vectors two; the rest panel by panel,
     // a ragged last panel through the scratch tile. Reversed, the same groups run last to first.
@@ -497,25 +528,42 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
         for (int i = 0; i < runs; i++)
         {
             int r = reversed ? runs - 1 - i : i;
+            int j, panels;
             if (r < fours)
             {
-                int j = 4 * r;
-                GemvPanels<Count4, TW>(kc, x, bBase + (j * panelStride), panelStride, scales + (j * nr), rowScale, c + (j * nr), acc);
+                (j, panels) = (4 * r, 4);
             }
             else if (r < fours + twos)
             {
-                int j = (4 * fours) + (2 * (r - fours));
-                GemvPanels<Count2, TW>(kc, x, bBase + (j * panelStride), panelStride, scales + (j * nr), rowScale, c + (j * nr), acc);
-            }
-            else if (r < fours + twos + ones)
-            {
-                int j = (4 * fours) + (2 * twos) + (r - fours - twos);
-                Micro<Count1, Count4, TW>(kc, new Panel(x, 0, 1, 0), bBase + (j * panelStride), scales + (j * nr), rowScale, c + (j * nr), 0, acc);
+                (j, panels) = ((4 * fours) + (2 * (r - fours)), 2);
             }
             else
             {
-                Micro<Count1, Count4, TW>(kc, new Panel(x, 0, 1, 0), bBase + (full * panelStride), scales + (full * nr), rowScale, edge, 0, false);
-                CopyOut(edge, nr, c + (full * nr), 0, 1, n - (full * nr), acc);
+                (j, panels) = ((4 * fours) + (2 * twos) + (r - fours - twos), 1);
+            }
+
+            // int8 and a ragged last panel go through the scratch tile; whole float panels straight into C.
+            byte* b = bBase + (j * panelStride);
+            bool direct = !TW.Scaled && j < full;
+            T* dst = direct ? c + (j * nr) : edge;
+            switch (panels)
+            {
+                case 4: GemvPanels<Count4, TW>(kc, x, b, panelStride, dst, acc && direct); break;
+                case 2: GemvPanels<Count2, TW>(kc, x, b, panelStride, dst, acc && direct); break;
+                default: Micro<Count1, Count4, TW>(kc, new Panel(x, 0, 1, 0), b, dst, 0, acc && direct); break;
+            }
+
+            for (int q = 0; !direct && q < panels; q++)
+            {
+                int cols = Math.Min(nr, n - ((j + q) * nr));
+                if (TW.Scaled)
+                {
+                    Finish(edge + (q * nr), 0, c + ((j + q) * nr), 0, 1, cols, acc, scales + ((j + q) * nr), rowScale, Sums<TW>(b + (q * panelStride), kc));
+                }
+                else
+                {
+                    CopyOut(edge + (q * nr), nr, c + ((j + q) * nr), 0, 1, cols, acc);
+                }
             }
         }
     }
@@ -525,7 +573,7 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
     /// of four vectors only where the CPU has 32 registers. Four weight streams at once keep more of L2 busy than two
     /// (bench/results/code-figures.md).
     /// </summary>
-    private static void GemvPanels<TPanels, TW>(int kc, T* x, byte* p0, long stride, T* scale, T* rowScale, T* c, bool acc)
+    private static void GemvPanels<TPanels, TW>(int kc, T* x, byte* p0, long stride, T* c, bool acc)
         where TPanels : struct, ICount
         where TW : struct, IPanelFormat<T>
     {
@@ -581,12 +629,12 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
         }
 
         int width = Width;
-        Store<TW>(c, scale, rowScale, (T*)p0, Vectors, acc, s00, s01, s02, s03);
-        Store<TW>(c + width, scale + width, rowScale, (T*)p1, Vectors, acc, s10, s11, s12, s13);
+        Store(c, Vectors, acc, s00, s01, s02, s03);
+        Store(c + width, Vectors, acc, s10, s11, s12, s13);
         if (panels > 2)
         {
-            Store<TW>(c + (2 * width), scale + (2 * width), rowScale, (T*)p2, Vectors, acc, s20, s21, s22, s23);
-            Store<TW>(c + (3 * width), scale + (3 * width), rowScale, (T*)p3, Vectors, acc, s30, s31, s32, s33);
+            Store(c + (2 * width), Vectors, acc, s20, s21, s22, s23);
+            Store(c + (3 * width), Vectors, acc, s30, s31, s32, s33);
         }
     }
 
