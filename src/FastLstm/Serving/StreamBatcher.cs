@@ -17,6 +17,9 @@ public sealed class StreamBatcher<T> : IDisposable
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
     private readonly Lane[] _lanes;
+
+    // With parallel batches on several cores, the engine that runs a lone step split over all of them (null otherwise).
+    private readonly Lane? _whole;
     private readonly object _gate = new();
     private readonly Thread[] _runners;
     private readonly long _delayTicks;
@@ -61,6 +64,7 @@ public sealed class StreamBatcher<T> : IDisposable
         _lanes = options.ParallelBatches
             ? [.. Enumerable.Range(0, threads).Select(_ => new Lane(model, maxBatch, 1, options.Weights))]
             : [new Lane(model, maxBatch, threads, options.Weights)];
+        _whole = options.ParallelBatches && threads > 1 ? new Lane(model, 1, threads, options.Weights) : null;
         Threads = threads;
         Options = options;
         MaxStreams = maxStreams;
@@ -141,8 +145,8 @@ public sealed class StreamBatcher<T> : IDisposable
         }
     }
 
-    /// <summary>Called before each batch runs, with its size (tests make a batch fail with it).</summary>
-    internal Action<int>? BatchStarting { get; set; }
+    /// <summary>Called before each batch runs, with its size and its engine's cores (tests make a batch fail with it).</summary>
+    internal Action<int, int>? BatchStarting { get; set; }
 
     /// <summary>Opens a stream whose state is zeros.</summary>
     /// <exception cref="InvalidOperationException"><see cref="MaxStreams"/> streams are open.</exception>
@@ -208,6 +212,8 @@ public sealed class StreamBatcher<T> : IDisposable
         {
             lane.Session.Dispose();
         }
+
+        _whole?.Session.Dispose();
     }
 
     /// <summary>
@@ -255,7 +261,18 @@ public sealed class StreamBatcher<T> : IDisposable
                 return;
             }
 
-            lane = _idle[--_idleCount];
+            // A step alone in an idle engine gets every core: with parallel batches, the whole engine's lane, holding all the
+            // others until it is done.
+            if (_whole is null)
+            {
+                lane = _idle[--_idleCount];
+            }
+            else
+            {
+                lane = _whole;
+                _idleCount = 0;
+            }
+
             lane.Batch[0] = request;
             request.Stream.Running = true;
             _batches++;
@@ -519,7 +536,7 @@ public sealed class StreamBatcher<T> : IDisposable
         Exception? failure = null;
         try
         {
-            BatchStarting?.Invoke(n);
+            BatchStarting?.Invoke(n, lane.Session.Threads);
             int state = n * _stateSize;
             lane.Session.Step(x.AsSpan(0, n * inputs), n, output.AsSpan(0, n * hidden), batchH.AsSpan(0, state), hasC ? batchC.AsSpan(0, state) : default);
         }
@@ -554,6 +571,23 @@ public sealed class StreamBatcher<T> : IDisposable
             }
         }
 
+        // A lone step's engine is free again before its caller wakes, so a closed-loop stream's next step finds it idle and
+        // runs at once, on every core. Not when callers resume on this thread: that next step would run inside this one.
+        if (n == 1 && !Options.AllowSynchronousContinuations)
+        {
+            var request = batch[0];
+            batch[0] = null!;
+            lock (_gate)
+            {
+                request.Stream.Running = false;
+                Free(lane);
+            }
+
+            request.Complete(failure ?? request.Failure);
+            request.Release();
+            return;
+        }
+
         // The streams leave the running batch before their callers wake, so a step issued at once may join the next batch.
         lock (_gate)
         {
@@ -573,11 +607,25 @@ public sealed class StreamBatcher<T> : IDisposable
 
         lock (_gate)
         {
+            Free(lane);
+        }
+    }
+
+    /// <summary>Gives a lane back — the whole engine's gives back all of them — and wakes a runner if steps wait. Under <see cref="_gate"/>.</summary>
+    private void Free(Lane lane)
+    {
+        if (lane == _whole)
+        {
+            _idleCount = _lanes.Length;
+        }
+        else
+        {
             _idle[_idleCount++] = lane;
-            if (_queued > 0 || _disposed)
-            {
-                Monitor.PulseAll(_gate);
-            }
+        }
+
+        if (_queued > 0 || _disposed)
+        {
+            Monitor.PulseAll(_gate);
         }
     }
 

@@ -29,9 +29,10 @@ public sealed record StreamBatcherOptions
 
     /// <summary>
     /// Whether up to <c>threads</c> batches run at once, one core each, instead of every batch split over all <c>threads</c>
-    /// cores. False (the default): a lone stream's step uses every core, the least latency. True: no core waits for
-    /// another between the phases of a step — more steps per second when many streams are ready (measured 1.35–1.74×
-    /// at 64 rows, H = 256, 2 cores) — while a lone stream's step runs on one core.
+    /// cores. False (the default): every batch uses every core. True: no core waits for another between the phases of a
+    /// step — more steps per second when many streams are ready (measured 1.35–1.74× at 64 rows, H = 256, 2 cores) —
+    /// while a step that finds the whole engine idle still runs split over every core, on an engine of its own (one more
+    /// copy of the packed weights).
     /// </summary>
     public bool ParallelBatches { get; init; }
 

@@ -44,7 +44,8 @@ public class StreamBatcherTests
 
     /// <summary>
     /// Batches running at once, one core each: every stream still matches its sequence run alone, and a stream's steps
-    /// issued together from its own task (so several lanes could take them) still run in order.
+    /// issued together from its own task (so several lanes could take them) still run in order. Under that load the batches
+    /// run on single-core lanes.
     /// </summary>
     [Theory]
     [InlineData(CellType.Lstm)]
@@ -55,6 +56,8 @@ public class StreamBatcherTests
         const int streams = 24;
         var inputs = Sequences(model.Spec, streams, seed: 24);
         using var batcher = new StreamBatcher<float>(model, streams, maxBatch: 4, threads: 2, new StreamBatcherOptions { ParallelBatches = true });
+        var cores = new System.Collections.Concurrent.ConcurrentBag<int>();
+        batcher.BatchStarting = (_, threads) => cores.Add(threads);
         int inputSize = model.Spec.InputSize, hidden = model.Spec.HiddenSize;
         var outputs = await Task.WhenAll(inputs.Select((x, s) => Task.Run(async () =>
         {
@@ -75,6 +78,31 @@ public class StreamBatcherTests
         }
 
         Assert.Equal(2, batcher.Threads);
+        Assert.Contains(1, cores);
+    }
+
+    /// <summary>
+    /// With parallel batches, a stream alone in the engine still gets every core for each step: its next step finds the
+    /// engine free again.
+    /// </summary>
+    [Fact]
+    public async Task ParallelBatchesGiveALoneStreamEveryCore()
+    {
+        var model = RnnModel<float>.CreateRandom(new RnnSpec(CellType.Lstm, 4, 10), 25);
+        var x = Sequences(model.Spec, 1, seed: 26)[0];
+        using var batcher = new StreamBatcher<float>(model, 2, maxBatch: 4, threads: 2, new StreamBatcherOptions { ParallelBatches = true });
+        var cores = new System.Collections.Concurrent.ConcurrentQueue<(int Rows, int Cores)>();
+        batcher.BatchStarting = (rows, threads) => cores.Enqueue((rows, threads));
+        int inputSize = model.Spec.InputSize, hidden = model.Spec.HiddenSize;
+        using var stream = batcher.Open();
+        var y = new float[Steps * hidden];
+        for (int t = 0; t < Steps; t++)
+        {
+            await stream.StepAsync(x.AsMemory(t * inputSize, inputSize), y.AsMemory(t * hidden, hidden));
+        }
+
+        AssertClose(Alone(model, x), y);
+        Assert.Equal(Enumerable.Repeat((1, 2), Steps), cores);
     }
 
     /// <summary>The blocking Step from many threads, the engine at one thread.</summary>
@@ -430,7 +458,7 @@ public class StreamBatcherTests
         public Gate(StreamBatcher<float> batcher)
         {
             _batcher = batcher;
-            batcher.BatchStarting = _ =>
+            batcher.BatchStarting = (_, _) =>
             {
                 if (Interlocked.Increment(ref _batches) == 1)
                 {
