@@ -70,7 +70,9 @@ public static class StreamServing
         ("StreamBatcher, parallel batches", () => new Batched(model, streams, maxBatch, new StreamBatcherOptions { ParallelBatches = true })),
         ("StreamBatcher, parallel batches, synchronous continuations", () => new Batched(model, streams, maxBatch, new StreamBatcherOptions { ParallelBatches = true, AllowSynchronousContinuations = true })),
         ($"{Cores} batch-1 sessions", () => new SessionPool(model, streams)),
-        ($"{Cores} ONNX Runtime sessions", () => new OnnxPool(model, streams)),
+        ($"{Cores} ONNX Runtime sessions", () => new OnnxPool(model, streams, int8: false)),
+        ("StreamBatcher, parallel batches, synchronous continuations, int8 weights", () => new Batched(model, streams, maxBatch, new StreamBatcherOptions { ParallelBatches = true, AllowSynchronousContinuations = true, Weights = WeightFormat.Int8 })),
+        ($"{Cores} ONNX Runtime int8 sessions (DynamicQuantizeLSTM)", () => new OnnxPool(model, streams, int8: true)),
     ];
 
     /// <summary>K clients on the thread pool, each awaiting its stream's step and issuing the next at once.</summary>
@@ -206,14 +208,14 @@ public static class StreamServing
         private readonly ConcurrentBag<Runner> _runners = [];
         private readonly float[][] _x, _y, _h, _c;
 
-        public OnnxPool(RnnModel<float> model, int streams)
+        public OnnxPool(RnnModel<float> model, int streams, bool int8)
         {
             int hidden = model.Spec.HiddenSize;
             for (int i = 0; i < Cores; i++)
             {
                 var h0 = new float[hidden];
                 var c0 = new float[hidden];
-                _runners.Add(new Runner(new OnnxRunner(model, 1, 1, 1, new float[model.Spec.InputSize], h0, c0), h0, c0));
+                _runners.Add(new Runner(new OnnxRunner(model, 1, 1, 1, new float[model.Spec.InputSize], h0, c0, int8), h0, c0));
             }
 
             _x = Inputs(model, streams);
