@@ -44,8 +44,8 @@ public class StreamBatcherTests
 
     /// <summary>
     /// Batches running at once, one core each: every stream still matches its sequence run alone, and a stream's steps
-    /// issued together from its own task (so several lanes could take them) still run in order. Under that load the batches
-    /// run on single-core lanes.
+    /// issued together from its own task (so several lanes could take them) still run in order. Steps queued behind a
+    /// running batch run on the single-core lanes.
     /// </summary>
     [Theory]
     [InlineData(CellType.Lstm)]
@@ -56,8 +56,18 @@ public class StreamBatcherTests
         const int streams = 24;
         var inputs = Sequences(model.Spec, streams, seed: 24);
         using var batcher = new StreamBatcher<float>(model, streams, maxBatch: 4, threads: 2, new StreamBatcherOptions { ParallelBatches = true });
+        // The first step runs alone on the whole engine; holding it until another step is queued makes the load below
+        // certain, whatever the scheduler does, so later batches must run on the single-core lanes.
         var cores = new System.Collections.Concurrent.ConcurrentBag<int>();
-        batcher.BatchStarting = (_, threads) => cores.Add(threads);
+        int held = 0;
+        batcher.BatchStarting = (_, threads) =>
+        {
+            cores.Add(threads);
+            if (threads > 1 && Interlocked.Exchange(ref held, 1) == 0)
+            {
+                SpinWait.SpinUntil(() => batcher.Queued > 0, TimeSpan.FromSeconds(10));
+            }
+        };
         int inputSize = model.Spec.InputSize, hidden = model.Spec.HiddenSize;
         var outputs = await Task.WhenAll(inputs.Select((x, s) => Task.Run(async () =>
         {
