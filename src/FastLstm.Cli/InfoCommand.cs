@@ -22,6 +22,7 @@ internal static class InfoCommand
             output.WriteLine($"vectors: {Isa.Describe(bits)}{(Environment.GetEnvironmentVariable(Isa.Variable) is { Length: > 0 } v ? $", forced by {Isa.Variable}={v}" : "")}");
             output.WriteLine($"widest: {Isa.Widest}");
             output.WriteLine($"kernel: {session.Kernel}");
+            output.WriteLine($"int8: {Isa.DescribeInt8(bits)}");
             output.WriteLine($"runtime: {RuntimeInformation.FrameworkDescription}, {RuntimeInformation.OSDescription}, {RuntimeInformation.ProcessArchitecture}");
             return ExitCodes.Success;
         });

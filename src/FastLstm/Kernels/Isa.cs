@@ -31,6 +31,17 @@ public static class Isa
         _ => Vector128.IsHardwareAccelerated ? "128-bit (SSE / AdvSimd)" : "128-bit (software)",
     };
 
+    /// <summary>
+    /// The instructions int8 weights (<see cref="WeightFormat.Int8"/>) multiply with at a width: four byte products per
+    /// int32 lane in one instruction where the 256-bit kernels have AVX-VNNI, in two elsewhere.
+    /// </summary>
+    public static string DescribeInt8(int bits) => bits switch
+    {
+        512 => "vpmaddubsw + vpmaddwd (AVX-512 BW)",
+        256 => System.Runtime.Intrinsics.X86.AvxVnni.IsSupported ? "vpdpbusd (AVX-VNNI)" : "vpmaddubsw + vpmaddwd (AVX2)",
+        _ => System.Runtime.Intrinsics.X86.Ssse3.IsSupported ? "pmaddubsw + pmaddwd (SSSE3)" : "byte products in 32-bit lanes (software)",
+    };
+
     /// <summary>The width for a requested value (null or empty: the widest) on a CPU whose widest is <paramref name="widest"/>.</summary>
     internal static int Choose(string? requested, int widest)
     {

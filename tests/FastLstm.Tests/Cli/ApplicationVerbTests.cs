@@ -222,6 +222,7 @@ public class ApplicationVerbTests : IDisposable
         Assert.Equal(0, info.Exit);
         Assert.Contains("+", version.Out, StringComparison.Ordinal); // the package version and the commit
         Assert.Equal($"fastlstm: {version.Out.Trim()}", info.Out.Split('\n')[0].Trim());
+        Assert.Contains($"int8: {Isa.DescribeInt8(Isa.Bits)}", info.Out, StringComparison.Ordinal);
     }
 
     [Fact]
