@@ -25,9 +25,9 @@ internal static class WeightCodec
 /// How a micro-kernel reads a packed B panel stored in one <see cref="WeightFormat"/> and multiplies it into its
 /// accumulators: the float formats widen weights to T and use FMA; int8 multiplies in integers — A quantized to 7-bit
 /// unsigned values around a zero point per row (<see cref="Gemm{T, TV}"/>), four k at once (<c>vpmaddubsw</c> then
-/// <c>vpmaddwd</c>: thirty-two products per 256-bit pair where an FMA makes eight) — and turns its int32 sums, less the
-/// zero point's share, into floats times the row's and the column's scales. A type argument, so each format's kernels are compiled apart and the full-precision ones stay as
-/// they were.
+/// <c>vpmaddwd</c>: thirty-two products per 256-bit pair where an FMA makes eight), its int32 sums turned into floats
+/// after the micro-kernel (<c>Finish</c>). A type argument, so each format's kernels are compiled apart and the
+/// full-precision ones stay as they were.
 /// </summary>
 internal unsafe interface IPanelFormat<T>
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
