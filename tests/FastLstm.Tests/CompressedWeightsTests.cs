@@ -100,6 +100,63 @@ public class CompressedWeightsTests
         }
     }
 
+    /// <summary>
+    /// From 256 hidden units, two threads split every step of full-length sequences by hidden units, each thread running
+    /// its share of every gate block (the products' <c>blocks</c> form); 4 × 30 rows are more than one block of A's rows.
+    /// </summary>
+    [Theory]
+    [InlineData(WeightFormat.Int8, false)]
+    [InlineData(WeightFormat.Int8, true)]
+    [InlineData(WeightFormat.BFloat16, true)]
+    public void SplitStepsAreTheRoundedModels(WeightFormat format, bool bidirectional)
+    {
+        var spec = new RnnSpec(CellType.Lstm, 20, 256, 1, bidirectional);
+        var model = RnnModel<float>.CreateRandom(spec, 8);
+        const int batch = 4, steps = 30;
+        var x = TestData.Uniform<float>(new Random(9), batch * steps * spec.InputSize);
+        var expected = Reference(model, format, x, batch, steps, []);
+        foreach (int bits in TestData.Widths())
+        {
+            using var session = new InferenceSession<float>(model, batch, steps, threads: 2, bits, format);
+            var y = new float[expected.Length];
+            session.Forward(x, batch, steps, y);
+            double err = Error(y, expected);
+            Assert.True(err < Tolerance(format), $"{format} {bits}-bit: relative error {err:E2} from the rounded model");
+        }
+    }
+
+    /// <summary>
+    /// A NaN or an infinity in one sequence's input makes that sequence's int8 outputs NaN from that step on, and no other
+    /// sequence's: a row that cannot be rounded to levels is not rounded to a finite lie. It sits early in a row of several
+    /// vectors, where the plain vector min and max of the row's range would drop a NaN.
+    /// </summary>
+    [Theory]
+    [InlineData(float.NaN)]
+    [InlineData(float.PositiveInfinity)]
+    public void Int8OutputsNaNForNonFiniteInput(float bad)
+    {
+        var spec = new RnnSpec(CellType.Lstm, 40, 16);
+        var model = RnnModel<float>.CreateRandom(spec, 10);
+        const int batch = 3, steps = 4;
+        var x = TestData.Uniform<float>(new Random(11), batch * steps * spec.InputSize);
+        x[(((1 * steps) + 2) * spec.InputSize) + 3] = bad;
+        foreach (int bits in TestData.Widths())
+        {
+            using var session = new InferenceSession<float>(model, batch, steps, threads: 1, bits, WeightFormat.Int8);
+            var y = new float[batch * steps * spec.HiddenSize];
+            session.Forward(x, batch, steps, y);
+            for (int b = 0; b < batch; b++)
+            {
+                for (int t = 0; t < steps; t++)
+                {
+                    var yt = y.AsSpan(((b * steps) + t) * spec.HiddenSize, spec.HiddenSize).ToArray();
+                    bool poisoned = b == 1 && t >= 2;
+                    Assert.True(poisoned ? yt.All(float.IsNaN) : yt.All(float.IsFinite), $"{bits}-bit, sequence {b}, step {t}: {string.Join(", ", yt)}");
+                }
+            }
+        }
+    }
+
     [Fact]
     public void CompressedFormatsAreForFloatSessions()
     {

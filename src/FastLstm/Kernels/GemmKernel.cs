@@ -1,5 +1,4 @@
 using System.Numerics;
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 
 namespace FastLstm.Kernels;
@@ -119,36 +118,36 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
                 continue;
             }
 
-            // Blocks outside row blocks, so a B block stays in cache while A streams past; A is rounded once when it is one
-            // row block (a step), again per B block otherwise (a small share of a product that large).
-            for (int q = 0; q < blocks; q++)
+            // Full precision takes blocks outside row blocks, so a B block stays in cache while A streams past; int8 takes
+            // row blocks outside, so each block of A is rounded once (for every block it was a tenth of a batched
+            // product), while a thread's share of B stays in L2.
+            int rowBlocks = (m + mcMax - 1) / mcMax;
+            for (int u = 0; u < blocks * rowBlocks; u++)
             {
+                int q = TW.Scaled ? u % blocks : u / rowBlocks, ic = (TW.Scaled ? u / blocks : u % rowBlocks) * mcMax;
                 long o = (long)(b.Reversed ? blocks - 1 - q : q) * blockStride;
-                for (int ic = 0; ic < m; ic += mcMax)
+                int mc = Math.Min(mcMax, m - ic);
+                // A is read where it is, never packed: a tile broadcasts from six row streams (or, transposed, from
+                // six neighbours of each column), which L1 and L2 serve as well as a packed panel; packing cost as much
+                // as a step's small products and slowed the weight gradients (bench/results/code-figures.md).
+                Panel panel;
+                if (TW.Scaled)
                 {
-                    int mc = Math.Min(mcMax, m - ic);
-                    // A is read where it is, never packed: a tile broadcasts from six row streams (or, transposed, from
-                    // six neighbours of each column), which L1 and L2 serve as well as a packed panel; packing cost as much
-                    // as a step's small products and slowed the weight gradients (bench/results/code-figures.md).
-                    Panel panel;
-                    if (TW.Scaled)
+                    if (q == 0)
                     {
-                        if (q == 0 || m > mcMax)
-                        {
-                            Quantize(a.Ptr + ((long)ic * a.Ld) + pc, a.Ld, mc, kc, s.Quantized, rowScales);
-                        }
-
-                        panel = new Panel(s.Quantized, steps, 1, steps);
-                    }
-                    else
-                    {
-                        panel = a.Transposed
-                            ? new Panel(a.Ptr + ((long)pc * a.Ld) + ic, 1, a.Ld, 1)
-                            : new Panel(a.Ptr + ((long)ic * a.Ld) + pc, a.Ld, 1, a.Ld);
+                        Quantize(a.Ptr + ((long)ic * a.Ld) + pc, a.Ld, mc, kc, s.Quantized, rowScales);
                     }
 
-                    Macro<TW>(mc, n, steps, panel, bBase + (o / nr * panelStride), panelStride, scales + o, rowScales, c + ((long)ic * ldc) + o, ldc, acc, s.Edge, b.Reversed);
+                    panel = new Panel(s.Quantized, steps, 1, steps);
                 }
+                else
+                {
+                    panel = a.Transposed
+                        ? new Panel(a.Ptr + ((long)pc * a.Ld) + ic, 1, a.Ld, 1)
+                        : new Panel(a.Ptr + ((long)ic * a.Ld) + pc, a.Ld, 1, a.Ld);
+                }
+
+                Macro<TW>(mc, n, steps, panel, bBase + (o / nr * panelStride), panelStride, scales + o, rowScales, c + ((long)ic * ldc) + o, ldc, acc, s.Edge, b.Reversed);
             }
         }
     }
@@ -167,7 +166,7 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
         for (int r = 0; r < rows; r++)
         {
             var row = System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(new ReadOnlySpan<T>(a + ((long)r * lda), kc));
-            float min = MathF.Min(TensorPrimitives.Min(row), 0), max = MathF.Max(TensorPrimitives.Max(row), 0);
+            var (min, max) = Range(row);
             bool finite = float.IsFinite(max - min);
             float inverse = max > min && finite ? 127f / (max - min) : 0, zero = finite ? MathF.Round(-min * inverse) : 0;
             var d = new Span<byte>(q + ((long)r * quads), 4 * quads);
@@ -192,6 +191,36 @@ internal sealed unsafe class Gemm<T, TV> : Gemm<T>
             scales[r] = T.CreateTruncating(finite ? (max - min) / 127f : float.NaN);
             scales[BlockRows + r] = T.CreateTruncating(zero);
         }
+    }
+
+    /// <summary>
+    /// The smallest and largest of a row and 0, in one pass of the plain vector min and max; NaN for both when the row
+    /// holds a NaN or an infinity (a sum of x·0 over the row is NaN exactly then), which the plain instructions would drop.
+    /// </summary>
+    private static (float Min, float Max) Range(ReadOnlySpan<float> row)
+    {
+        int w = Vector<float>.Count, j = 0;
+        Vector<float> lo = Vector<float>.Zero, hi = Vector<float>.Zero, bad = Vector<float>.Zero;
+        for (; j + w <= row.Length; j += w)
+        {
+            var v = new Vector<float>(row[j..]);
+            lo = Vector.MinNative(lo, v);
+            hi = Vector.MaxNative(hi, v);
+            bad = Vector.FusedMultiplyAdd(v, Vector<float>.Zero, bad);
+        }
+
+        float min = 0, max = 0, nan = Vector.Sum(bad);
+        for (int i = 0; i < w; i++)
+        {
+            (min, max) = (MathF.Min(min, lo[i]), MathF.Max(max, hi[i]));
+        }
+
+        for (; j < row.Length; j++)
+        {
+            (min, max, nan) = (MathF.Min(min, row[j]), MathF.Max(max, row[j]), nan + (row[j] * 0));
+        }
+
+        return float.IsNaN(nan) ? (float.NaN, float.NaN) : (min, max);
     }
 
     private static void Macro<TW>(int mc, int n, int kc, Panel a, byte* bBase, long panelStride, T* scales, T* rowScales, T* c, int ldc, bool acc, T* edge, bool reversed)
