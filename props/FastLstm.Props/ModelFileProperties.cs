@@ -7,9 +7,10 @@ using FsCheck.Fluent;
 namespace FastLstm.Props;
 
 /// <summary>
-/// Thousands of random corruptions of a valid model file — truncations, bit flips, byte edits, edited header fields
-/// with the checksum recomputed (so the field checks, not the checksum, must catch them), appended bytes — each must
-/// end in an <see cref="InvalidDataException"/>: never another exception, never a model.
+/// Thousands of random corruptions of a valid model file (full precision, or with int8 or bfloat16 weights) —
+/// truncations, bit flips, byte edits, edited header fields with the checksum recomputed (so the field checks, not the
+/// checksum, must catch them), appended bytes — each must end in an <see cref="InvalidDataException"/>: never another
+/// exception, never a model.
 /// </summary>
 public class ModelFileProperties
 {
@@ -19,6 +20,9 @@ public class ModelFileProperties
             DenseHead<float>.CreateRandom(4, 2, Activation.Linear, 2), new Dictionary<string, double[]> { ["scale"] = [0.5, 2], ["lookback"] = [24] })),
         ModelFile.Serialize(new SavedModel<double>(RnnModel<double>.CreateRandom(new RnnSpec(CellType.SeedLstm, 2, 3, 1, true), 3),
             null, new Dictionary<string, double[]> { ["vocabulary"] = [97, 98] })),
+        ModelFile.Serialize(new SavedModel<float>(RnnModel<float>.CreateRandom(new RnnSpec(CellType.GruResetBefore, 3, 4, 2, true), 4),
+            DenseHead<float>.CreateRandom(8, 2, Activation.Softmax, 5), new Dictionary<string, double[]> { ["vocabulary"] = [97, 98] }), WeightFormat.Int8),
+        ModelFile.Serialize(new SavedModel<float>(RnnModel<float>.CreateRandom(new RnnSpec(CellType.SeedLstm, 2, 3), 6), null, new Dictionary<string, double[]>()), WeightFormat.BFloat16),
     ];
 
     public enum Kind
@@ -45,13 +49,13 @@ public class ModelFileProperties
             byte[] bytes = Corrupt(Files[c.file], c.kind, c.position, c.value);
             try
             {
-                if (c.file == 0)
+                if (c.file == 1)
                 {
-                    ModelFile.Deserialize<float>(bytes);
+                    ModelFile.Deserialize<double>(bytes);
                 }
                 else
                 {
-                    ModelFile.Deserialize<double>(bytes);
+                    ModelFile.Deserialize<float>(bytes);
                 }
             }
             catch (InvalidDataException)
@@ -93,6 +97,16 @@ public class ModelFileProperties
             var back = ModelFile.Deserialize<double>(bytes);
             Assert.Equal(c.Item1, back.Network.Spec);
             Assert.Equal(bytes, ModelFile.Serialize(back));
+
+            // Compressed weights hold rounded values, and the same ones again after a round trip.
+            var single = new SavedModel<float>(RnnModel<float>.CreateRandom(c.Item1, c.seed), null, model.Metadata);
+            foreach (var format in new[] { WeightFormat.BFloat16, WeightFormat.Int8 })
+            {
+                byte[] compressed = ModelFile.Serialize(single, format);
+                var loaded = ModelFile.Deserialize<float>(compressed);
+                Assert.Equal(c.Item1, loaded.Network.Spec);
+                Assert.Equal(compressed, ModelFile.Serialize(loaded, format));
+            }
         }));
     }
 

@@ -18,14 +18,21 @@ public sealed class SavedModel<T>(RnnModel<T> network, DenseHead<T>? head, IRead
 
     /// <summary>Named numeric arrays the application needs to use the model (e.g. scaling statistics).</summary>
     public IReadOnlyDictionary<string, double[]> Metadata { get; } = metadata ?? throw new ArgumentNullException(nameof(metadata));
+
+    /// <summary>
+    /// How the file the model was read from stored the network's weight matrices (<see cref="WeightFormat.Full"/> for a
+    /// model built in memory); the network holds their values either way.
+    /// </summary>
+    public WeightFormat Weights { get; init; }
 }
 
 /// <summary>
-/// The FastLstm model file, version 4 (versions 1 to 3 are still read). Little-endian:
+/// The FastLstm model file, version 4, or 5 where the weight matrices are stored compressed (versions 1 to 3 are still
+/// read). Little-endian:
 /// <code>
 ///  0  8  magic "FASTLSTM"
-///  8  4  u32 version (4)
-/// 12  1  u8  element size: 4 (float) or 8 (double)
+///  8  4  u32 version (4, or 5)
+/// 12  1  u8  storage: 4 (float) or 8 (double); version 5: 2 (float, weight matrices bfloat16) or 1 (float, int8)
 /// 13  1  u8  cell (CellType)
 /// 14  1  u8  bidirectional: 0 or 1
 /// 15  1  u8  head activation (Activation), or 255 for no head
@@ -38,7 +45,8 @@ public sealed class SavedModel<T>(RnnModel<T> network, DenseHead<T>? head, IRead
 /// 40  8  i64 network parameters  (must equal what the spec implies)
 /// 48  8  i64 head parameters     (must equal outputs·inputs + outputs)
 /// 56     entries: u8 name length (1..64), UTF-8 name, i32 count (0 .. 2^24), count × f64
-///        network parameters (element size each, PyTorch order), then head parameters (weight, then bias)
+///        network parameters (PyTorch order; element size each, or the weight matrices as StoredWeights describes),
+///        then head parameters (element size each: weight, then bias)
 /// end−4  u32 CRC-32 (IEEE) of every byte before it
 /// </code>
 /// The cell's options are entries named <c>cell.NAME</c> (the reverse direction's own, where they differ,
@@ -54,8 +62,13 @@ public sealed class SavedModel<T>(RnnModel<T> network, DenseHead<T>? head, IRead
 /// </summary>
 public static class ModelFile
 {
-    /// <summary>The format version this code writes; it reads versions 1 to 4.</summary>
-    public const uint Version = 4;
+    /// <summary>
+    /// The newest format version this code writes (files with compressed weight matrices); it reads versions 1 to 5 and
+    /// writes full-precision files as version 4, which builds from before version 5 read too.
+    /// </summary>
+    public const uint Version = 5;
+
+    private const uint FullPrecisionVersion = 4;
 
     /// <summary>The prefix of the entries that hold the cell's options (<see cref="OptionEntries"/>); metadata may not use it.</summary>
     private const string OptionPrefix = "cell.";
@@ -80,15 +93,20 @@ public static class ModelFile
     private const byte NoHead = 255;
     private static readonly byte[] Magic = "FASTLSTM"u8.ToArray();
 
-    /// <summary>Writes <paramref name="model"/> to <paramref name="path"/> atomically.</summary>
-    /// <exception cref="ArgumentException">The model breaks a limit of the format (the message names it).</exception>
+    /// <summary>
+    /// Writes <paramref name="model"/> to <paramref name="path"/> atomically; with <paramref name="weights"/>
+    /// <see cref="WeightFormat.BFloat16"/> or <see cref="WeightFormat.Int8"/>, the network's weight matrices are stored
+    /// rounded as a session of that format rounds them (half or about a quarter of their bytes).
+    /// </summary>
+    /// <exception cref="ArgumentException">The model breaks a limit of the format (the message names it), a compressed
+    /// <paramref name="weights"/> is asked of a <see cref="double"/> model, or an int8 row holds a weight that is not finite.</exception>
     /// <exception cref="IOException">The folder is missing, the target is not a regular file, or the write failed.</exception>
-    public static void Save<T>(string path, SavedModel<T> model)
+    public static void Save<T>(string path, SavedModel<T> model, WeightFormat weights = WeightFormat.Full)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(model);
-        SafeFile.Write(path, Serialize(model));
+        SafeFile.Write(path, Serialize(model, weights));
     }
 
     /// <summary>Reads a model file, converting its elements to <typeparamref name="T"/> if it was saved in the other precision.</summary>
@@ -126,17 +144,27 @@ public static class ModelFile
         }
     }
 
-    internal static byte[] Serialize<T>(SavedModel<T> model)
+    internal static byte[] Serialize<T>(SavedModel<T> model, WeightFormat weights = WeightFormat.Full)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         var spec = model.Network.Spec;
         var head = model.Head;
-        CheckLimits(model);
+        if (!Enum.IsDefined(weights))
+        {
+            throw new ArgumentOutOfRangeException(nameof(weights), weights, "weights: expected Full, BFloat16 or Int8.");
+        }
+
+        if (weights != WeightFormat.Full && typeof(T) != typeof(float))
+        {
+            throw new ArgumentException($"weights: {weights} storage is for float models; this one is {typeof(T).Name}.", nameof(weights));
+        }
+
+        CheckLimits(model, weights);
         var ms = new MemoryStream();
         var w = new BinaryWriter(ms);
         w.Write(Magic);
-        w.Write(Version);
-        w.Write((byte)ElementSize<T>());
+        w.Write(weights == WeightFormat.Full ? FullPrecisionVersion : Version);
+        w.Write(StoredWeights.Code(weights, ElementSize<T>()));
         w.Write((byte)spec.Cell);
         w.Write((byte)(spec.Bidirectional ? 1 : 0));
         w.Write(head is null ? NoHead : (byte)head.Activation);
@@ -161,7 +189,7 @@ public static class ModelFile
             }
         }
 
-        WriteElements(w, model.Network.Parameters);
+        StoredWeights.Write(w, model.Network, weights);
         if (head is not null)
         {
             WriteElements(w, head.Parameters);
@@ -173,7 +201,7 @@ public static class ModelFile
     }
 
     /// <summary>The limits <see cref="ReadHeader"/> and the metadata reader enforce, checked before writing.</summary>
-    private static void CheckLimits<T>(SavedModel<T> model)
+    private static void CheckLimits<T>(SavedModel<T> model, WeightFormat weights)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         var spec = model.Network.Spec;
@@ -194,7 +222,7 @@ public static class ModelFile
             throw new ArgumentException($"model: metadata name '{reserved}' starts with '{OptionPrefix}', which the file keeps for the cell's options.", nameof(model));
         }
 
-        long bytes = HeaderBytes + 4 + (((long)model.Network.Parameters.Length + (head?.Parameters.Length ?? 0)) * ElementSize<T>());
+        long bytes = HeaderBytes + 4 + StoredWeights.Bytes(model.Network.Layout, ElementSize<T>(), weights) + ((long)(head?.Parameters.Length ?? 0) * ElementSize<T>());
         foreach (var (name, values) in OptionEntries(spec).Concat(model.Metadata))
         {
             int utf8 = name is null ? 0 : Encoding.UTF8.GetByteCount(name);
@@ -218,7 +246,7 @@ public static class ModelFile
     }
 
     /// <summary>What the fixed-size header says, checked on its own and against the file's length.</summary>
-    private readonly record struct Header(int ElementSize, RnnSpec Spec, Activation? Head, int HeadOutputs, int Entries, long NetworkCount, long HeadCount, int BodyStart, bool NamedOptions);
+    private readonly record struct Header(int ElementSize, WeightFormat Weights, RnnSpec Spec, Activation? Head, int HeadOutputs, int Entries, long NetworkCount, long HeadCount, int BodyStart, bool NamedOptions);
 
     private static Header ReadHeader(ReadOnlySpan<byte> file, long length)
     {
@@ -241,10 +269,10 @@ public static class ModelFile
             throw Invalid($"{length} bytes is shorter than the {bodyStart + 4}-byte version-{version} header and checksum (truncated?).");
         }
 
-        int elementSize = r.U8();
-        if (elementSize is not (4 or 8))
+        int storage = r.U8();
+        if (StoredWeights.Decode(storage, version) is not var (elementSize, weights))
         {
-            throw Invalid($"element size {elementSize}: expected 4 (float) or 8 (double).");
+            throw Invalid($"storage {storage}: expected 4 (float) or 8 (double){(version >= 5 ? ", 2 (bfloat16 weights) or 1 (int8 weights)" : "")}.");
         }
 
         int cell = r.U8(), bidirectional = r.U8(), activation = r.U8();
@@ -329,15 +357,16 @@ public static class ModelFile
             throw Invalid($"metadata entries {entries}: expected 0..{MaxMetadataEntries}.");
         }
 
-        // The smallest file these sizes allow (every metadata entry at least a 1-byte name and a count): checked before
-        // the rest of the file is read, so a header claiming more than is there costs nothing.
-        long minimum = bodyStart + 4 + ((networkCount + headCount) * elementSize) + (entries * 6L);
+        // The smallest file these sizes allow (every metadata entry at least a 1-byte name and a count, compressed weights
+        // at least a byte each): checked before the rest of the file is read, so a header claiming more than is there
+        // costs nothing.
+        long minimum = bodyStart + 4 + (networkCount * (weights == WeightFormat.Full ? elementSize : 1)) + (headCount * elementSize) + (entries * 6L);
         if (length < minimum)
         {
             throw Invalid($"the header's sizes need at least {minimum} bytes, the file has {length} (truncated?).");
         }
 
-        return new Header(elementSize, spec, hasHead ? (Activation)activation : null, headOutputs, entries, networkCount, headCount, bodyStart, version >= 4);
+        return new Header(elementSize, weights, spec, hasHead ? (Activation)activation : null, headOutputs, entries, networkCount, headCount, bodyStart, version >= 4);
     }
 
     private static void CheckNetworkCount(long networkCount, RnnSpec spec)
@@ -540,14 +569,14 @@ public static class ModelFile
             CheckNetworkCount(header.NetworkCount, spec);
         }
 
-        long expectedRest = (header.NetworkCount + header.HeadCount) * header.ElementSize;
+        long expectedRest = StoredWeights.Bytes(new ParameterLayout(spec), header.ElementSize, header.Weights) + (header.HeadCount * header.ElementSize);
         if (r.Remaining != expectedRest)
         {
             throw Invalid($"the parameters need {expectedRest} bytes, the file has {r.Remaining} (truncated or padded).");
         }
 
         var network = new RnnModel<T>(spec);
-        ReadElements(ref r, header.ElementSize, network.Parameters);
+        StoredWeights.Read(ref r, network, header.ElementSize, header.Weights);
         DenseHead<T>? head = null;
         if (header.Head is Activation activation)
         {
@@ -555,12 +584,12 @@ public static class ModelFile
             ReadElements(ref r, header.ElementSize, head.Parameters);
         }
 
-        return new SavedModel<T>(network, head, metadata);
+        return new SavedModel<T>(network, head, metadata) { Weights = header.Weights };
     }
 
     private static int ElementSize<T>() => typeof(T) == typeof(float) ? 4 : 8;
 
-    private static void WriteElements<T>(BinaryWriter w, ReadOnlySpan<T> values)
+    internal static void WriteElements<T>(BinaryWriter w, ReadOnlySpan<T> values)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         foreach (var v in values)
@@ -576,7 +605,7 @@ public static class ModelFile
         }
     }
 
-    private static void ReadElements<T>(ref Reader r, int elementSize, Span<T> values)
+    internal static void ReadElements<T>(ref Reader r, int elementSize, Span<T> values)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         for (int i = 0; i < values.Length; i++)
@@ -585,10 +614,10 @@ public static class ModelFile
         }
     }
 
-    private static InvalidDataException Invalid(string message) => new($"invalid model file: {message}");
+    internal static InvalidDataException Invalid(string message) => new($"invalid model file: {message}");
 
     /// <summary>Sequential little-endian reads that throw <see cref="InvalidDataException"/> past the end.</summary>
-    private ref struct Reader(ReadOnlySpan<byte> data, int position)
+    internal ref struct Reader(ReadOnlySpan<byte> data, int position)
     {
         private readonly ReadOnlySpan<byte> _data = data;
         private int _position = position;
@@ -596,6 +625,8 @@ public static class ModelFile
         public readonly long Remaining => _data.Length - _position;
 
         public byte U8() => Take(1)[0];
+
+        public ushort U16() => BinaryPrimitives.ReadUInt16LittleEndian(Take(2));
 
         public uint U32() => BinaryPrimitives.ReadUInt32LittleEndian(Take(4));
 

@@ -101,6 +101,13 @@ internal sealed class ParameterLayout
     /// <summary>The tensors of one layer and direction.</summary>
     public LayerTensors Of(int layer, int dir) => _layers[(layer * Spec.Directions) + dir];
 
+    /// <summary>
+    /// Whether sessions pack the tensor into GEMM panels (W_ih, W_hh and a two-phase cell's second weight): the matrices
+    /// a compressed <see cref="WeightFormat"/> stores compressed, a scale per row for int8.
+    /// </summary>
+    public bool IsPacked(Tensor t) =>
+        t.Shape.Length == 2 && _layers.Any(l => t == l.WeightIh || t == l.WeightHh || (Cell.Phase2 is { } p2 && t == l.Named(p2.Weight, Cell)));
+
     private static string Suffix(int layer, int dir) => $"_l{layer}{(dir == 1 ? "_reverse" : "")}";
 
     internal sealed record Tensor(string Name, int Offset, int Length, int[] Shape);

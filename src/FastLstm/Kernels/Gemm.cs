@@ -181,9 +181,7 @@ internal abstract unsafe class Gemm<T>
             {
                 int source = col < n ? nMap[col] : -1;
                 T step = grid.IsEmpty || source < 0 ? T.Zero : grid[source];
-                dst.Scales[col] = step > T.Zero && dst.Scales[col] <= step * T.CreateTruncating(127.5)
-                    ? step
-                    : T.CreateTruncating(WeightCodec.Int8Scale(float.CreateTruncating(dst.Scales[col])));
+                dst.Scales[col] = T.CreateTruncating(WeightCodec.Int8Step(float.CreateTruncating(dst.Scales[col]), float.CreateTruncating(step)));
             }
         }
 

@@ -18,6 +18,13 @@ internal static class WeightCodec
     /// <summary>The scale that maps a row's largest magnitude to 127 (0 for a row of zeros).</summary>
     public static float Int8Scale(float maxAbs) => maxAbs / 127f;
 
+    /// <summary>
+    /// A row's int8 step: the row's own <see cref="Int8Scale"/>, or <paramref name="grid"/> (a step the row was read
+    /// with, e.g. from an 8-bit file) where it is positive and the row's largest magnitude fits it (≤ 127.5 steps), so
+    /// that the file's integers are packed again exactly.
+    /// </summary>
+    public static float Int8Step(float maxAbs, float grid) => grid > 0 && maxAbs <= grid * 127.5f ? grid : Int8Scale(maxAbs);
+
     public static sbyte ToInt8(float x, float scale) => scale == 0 ? (sbyte)0 : (sbyte)Math.Clamp(MathF.Round(x / scale), -127, 127);
 }
 
