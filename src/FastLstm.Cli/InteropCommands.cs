@@ -31,7 +31,7 @@ internal static class InteropCommands
             {
                 case Format.FastLstm:
                     var saved = ModelFile.Load<float>(path);
-                    output.WriteLine("format: FastLstm model file");
+                    output.WriteLine($"format: FastLstm model file, {new FileInfo(path).Length} bytes; weight matrices {Stored(saved.Weights)}");
                     WriteSpec(output, saved.Network);
                     output.WriteLine(saved.Head is { } h ? $"head: Dense {h.Inputs} → {h.Outputs}, {h.Activation}" : "head: none");
                     foreach (var line in Forecaster.Describe(saved.Metadata) ?? [])
@@ -100,25 +100,35 @@ internal static class InteropCommands
         var target = new Argument<string>("OUT") { Description = "The file to write; its format from its extension: .onnx, .safetensors, anything else a FastLstm model file." };
         var prefix = PrefixOption();
         var cell = Cli.Options.OptionalCell("The cell of a safetensors file where names cannot tell (gru-reset-before, rnn-relu).");
-        var command = new Command("convert", "Convert between ONNX, safetensors and FastLstm model files: the recurrent stack, and its dense head between ONNX and FastLstm model files (checked by running both).")
+        var weights = Cli.Options.Weights("How a FastLstm model file OUT stores the network's weight matrices: full precision, bfloat16 or int8 (half, or about a quarter, of their bytes; int8 as an Int8 session rounds them, so --weights int8 then runs exactly the stored integers).");
+        var command = new Command("convert", "Convert between ONNX, safetensors and FastLstm model files: the recurrent stack, and its dense head between ONNX and FastLstm model files (checked by running both); from one FastLstm model file to another, everything it holds, e.g. to store its weights compressed.")
         {
-            input, target, prefix, cell,
+            input, target, prefix, cell, weights,
         };
         command.SetAction(parse =>
         {
             string from = InputPath("IN", parse.GetValue(input)), to = parse.GetValue(target)!;
             string p = parse.GetValue(prefix)!;
+            var stored = parse.Value(weights);
+            string extension = Path.GetExtension(to).ToLowerInvariant();
+            if (stored != WeightFormat.Full && extension is ".onnx" or ".safetensors")
+            {
+                throw new CliException($"--weights: {Cli.Options.FormatName(stored)} storage is for FastLstm model files; OUT ({to}) is {(extension == ".onnx" ? "an ONNX" : "a safetensors")} file.", ExitCodes.Usage);
+            }
+
             OutputPath.CheckWritable("OUT", to, from);
             RnnModel<float> network;
             DenseHead<float>? head = null;
             string? notCarried = null;
             IReadOnlyList<string>? forecaster = null;
+            IReadOnlyDictionary<string, double[]> metadata = new Dictionary<string, double[]>();
             switch (Detect(from))
             {
                 case Format.FastLstm:
                     var saved = ModelFile.Load<float>(from);
                     (network, head) = (saved.Network, saved.Head);
                     forecaster = Forecaster.Describe(saved.Metadata);
+                    metadata = saved.Metadata;
                     break;
                 case Format.SafeTensors:
                     network = SafeTensors.LoadRnn<float>(from, SafeTensors.InferSpec(from, p, parse.GetValue(cell)), p);
@@ -138,7 +148,7 @@ internal static class InteropCommands
                     break;
             }
 
-            string extension = Path.GetExtension(to).ToLowerInvariant();
+            bool whole = extension is not (".onnx" or ".safetensors") && Detect(from) == Format.FastLstm;
             if (extension == ".onnx")
             {
                 OnnxExport.Save(network, to, head);
@@ -149,10 +159,11 @@ internal static class InteropCommands
             }
             else
             {
-                ModelFile.Save(to, new SavedModel<float>(network, head, new Dictionary<string, double[]>()));
+                ModelFile.Save(to, new SavedModel<float>(network, head, metadata), stored);
             }
 
-            output.WriteLine($"wrote {to}: {Describe(network.Spec)}{(head != null && extension != ".safetensors" ? $", head {head.Inputs} → {head.Outputs} {head.Activation}" : "")}");
+            output.WriteLine($"wrote {to}: {Describe(network.Spec)}{(head != null && extension != ".safetensors" ? $", head {head.Inputs} → {head.Outputs} {head.Activation}" : "")}"
+                + (extension is ".onnx" or ".safetensors" ? "" : $"; weight matrices {Stored(stored)}, {new FileInfo(to).Length} bytes"));
             if (head != null && extension == ".safetensors")
             {
                 output.WriteLine("note: safetensors holds the recurrent stack only; the head was not written.");
@@ -163,7 +174,12 @@ internal static class InteropCommands
                 output.WriteLine($"note: the graph's head was not carried, only the recurrent stack: {notCarried}");
             }
 
-            if (forecaster != null)
+            if (forecaster != null && whole)
+            {
+                // Its other networks are metadata, which is kept as it is.
+                output.WriteLine($"note: {from} is a forecaster; {to} holds all of it, and its networks after the first keep their full precision.");
+            }
+            else if (forecaster != null)
             {
                 // A forecaster is more than its first network: say what stays behind, so nobody takes the file for it.
                 output.WriteLine($"note: {from} is a forecaster; {to} holds its first network{(head != null && extension != ".safetensors" ? " and head" : "")} only, without the rest of it:");
@@ -177,6 +193,13 @@ internal static class InteropCommands
         });
         return command;
     }
+
+    private static string Stored(WeightFormat weights) => weights switch
+    {
+        WeightFormat.BFloat16 => "as bfloat16",
+        WeightFormat.Int8 => "as int8 (a step per row)",
+        _ => "in full precision",
+    };
 
     private static Option<string> PrefixOption() => new("--prefix")
     {

@@ -53,6 +53,43 @@ public sealed class InteropVerbTests
         }
     }
 
+    /// <summary>
+    /// From one FastLstm model file to another, convert carries everything (a text model stays one) and stores the weight
+    /// matrices as <c>--weights</c> says; inspect names the storage; ONNX and safetensors targets refuse compressed storage.
+    /// </summary>
+    [Fact]
+    public void Convert_stores_a_model_files_weights_compressed()
+    {
+        string dir = Directory.CreateTempSubdirectory("fastlstm-convert").FullName;
+        try
+        {
+            string model = Path.Combine(dir, "m.fastlstm"), small = Path.Combine(dir, "m8.fastlstm");
+            var saved = new SavedModel<float>(RnnModel<float>.CreateRandom(new RnnSpec(CellType.Gru, 6, 32, 2), 3), DenseHead<float>.CreateRandom(32, 6, Activation.Softmax, 4),
+                new Dictionary<string, double[]> { ["vocabulary"] = [97, 98, 99, 100, 101, 102] });
+            ModelFile.Save(model, saved);
+            var (exit, output, error) = CliRunner.Run("convert", model, small, "--weights", "int8");
+            Assert.Equal(0, exit);
+            Assert.Equal("", error);
+            long bytes = new FileInfo(small).Length;
+            Assert.Contains($"weight matrices as int8 (a step per row), {bytes} bytes", output, StringComparison.Ordinal);
+            Assert.True(bytes < new FileInfo(model).Length / 2, $"{bytes} bytes against {new FileInfo(model).Length}");
+            var back = ModelFile.Load<float>(small);
+            Assert.Equal(WeightFormat.Int8, back.Weights);
+            Assert.Equal(saved.Metadata["vocabulary"], back.Metadata["vocabulary"]);
+            Assert.Equal(saved.Head!.Parameters.ToArray(), back.Head!.Parameters.ToArray());
+            Assert.Contains($"format: FastLstm model file, {bytes} bytes; weight matrices as int8 (a step per row)", CliRunner.Run("inspect", small).Out, StringComparison.Ordinal);
+            Assert.Contains("weight matrices in full precision", CliRunner.Run("inspect", model).Out, StringComparison.Ordinal);
+
+            CliRunner.AssertOneLineError(CliRunner.Run("convert", model, Path.Combine(dir, "m.onnx"), "--weights", "bf16"), 2, "--weights: bf16 storage is for FastLstm model files");
+            CliRunner.AssertOneLineError(CliRunner.Run("convert", model, Path.Combine(dir, "m.safetensors"), "--weights", "int8"), 2, "a safetensors file");
+            Assert.False(File.Exists(Path.Combine(dir, "m.onnx")));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Fact]
     public void Convert_carries_an_onnx_head_into_the_model_file_or_says_why_not()
     {

@@ -106,6 +106,14 @@ public sealed class QuantizedLstmImportTests
         var grid = model.Rnn.QuantizationGrid("weight_ih_l0");
         Assert.NotNull(grid);
         Assert.Equal(perChannel ? ws.Order() : Enumerable.Repeat(ws[0], g), grid.Order());
+
+        // A FastLstm model file with int8 weights stores the file's own integers and steps: it reads back to the same values and grids.
+        var saved = FastLstm.Training.ModelFile.Deserialize<float>(FastLstm.Training.ModelFile.Serialize(new FastLstm.Training.SavedModel<float>(model.Rnn, null, new Dictionary<string, double[]>()), WeightFormat.Int8));
+        Assert.Equal(model.Rnn.Parameters.ToArray(), saved.Network.Parameters.ToArray());
+        foreach (string name in new[] { "weight_ih_l0", "weight_hh_l0" })
+        {
+            Assert.Equal(model.Rnn.QuantizationGrid(name), saved.Network.QuantizationGrid(name));
+        }
     }
 
     /// <summary>
