@@ -5,8 +5,9 @@ namespace FastLstm.Bench;
 
 /// <summary>
 /// <c>--gemm-probe</c>: GFLOP/s of the packed GEMM alone on the shapes the engine runs (input projection, per-step
-/// recurrent product, batch-1 GEMV, weight gradient), for tuning the micro-kernels, at every width this CPU accelerates.
-/// Stopwatch medians, one thread.
+/// recurrent product, batch-1 GEMV, weight gradient), for tuning the micro-kernels, at every width this CPU accelerates,
+/// after the instruction-level limits at that width: multiply-adds a second of the FMA and of int8's quad products with
+/// every operand in registers. Stopwatch medians, one thread.
 /// </summary>
 public static unsafe class GemmProbe
 {
@@ -20,6 +21,9 @@ public static unsafe class GemmProbe
 
     private static void Run(Gemm<float> gemm)
     {
+        int bits = gemm.Lanes * 32;
+        double fma = Rate(n => Fmas(bits, n)), quads = Rate(n => Quads(bits, n));
+        Console.WriteLine($"{gemm.Name,-16} in registers: FMA {fma / 1e9:F1} GMAC/s, int8 quad products ({Isa.DescribeInt8(bits)}) {quads / 1e9:F1} GMAC/s, {quads / fma:F2}×");
         (string Name, int M, int N, int K, bool Transposed)[] shapes =
         [
             ("input projection B16 T50 H512", 800, 2048, 512, false),
@@ -58,6 +62,99 @@ public static unsafe class GemmProbe
                 Console.WriteLine($"{gemm.Name,-16} {format,-8} {name,-32} M {m,5} N {n,5} K {k,5}: {2.0 * m * n * k / seconds / 1e9,6:F1} GFLOP/s, B read at {bytes / seconds / 1e9,5:F1} GB/s");
             }
         }
+    }
+
+    private const long Iterations = 20_000_000;
+
+    /// <summary>The best of five runs of <paramref name="run"/>, in multiply-adds a second.</summary>
+    private static double Rate(Func<long, long> run)
+    {
+        run(Iterations / 10);
+        double best = 0;
+        for (int i = 0; i < 5; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            long macs = run(Iterations);
+            best = Math.Max(best, macs / sw.Elapsed.TotalSeconds);
+        }
+
+        return best;
+    }
+
+    private static long Fmas(int bits, long n) => bits switch
+    {
+        512 => Fmas<V512<float>>(n),
+        256 => Fmas<V256<float>>(n),
+        _ => Fmas<V128<float>>(n),
+    };
+
+    private static long Quads(int bits, long n) => bits switch
+    {
+        512 => Quads<V512<float>>(n),
+        256 => Quads<V256<float>>(n),
+        _ => Quads<V128<float>>(n),
+    };
+
+    // Ten accumulators cover the FMA's latency; the loop alone in its method so nothing spills.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static long Fmas<TV>(long n)
+        where TV : unmanaged, IVec<TV, float>
+    {
+        var a = TV.Create(0.999999f);
+        var b = TV.Create(1e-7f);
+        TV c0 = a, c1 = b, c2 = a, c3 = b, c4 = a, c5 = b, c6 = a, c7 = b, c8 = a, c9 = b;
+        for (long i = 0; i < n; i++)
+        {
+            c0 = TV.Fma(c0, a, b);
+            c1 = TV.Fma(c1, a, b);
+            c2 = TV.Fma(c2, a, b);
+            c3 = TV.Fma(c3, a, b);
+            c4 = TV.Fma(c4, a, b);
+            c5 = TV.Fma(c5, a, b);
+            c6 = TV.Fma(c6, a, b);
+            c7 = TV.Fma(c7, a, b);
+            c8 = TV.Fma(c8, a, b);
+            c9 = TV.Fma(c9, a, b);
+        }
+
+        Keep(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9);
+        return n * 10 * TV.Count;
+    }
+
+    // Six weight vectors against an activation that changes every iteration (an xor), so no product is loop-invariant;
+    // the sums' only loop-carried dependence is a one-cycle integer add.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static long Quads<TV>(long n)
+        where TV : unmanaged, IVec<TV, float>
+    {
+        var a = TV.Create(BitConverter.Int32BitsToSingle(0x05030201));
+        var flip = TV.Create(BitConverter.Int32BitsToSingle(0x01010101));
+        TV b0 = TV.Create(BitConverter.Int32BitsToSingle(0x7F01FF81)), b1 = b0 ^ flip, b2 = b1 ^ a, b3 = b2 ^ flip, b4 = b3 ^ a, b5 = b4 ^ flip;
+        TV c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
+        for (long i = 0; i < n; i++)
+        {
+            c0 = TV.MultiplyAddQuads(a, b0, c0);
+            c1 = TV.MultiplyAddQuads(a, b1, c1);
+            c2 = TV.MultiplyAddQuads(a, b2, c2);
+            c3 = TV.MultiplyAddQuads(a, b3, c3);
+            c4 = TV.MultiplyAddQuads(a, b4, c4);
+            c5 = TV.MultiplyAddQuads(a, b5, c5);
+            a ^= flip;
+        }
+
+        Keep(c0 ^ c1 ^ c2 ^ c3 ^ c4 ^ c5);
+        return n * 6 * TV.Count * 4;
+    }
+
+    private static float Sink { get; set; }
+
+    // The results are kept, so the loops are not optimised away.
+    private static void Keep<TV>(TV v)
+        where TV : unmanaged, IVec<TV, float>
+    {
+        float* s = stackalloc float[TV.Count];
+        TV.Store(v, s);
+        Sink += s[0];
     }
 
     private static float* Aligned(long count) => (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)(count * sizeof(float)), 64);
