@@ -81,12 +81,16 @@ public static unsafe class GemmProbe
         return best;
     }
 
-    private static long Fmas(int bits, long n) => bits switch
+    private static long Fmas(int bits, long n)
     {
-        512 => Fmas<V512<float>>(n),
-        256 => Fmas<V256<float>>(n),
-        _ => Fmas<V128<float>>(n),
-    };
+        Sink += bits switch
+        {
+            512 => PeakProbe.Run<V512<float>>(n),
+            256 => PeakProbe.Run<V256<float>>(n),
+            _ => PeakProbe.Run<V128<float>>(n),
+        };
+        return n * PeakProbe.FmasPerIteration * bits / 32;
+    }
 
     private static long Quads(int bits, long n) => bits switch
     {
@@ -94,32 +98,6 @@ public static unsafe class GemmProbe
         256 => Quads<V256<float>>(n),
         _ => Quads<V128<float>>(n),
     };
-
-    // Ten accumulators cover the FMA's latency; the loop alone in its method so nothing spills.
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    private static long Fmas<TV>(long n)
-        where TV : unmanaged, IVec<TV, float>
-    {
-        var a = TV.Create(0.999999f);
-        var b = TV.Create(1e-7f);
-        TV c0 = a, c1 = b, c2 = a, c3 = b, c4 = a, c5 = b, c6 = a, c7 = b, c8 = a, c9 = b;
-        for (long i = 0; i < n; i++)
-        {
-            c0 = TV.Fma(c0, a, b);
-            c1 = TV.Fma(c1, a, b);
-            c2 = TV.Fma(c2, a, b);
-            c3 = TV.Fma(c3, a, b);
-            c4 = TV.Fma(c4, a, b);
-            c5 = TV.Fma(c5, a, b);
-            c6 = TV.Fma(c6, a, b);
-            c7 = TV.Fma(c7, a, b);
-            c8 = TV.Fma(c8, a, b);
-            c9 = TV.Fma(c9, a, b);
-        }
-
-        Keep(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9);
-        return n * 10 * TV.Count;
-    }
 
     // Six weight vectors against an activation that changes every iteration (an xor), so no product is loop-invariant;
     // the sums' only loop-carried dependence is a one-cycle integer add.

@@ -38,6 +38,9 @@ public class PeakProbe
         return mine + other;
     }
 
+    /// <summary>FMAs per iteration of <see cref="Run{TV}"/>, each of <c>TV.Count</c> lanes.</summary>
+    public const int FmasPerIteration = 12;
+
     private static float Run(long n) => Bits switch
     {
         512 => Run<V512<float>>(n),
@@ -45,8 +48,9 @@ public class PeakProbe
         _ => Run<V128<float>>(n),
     };
 
+    /// <summary><paramref name="n"/> iterations of <see cref="FmasPerIteration"/> independent FMAs at the width of <typeparamref name="TV"/> (also <c>--gemm-probe</c>'s limit).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static unsafe float Run<TV>(long n)
+    internal static unsafe float Run<TV>(long n)
         where TV : unmanaged, IVec<TV, float>
     {
         var a = TV.Create(0.999999f);
