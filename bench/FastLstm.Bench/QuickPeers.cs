@@ -7,7 +7,8 @@ namespace FastLstm.Bench;
 /// (e.g. <c>Lstm "B16 T50" thr2</c>, <c>Compressed "B1 T100"</c>), timed with a stopwatch, engine after engine, twice
 /// over, keeping each engine's better median, so a comparison made while tuning is less skewed by what the machine does
 /// in between. One engine at a time, each set up and cleaned up around its own turn: the others' idle threads would
-/// otherwise spin on the cores it needs. Not a substitute for bench/peers.sh.
+/// otherwise spin on the cores it needs (that the engines agree is <c>--verify-peers</c>' check). Not a substitute for
+/// bench/peers.sh.
 /// </summary>
 public static class QuickPeers
 {
@@ -20,13 +21,13 @@ public static class QuickPeers
                 foreach (var size in PeerBenchmarks.Cases())
                 {
                     Case($"{cell} {size} thr{threads}", filters, () => new PeerBenchmarks { Cell = cell, Size = size, Threads = threads },
-                        b => b.Cleanup(), [("FastLstm", b => b.Setup(), b => b.Fused()), ("ONNX Runtime", b => b.Setup(), b => b.OnnxRuntime()), ("libtorch", b => b.Setup(), b => b.Libtorch())]);
+                        b => b.Cleanup(), [("FastLstm", b => b.SetupFused(), b => b.Fused()), ("ONNX Runtime", b => b.SetupOnnx(), b => b.OnnxRuntime()), ("libtorch", b => b.SetupTorch(), b => b.Libtorch())]);
                 }
 
                 foreach (var size in TrainingPeerBenchmarks.Cases())
                 {
                     Case($"{cell} train {size} thr{threads}", filters, () => new TrainingPeerBenchmarks { Cell = cell, Size = size, Threads = threads },
-                        b => b.Cleanup(), [("FastLstm", b => b.Setup(), b => b.Fused()), ("libtorch", b => b.Setup(), b => b.Libtorch())]);
+                        b => b.Cleanup(), [("FastLstm", b => b.SetupFused(), b => b.Fused()), ("libtorch", b => b.SetupTorch(), b => b.Libtorch())]);
                 }
             }
         }
